@@ -1,0 +1,131 @@
+"""Pieces shared by every optimizer of the suite, written once.
+
+* `Optimizer`: the common base class. It validates the learning rate and
+  registers subclasses by name (see `custom_optimizers.get`); everything else
+  (`weight_decay`, clipping, EMA, loss scaling, gradient accumulation,
+  distribution) is the Keras base class's, untouched.
+* `check_range` / `check_bool`: argument validation with Keras-style messages
+  ("`beta_1` must be in [0, 1). Received: beta_1=1.2").
+* `ema_update`, `bias_correction`, `step_count`: the exponentially weighted
+  average and its bias correction, which every moment-based rule uses.
+
+Numerics note: every hyperparameter enters the maths through
+`ops.cast(value, variable.dtype)`. Keras turns a Python float into a float32
+tensor first, so in a float64 model the hyperparameters carry float32 round-off
+(0.9 becomes 0.89999997615814208984375). The learning rate is a float32
+variable in the Keras base class for the same reason. References written in
+float64 must round hyperparameters through float32 to agree to the last bits.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import keras
+from keras import ops
+
+PACKAGE = "custom_optimizers"
+
+#: name -> optimizer class, filled by `register`.
+OPTIMIZERS: dict[str, type] = {}
+
+
+def register(name):
+    """Class decorator: make `cls` serialisable and reachable as `get(name)`."""
+
+    def decorator(cls):
+        if name in OPTIMIZERS:
+            raise ValueError(f"Optimizer name {name!r} is registered twice.")
+        cls = keras.saving.register_keras_serializable(package=PACKAGE)(cls)
+        OPTIMIZERS[name] = cls
+        return cls
+
+    return decorator
+
+
+def check_range(name, value, low=None, high=None, *, low_open=False, high_open=False):
+    """Return `value` as a float if it lies in the interval, else raise.
+
+    The interval is written in the message the way mathematicians write it:
+    `[0, 1)` means `0 <= value < 1`.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(
+            f"`{name}` must be a number. Received: {name}={value!r} "
+            f"(of type {type(value).__name__})"
+        )
+    value = float(value)
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if math.isnan(value) or too_low or too_high:
+        left = "(" if low_open or low is None else "["
+        right = ")" if high_open or high is None else "]"
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        raise ValueError(
+            f"`{name}` must be in {left}{lo}, {hi}{right}. Received: {name}={value!r}"
+        )
+    return value
+
+
+def check_bool(name, value):
+    if not isinstance(value, bool):
+        raise ValueError(
+            f"`{name}` must be True or False. Received: {name}={value!r}"
+        )
+    return value
+
+
+def check_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(
+            f"`{name}` must be one of {sorted(choices)}. Received: {name}={value!r}"
+        )
+    return value
+
+
+def _check_learning_rate(learning_rate):
+    if isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+        return learning_rate
+    if callable(learning_rate):
+        return learning_rate
+    return check_range("learning_rate", learning_rate, 0.0, None, low_open=True)
+
+
+class Optimizer(keras.optimizers.Optimizer):
+    """Base class of the suite's optimizers.
+
+    Accepts the learning rate as a positive number (ints are fine), a
+    `keras.optimizers.schedules.LearningRateSchedule` or a zero-argument
+    callable; all other keyword arguments are those of
+    `keras.optimizers.Optimizer` and are passed through unchanged.
+    """
+
+    def __init__(self, learning_rate, **kwargs):
+        super().__init__(learning_rate=_check_learning_rate(learning_rate), **kwargs)
+
+    def _cast(self, value, variable):
+        return ops.cast(value, variable.dtype)
+
+
+def step_count(optimizer, variable):
+    """The 1-based number of the update being applied, as `variable.dtype`.
+
+    `optimizer.iterations` counts applied updates (it already divides by
+    `gradient_accumulation_steps`) and is incremented after `update_step`.
+    """
+    return ops.cast(optimizer.iterations + 1, variable.dtype)
+
+
+def ema_update(optimizer, average, value, decay):
+    """`average <- decay * average + (1 - decay) * value`, written as
+    `average += (1 - decay) * (value - average)` (Keras's own form)."""
+    optimizer.assign_add(
+        average, ops.multiply(ops.subtract(value, average), 1.0 - decay)
+    )
+
+
+def bias_correction(decay, step):
+    """`1 - decay^t`: the weight an EMA started at 0 has gathered after t steps."""
+    return 1.0 - ops.power(decay, step)

@@ -1,0 +1,316 @@
+"""Learning-rate decay schedules of the material, as Keras `LearningRateSchedule`s.
+
+The material states its decay formulas per *epoch*; Keras calls a schedule
+with the optimizer's *step* count. Every schedule here except
+`WarmupCosineDecay` therefore takes `steps_per_epoch` and computes
+
+    epoch = step / steps_per_epoch          (staircase=False: fractional epochs)
+    epoch = floor(step / steps_per_epoch)   (staircase=True: constant within an epoch)
+
+With the default `steps_per_epoch=1` one "epoch" is one optimizer step, which
+is also right for loops that step the schedule once per epoch themselves.
+Epochs are counted from 0, so every schedule starts at its initial rate.
+
+All schedules compute in float32 (the dtype of the optimizer's learning
+rate) and are registered as Keras serialisables, so a model saved with one of
+them as its optimizer's learning rate loads back with it.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import keras
+from keras import ops
+
+from custom_optimizers._base import PACKAGE, check_bool, check_range
+
+#: name -> schedule class, filled by `_register`.
+SCHEDULES: dict[str, type] = {}
+
+
+def _register(name):
+    def decorator(cls):
+        cls = keras.saving.register_keras_serializable(package=PACKAGE)(cls)
+        SCHEDULES[name] = cls
+        return cls
+
+    return decorator
+
+
+def _check_positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+    return int(value)
+
+
+class _EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """Base: turns the optimizer's step into the (possibly fractional) epoch."""
+
+    def __init__(self, steps_per_epoch=1, staircase=False):
+        self.steps_per_epoch = _check_positive_int("steps_per_epoch", steps_per_epoch)
+        self.staircase = check_bool("staircase", staircase)
+
+    def _epoch(self, step):
+        epoch = ops.divide(ops.cast(step, "float32"), float(self.steps_per_epoch))
+        return ops.floor(epoch) if self.staircase else epoch
+
+    def __call__(self, step):
+        return self._rate(self._epoch(step))  # `_rate`: each subclass's formula
+
+    def get_config(self):
+        return {"steps_per_epoch": self.steps_per_epoch, "staircase": self.staircase}
+
+
+def _check_learning_rate(name, value):
+    return check_range(name, value, 0.0, None, low_open=True)
+
+
+@_register("inverse_time")
+class InverseTimeDecay(_EpochSchedule):
+    r"""`lr = lr0 / (1 + decay_rate * epoch)` (the material's 1/t decay).
+
+    Unlike `keras.optimizers.schedules.InverseTimeDecay`, whose time unit is
+    `decay_steps` optimizer steps, the unit here is the epoch
+    (`steps_per_epoch` steps), as in the material.
+
+    Args:
+        initial_learning_rate: `lr0`, > 0.
+        decay_rate: >= 0. Defaults to 1.0.
+        steps_per_epoch: optimizer steps per epoch, positive int. Defaults to 1.
+        staircase: hold the rate constant within an epoch. Defaults to False.
+    """
+
+    def __init__(self, initial_learning_rate, decay_rate=1.0, steps_per_epoch=1, staircase=False):
+        super().__init__(steps_per_epoch, staircase)
+        self.initial_learning_rate = _check_learning_rate(
+            "initial_learning_rate", initial_learning_rate
+        )
+        self.decay_rate = check_range("decay_rate", decay_rate, 0.0)
+
+    def _rate(self, epoch):
+        return self.initial_learning_rate / (1.0 + self.decay_rate * epoch)
+
+    def get_config(self):
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_rate": self.decay_rate,
+            **super().get_config(),
+        }
+
+
+@_register("exponential")
+class ExponentialDecay(_EpochSchedule):
+    r"""`lr = lr0 * decay_rate ** epoch` (the material's `0.95^epoch * lr0`).
+
+    Args:
+        initial_learning_rate: `lr0`, > 0.
+        decay_rate: the factor per epoch `k`, in (0, 1]. Defaults to 0.95.
+        steps_per_epoch: optimizer steps per epoch, positive int. Defaults to 1.
+        staircase: hold the rate constant within an epoch. Defaults to False.
+    """
+
+    def __init__(self, initial_learning_rate, decay_rate=0.95, steps_per_epoch=1, staircase=False):
+        super().__init__(steps_per_epoch, staircase)
+        self.initial_learning_rate = _check_learning_rate(
+            "initial_learning_rate", initial_learning_rate
+        )
+        self.decay_rate = check_range("decay_rate", decay_rate, 0.0, 1.0, low_open=True)
+
+    def _rate(self, epoch):
+        return self.initial_learning_rate * ops.power(self.decay_rate, epoch)
+
+    def get_config(self):
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_rate": self.decay_rate,
+            **super().get_config(),
+        }
+
+
+@_register("inverse_sqrt")
+class InverseSqrtDecay(_EpochSchedule):
+    r"""`lr = lr0 * k / sqrt(epoch + 1)` (the material's `k / sqrt(epoch_num) * lr0`).
+
+    The material numbers epochs from 1 (`epoch_num`); Keras counts steps from
+    0. Writing `epoch_num = epoch + 1` keeps the material's formula and makes
+    the rate finite at the very first step, where it is `k * lr0`.
+
+    Args:
+        initial_learning_rate: `lr0`, > 0.
+        k: constant factor, > 0. Defaults to 1.0.
+        steps_per_epoch: optimizer steps per epoch, positive int. Defaults to 1.
+        staircase: hold the rate constant within an epoch. Defaults to False.
+    """
+
+    def __init__(self, initial_learning_rate, k=1.0, steps_per_epoch=1, staircase=False):
+        super().__init__(steps_per_epoch, staircase)
+        self.initial_learning_rate = _check_learning_rate(
+            "initial_learning_rate", initial_learning_rate
+        )
+        self.k = check_range("k", k, 0.0, None, low_open=True)
+
+    def _rate(self, epoch):
+        return self.initial_learning_rate * self.k / ops.sqrt(epoch + 1.0)
+
+    def get_config(self):
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "k": self.k,
+            **super().get_config(),
+        }
+
+
+@_register("step")
+class StepDecay(_EpochSchedule):
+    r"""`lr = lr0 * factor ** floor(epoch / epochs_per_drop)` ("halve every N epochs").
+
+    With `staircase=False` the exponent is not floored (`lr0 *
+    factor^(epoch / N)`, a smooth exponential decay through the same points).
+
+    Args:
+        initial_learning_rate: `lr0`, > 0.
+        factor: multiplier applied at each drop, in (0, 1]. Defaults to 0.5.
+        epochs_per_drop: `N`, positive int. Defaults to 10.
+        steps_per_epoch: optimizer steps per epoch, positive int. Defaults to 1.
+        staircase: drop in discrete steps. Defaults to True.
+    """
+
+    def __init__(
+        self, initial_learning_rate, factor=0.5, epochs_per_drop=10, steps_per_epoch=1, staircase=True
+    ):
+        super().__init__(steps_per_epoch, staircase)
+        self.initial_learning_rate = _check_learning_rate(
+            "initial_learning_rate", initial_learning_rate
+        )
+        self.factor = check_range("factor", factor, 0.0, 1.0, low_open=True)
+        self.epochs_per_drop = _check_positive_int("epochs_per_drop", epochs_per_drop)
+
+    def _rate(self, epoch):
+        # With staircase, epoch is already floor(step / steps_per_epoch), and
+        # floor(floor(e) / N) == floor(e / N) for integer N.
+        drops = ops.divide(epoch, float(self.epochs_per_drop))
+        if self.staircase:
+            drops = ops.floor(drops)
+        return self.initial_learning_rate * ops.power(self.factor, drops)
+
+    def get_config(self):
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "factor": self.factor,
+            "epochs_per_drop": self.epochs_per_drop,
+            **super().get_config(),
+        }
+
+
+@_register("piecewise")
+class PiecewiseConstant(_EpochSchedule):
+    r"""A manual schedule: `values[i]` from epoch `boundaries[i-1]` on.
+
+    `lr = values[0]` for `epoch < boundaries[0]`, `values[i]` for
+    `boundaries[i-1] <= epoch < boundaries[i]`, and `values[-1]` from
+    `boundaries[-1]` on. Note the switch happens *at* a boundary;
+    `keras.optimizers.schedules.PiecewiseConstantDecay` switches one step
+    later (`step > boundary`) and counts in steps.
+
+    Args:
+        boundaries: strictly increasing epochs (> 0) where the rate changes.
+        values: `len(boundaries) + 1` positive learning rates.
+        steps_per_epoch: optimizer steps per epoch, positive int. Defaults to 1.
+    """
+
+    def __init__(self, boundaries, values, steps_per_epoch=1):
+        super().__init__(steps_per_epoch, staircase=False)
+        boundaries = [check_range("boundaries", b, 0.0, None, low_open=True) for b in boundaries]
+        values = [_check_learning_rate("values", v) for v in values]
+        if any(b >= c for b, c in zip(boundaries, boundaries[1:])):
+            raise ValueError(
+                f"`boundaries` must be strictly increasing. Received: boundaries={boundaries}"
+            )
+        if len(values) != len(boundaries) + 1:
+            raise ValueError(
+                "`values` must have one more entry than `boundaries`. Received: "
+                f"boundaries={boundaries} ({len(boundaries)} entries), "
+                f"values={values} ({len(values)} entries)"
+            )
+        self.boundaries = boundaries
+        self.values = values
+
+    def _rate(self, epoch):
+        rate = ops.convert_to_tensor(self.values[0], "float32")
+        for boundary, value in zip(self.boundaries, self.values[1:]):
+            rate = ops.where(epoch >= boundary, value, rate)
+        return rate
+
+    def get_config(self):
+        return {
+            "boundaries": self.boundaries,
+            "values": self.values,
+            "steps_per_epoch": self.steps_per_epoch,
+        }
+
+
+@_register("warmup_cosine")
+class WarmupCosineDecay(keras.optimizers.schedules.LearningRateSchedule):
+    r"""Linear warm-up to a peak, then cosine decay (counted in steps).
+
+    With `s` the step, `W` = `warmup_steps`, `D` = `decay_steps`::
+
+        s <  W:  lr = lr_init + (peak - lr_init) * s / W
+        s >= W:  p = min(s - W, D) / D
+                 lr = peak * ((1 - alpha) * (1 + cos(pi * p)) / 2 + alpha)
+
+    So the rate ends at `alpha * peak` after `W + D` steps and stays there.
+    Same as `keras.optimizers.schedules.CosineDecay(lr_init, D, alpha,
+    warmup_target=peak, warmup_steps=W)`.
+
+    Reference: Loshchilov & Hutter, "SGDR: Stochastic Gradient Descent with
+    Warm Restarts", ICLR 2017; Goyal et al., "Accurate, Large Minibatch SGD:
+    Training ImageNet in 1 Hour", 2017 (warm-up).
+
+    Args:
+        peak_learning_rate: `peak`, > 0.
+        warmup_steps: `W`, >= 0 int. Defaults to 0 (no warm-up).
+        decay_steps: `D`, positive int.
+        initial_learning_rate: `lr_init`, the rate at step 0, in [0, peak].
+            Defaults to 0.
+        alpha: final rate as a fraction of `peak`, in [0, 1]. Defaults to 0.
+    """
+
+    def __init__(
+        self, peak_learning_rate, decay_steps, warmup_steps=0, initial_learning_rate=0.0, alpha=0.0
+    ):
+        self.peak_learning_rate = _check_learning_rate("peak_learning_rate", peak_learning_rate)
+        self.decay_steps = _check_positive_int("decay_steps", decay_steps)
+        if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, numbers.Integral) or warmup_steps < 0:
+            raise ValueError(
+                f"`warmup_steps` must be a non-negative integer. Received: warmup_steps={warmup_steps!r}"
+            )
+        self.warmup_steps = int(warmup_steps)
+        self.initial_learning_rate = check_range(
+            "initial_learning_rate", initial_learning_rate, 0.0, self.peak_learning_rate
+        )
+        self.alpha = check_range("alpha", alpha, 0.0, 1.0)
+
+    def __call__(self, step):
+        step = ops.cast(step, "float32")
+        peak = self.peak_learning_rate
+        progress = ops.minimum(step - self.warmup_steps, self.decay_steps) / self.decay_steps
+        cosine = 0.5 * (1.0 + ops.cos(math.pi * progress))
+        decayed = peak * ((1.0 - self.alpha) * cosine + self.alpha)
+        if self.warmup_steps == 0:
+            return decayed
+        warmup = self.initial_learning_rate + (peak - self.initial_learning_rate) * (
+            step / self.warmup_steps
+        )
+        return ops.where(step < self.warmup_steps, warmup, decayed)
+
+    def get_config(self):
+        return {
+            "peak_learning_rate": self.peak_learning_rate,
+            "decay_steps": self.decay_steps,
+            "warmup_steps": self.warmup_steps,
+            "initial_learning_rate": self.initial_learning_rate,
+            "alpha": self.alpha,
+        }

@@ -1,0 +1,186 @@
+"""Independent NumPy references, written from the optimizers' docstring math.
+
+Float64 throughout. Keras casts Python-float hyperparameters through float32
+(see `custom_optimizers._base`), so every hyperparameter is rounded with
+`f32` first; then the Keras optimizer on a float64 variable and these
+references agree to float64 round-off.
+
+Each reference takes `mutation=None` or the name of a deliberate mistake
+(epsilon inside the root, missing bias correction, ...) so tests can show
+that the comparison tolerance catches it.
+"""
+
+import numpy as np
+
+
+def f32(x):
+    return float(np.float32(x))
+
+
+class Reference:
+    """`step(w, g)` returns the new weights; `t` counts steps from 1."""
+
+    def __init__(self, mutation=None, **hyper):
+        self.mutation = mutation
+        self.h = {k: (f32(v) if isinstance(v, float) else v) for k, v in hyper.items()}
+        self.t = 0
+        self.state = {}
+
+    def slot(self, name, like, init=0.0):
+        if name not in self.state:
+            self.state[name] = np.full_like(like, init, dtype=np.float64)
+        return self.state[name]
+
+    def step(self, w, g):
+        self.t += 1
+        return self.update(np.asarray(w, np.float64), np.asarray(g, np.float64), self.t)
+
+
+class SGDRef(Reference):
+    def update(self, w, g, t):
+        lr = self.h["learning_rate"]
+        if self.mutation == "unrounded_lr":  # forgets Keras's float32 learning rate
+            lr = 0.01
+        return w - lr * g
+
+
+class MomentumRef(Reference):
+    def update(self, w, g, t):
+        lr, mu = self.h["learning_rate"], self.h["momentum"]
+        v = self.slot("v", w)
+        if self.h.get("form", "velocity") == "velocity":
+            if self.mutation == "stale_velocity":  # moves with the old velocity
+                w = w + v
+            v[:] = mu * v - lr * g
+            if self.mutation == "stale_velocity":
+                return w
+            if self.h.get("nesterov"):
+                if self.mutation == "textbook_nesterov":
+                    return w + mu * mu * v - (1 + mu) * lr * g
+                return w + mu * v - lr * g
+            return w + v
+        # ewa form
+        if self.mutation == "no_one_minus_beta":
+            v[:] = mu * v + g
+        else:
+            v[:] = mu * v + (1 - mu) * g
+        direction = mu * v + (1 - mu) * g if self.h.get("nesterov") else v
+        return w - lr * direction
+
+
+class AdaGradRef(Reference):
+    def update(self, w, g, t):
+        lr, eps = self.h["learning_rate"], self.h["epsilon"]
+        init = 0.1 if self.mutation == "keras_accumulator" else self.h["initial_accumulator_value"]
+        h = self.slot("h", w, init)
+        h += g * g
+        inside = self.h["epsilon_inside_sqrt"] != (self.mutation == "move_epsilon")
+        return w - lr * g / (np.sqrt(h + eps) if inside else np.sqrt(h) + eps)
+
+
+class RMSPropRef(Reference):
+    def update(self, w, g, t):
+        lr, rho, eps, mom = (self.h[k] for k in ("learning_rate", "rho", "epsilon", "momentum"))
+        s = self.slot("s", w)
+        s[:] = rho * s + (1 - rho) * g * g
+        d = s
+        if self.h["centered"]:
+            a = self.slot("a", w)
+            a[:] = rho * a + (1 - rho) * g
+            d = s if self.mutation == "uncentered" else s - a * a
+        inside = self.h["epsilon_inside_sqrt"] != (self.mutation == "move_epsilon")
+        u = lr * g / (np.sqrt(d + eps) if inside else np.sqrt(d) + eps)
+        if mom > 0:
+            b = self.slot("b", w)
+            b[:] = mom * b + u
+            u = b
+        return w - u
+
+
+class AdamRef(Reference):
+    def update(self, w, g, t):
+        lr, b1, b2, eps = (self.h[k] for k in ("learning_rate", "beta_1", "beta_2", "epsilon"))
+        m, v = self.slot("m", w), self.slot("v", w)
+        m[:] = b1 * m + (1 - b1) * g
+        v[:] = b2 * v + (1 - b2) * g * g
+        v_used = v
+        if self.h["amsgrad"] and self.mutation != "no_max":
+            v_max = self.slot("v_max", w)
+            v_max[:] = np.maximum(v_max, v)
+            v_used = v_max
+        c1, c2 = 1 - b1**t, 1 - b2**t
+        if self.mutation == "no_bias_correction":
+            c1 = c2 = 1.0
+        hat = self.h["epsilon_hat"] != (self.mutation == "swap_epsilon_form")
+        if hat:
+            return w - lr * np.sqrt(c2) / c1 * m / (np.sqrt(v_used) + eps)
+        if self.mutation == "epsilon_inside_sqrt":
+            return w - lr * (m / c1) / np.sqrt(v_used / c2 + eps)
+        return w - lr * (m / c1) / (np.sqrt(v_used / c2) + eps)
+
+
+class NadamRef(Reference):
+    def update(self, w, g, t):
+        lr, b1, b2, eps, psi = (
+            self.h[k] for k in ("learning_rate", "beta_1", "beta_2", "epsilon", "momentum_decay")
+        )
+        decay = f32(0.96)
+
+        def mu(step):
+            return b1 * (1 - 0.5 * decay ** (step * psi))
+
+        self.state["P"] = self.state.get("P", 1.0) * mu(t)
+        P = self.state["P"]
+        m, v = self.slot("m", w), self.slot("v", w)
+        m[:] = b1 * m + (1 - b1) * g
+        v[:] = b2 * v + (1 - b2) * g * g
+        mu_next = mu(t) if self.mutation == "no_lookahead" else mu(t + 1)
+        m_hat = mu_next * m / (1 - P * mu_next) + (1 - mu(t)) * g / (1 - P)
+        v_hat = v / (1 - b2**t)
+        return w - lr * m_hat / (np.sqrt(v_hat) + eps)
+
+
+class RAdamRef(Reference):
+    def update(self, w, g, t):
+        lr, b1, b2, eps, thr = (
+            self.h[k] for k in ("learning_rate", "beta_1", "beta_2", "epsilon", "sma_threshold")
+        )
+        if self.mutation == "threshold_5":
+            thr = 5.0
+        m, v = self.slot("m", w), self.slot("v", w)
+        m[:] = b1 * m + (1 - b1) * g
+        v[:] = b2 * v + (1 - b2) * g * g
+        m_hat, v_hat = m / (1 - b1**t), v / (1 - b2**t)
+        rho_inf = 2 / (1 - b2) - 1
+        rho_t = rho_inf - 2 * t * b2**t / (1 - b2**t)
+        if rho_t > thr:
+            r = np.sqrt(
+                (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
+            )
+            if self.mutation == "no_rectification":
+                r = 1.0
+            return w - lr * r * m_hat / (np.sqrt(v_hat) + eps)
+        return w - lr * m_hat
+
+
+class AdaBeliefRef(Reference):
+    def update(self, w, g, t):
+        lr, b1, b2, eps = (self.h[k] for k in ("learning_rate", "beta_1", "beta_2", "epsilon"))
+        m, s = self.slot("m", w), self.slot("s", w)
+        m[:] = b1 * m + (1 - b1) * g
+        inner = 0.0 if self.mutation == "no_inner_epsilon" else eps
+        s[:] = b2 * s + (1 - b2) * (g - m) ** 2 + inner
+        return w - lr * (m / (1 - b1**t)) / (np.sqrt(s / (1 - b2**t)) + eps)
+
+
+class LionRef(Reference):
+    def update(self, w, g, t):
+        lr, b1, b2 = (self.h[k] for k in ("learning_rate", "beta_1", "beta_2"))
+        m = self.slot("m", w)
+        if self.mutation == "update_momentum_first":
+            m[:] = b2 * m + (1 - b2) * g
+        c = b1 * m + (1 - b1) * g
+        w = w - lr * np.sign(c)
+        if self.mutation != "update_momentum_first":
+            m[:] = b2 * m + (1 - b2) * g
+        return w

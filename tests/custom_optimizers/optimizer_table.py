@@ -1,0 +1,65 @@
+"""The one table of optimizers under test, shared by the test modules.
+
+Each case names an optimizer configuration, its independent NumPy reference
+(`numpy_reference`), deliberate mistakes the reference comparison must catch,
+and the learning rates used for the convergence problems.
+"""
+
+import dataclasses
+
+import numpy_reference as ref
+
+import custom_optimizers as co
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    id: str
+    cls: type
+    kwargs: dict
+    reference: type
+    mutations: tuple
+    quadratic_lr: float
+    rosenbrock_lr: float
+    reference_extra: dict = dataclasses.field(default_factory=dict)
+
+    def make(self, **overrides):
+        return self.cls(**{**self.kwargs, **overrides})
+
+    def make_reference(self, optimizer, mutation=None):
+        """The reference, fed the optimizer's own config (no defaults written twice)."""
+        return self.reference(mutation=mutation, **optimizer.get_config(), **self.reference_extra)
+
+
+CASES = [
+    Case("sgd", co.SGD, {}, ref.SGDRef, ("unrounded_lr",), 0.1, 2e-3),
+    Case("momentum", co.Momentum, {}, ref.MomentumRef, ("stale_velocity",), 0.05, 5e-4),
+    Case("momentum_ewa", co.Momentum, {"form": "ewa"}, ref.MomentumRef,
+         ("no_one_minus_beta",), 0.2, 3e-3),
+    Case("nesterov", co.Nesterov, {}, ref.MomentumRef, ("textbook_nesterov",), 0.05, 5e-4,
+         {"nesterov": True}),
+    Case("nesterov_ewa", co.Nesterov, {"form": "ewa"}, ref.MomentumRef,
+         ("no_one_minus_beta",), 0.2, 3e-3, {"nesterov": True}),
+    Case("adagrad", co.AdaGrad, {}, ref.AdaGradRef, ("move_epsilon", "keras_accumulator"),
+         0.5, 0.5),
+    Case("adagrad_keras", co.AdaGrad,
+         {"initial_accumulator_value": 0.1, "epsilon_inside_sqrt": True}, ref.AdaGradRef,
+         ("move_epsilon",), 0.5, 0.5),
+    Case("rmsprop", co.RMSProp, {}, ref.RMSPropRef, ("move_epsilon",), 0.01, 1e-3),
+    Case("rmsprop_centered_momentum", co.RMSProp,
+         {"rho": 0.9, "momentum": 0.5, "centered": True}, ref.RMSPropRef,
+         ("uncentered", "move_epsilon"), 0.01, 1e-3),
+    Case("adam", co.Adam, {}, ref.AdamRef,
+         ("epsilon_inside_sqrt", "no_bias_correction", "swap_epsilon_form"), 0.05, 0.02),
+    Case("adam_epsilon_hat", co.Adam, {"epsilon_hat": True}, ref.AdamRef,
+         ("swap_epsilon_form", "no_bias_correction"), 0.05, 0.02),
+    Case("amsgrad", co.Adam, {"amsgrad": True}, ref.AdamRef, ("no_max",), 0.05, 0.02),
+    Case("nadam", co.Nadam, {}, ref.NadamRef, ("no_lookahead",), 0.05, 0.02),
+    Case("nadam_keras", co.Nadam, {"momentum_decay": 1.0}, ref.NadamRef,
+         ("no_lookahead",), 0.05, 0.02),
+    Case("radam", co.RAdam, {}, ref.RAdamRef, ("threshold_5", "no_rectification"), 0.05, 0.02),
+    Case("adabelief", co.AdaBelief, {}, ref.AdaBeliefRef, ("no_inner_epsilon",), 0.05, 0.02),
+    Case("lion", co.Lion, {}, ref.LionRef, ("update_momentum_first",), 0.01, 2e-3),
+]
+
+IDS = [case.id for case in CASES]

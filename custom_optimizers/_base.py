@@ -105,8 +105,33 @@ class Optimizer(keras.optimizers.Optimizer):
     def __init__(self, learning_rate, **kwargs):
         super().__init__(learning_rate=_check_learning_rate(learning_rate), **kwargs)
 
+    def apply(self, grads, trainable_variables=None):
+        return super().apply([_deduplicate(g) for g in grads], trainable_variables)
+
     def _cast(self, value, variable):
         return ops.cast(value, variable.dtype)
+
+
+def _deduplicate(gradient):
+    """Sum the rows of a sparse gradient that share an index.
+
+    An `Embedding` looked up twice with the same token yields a
+    `tf.IndexedSlices` gradient with that row twice. Linear updates do not
+    care, but anything non-linear applied to the slices before they are
+    scattered does: AdaGrad's `h += g^2` would add `g_a^2 + g_b^2` instead of
+    `(g_a + g_b)^2`, and `clipnorm` would measure the wrong norm (both are
+    the case in Keras 3.15's built-ins). Summing duplicates first makes the
+    sparse path equal to the dense one.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return gradient
+    import tensorflow as tf
+
+    if not isinstance(gradient, tf.IndexedSlices):
+        return gradient
+    unique, positions = tf.unique(gradient.indices)
+    values = tf.math.unsorted_segment_sum(gradient.values, positions, tf.shape(unique)[0])
+    return tf.IndexedSlices(values, unique, gradient.dense_shape)
 
 
 def step_count(optimizer, variable):

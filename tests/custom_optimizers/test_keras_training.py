@@ -52,7 +52,7 @@ def test_mirrored_strategy_matches_one_device(case):
         optimizer = case.make()
         model, loss = fit(optimizer, epochs=2, model=model)
     assert strategy.num_replicas_in_sync == 2
-    assert int(optimizer.iterations) == 16  # 8 global batches x 2 epochs
+    assert int(optimizer.iterations.value.numpy()) == 16  # 8 global batches x 2 epochs
     # Built inside the scope: every optimizer variable is mirrored on both devices.
     assert all(
         isinstance(v.value, tf.distribute.DistributedValues) for v in optimizer.variables

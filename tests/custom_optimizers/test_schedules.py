@@ -1,0 +1,135 @@
+"""Every schedule against its closed form in NumPy, at every step."""
+
+import math
+
+import numpy as np
+import pytest
+
+import keras
+import custom_optimizers as co
+
+STEPS = np.arange(0, 400)  # steps_per_epoch=7 below: 57 epochs, past every boundary
+
+
+def epochs(steps, spe, staircase):
+    e = steps / spe
+    return np.floor(e) if staircase else e
+
+
+CLOSED_FORMS = [
+    ("inverse_time", co.InverseTimeDecay(0.5, decay_rate=0.3, steps_per_epoch=7),
+     lambda s: 0.5 / (1 + 0.3 * epochs(s, 7, False))),
+    ("inverse_time_staircase",
+     co.InverseTimeDecay(0.5, decay_rate=0.3, steps_per_epoch=7, staircase=True),
+     lambda s: 0.5 / (1 + 0.3 * epochs(s, 7, True))),
+    ("exponential", co.ExponentialDecay(0.2, decay_rate=0.95, steps_per_epoch=7),
+     lambda s: 0.2 * 0.95 ** epochs(s, 7, False)),
+    ("exponential_staircase",
+     co.ExponentialDecay(0.2, decay_rate=0.95, steps_per_epoch=7, staircase=True),
+     lambda s: 0.2 * 0.95 ** epochs(s, 7, True)),
+    ("inverse_sqrt", co.InverseSqrtDecay(0.1, k=2.0, steps_per_epoch=7),
+     lambda s: 0.1 * 2.0 / np.sqrt(epochs(s, 7, False) + 1)),
+    ("inverse_sqrt_staircase", co.InverseSqrtDecay(0.1, k=2.0, steps_per_epoch=7, staircase=True),
+     lambda s: 0.1 * 2.0 / np.sqrt(epochs(s, 7, True) + 1)),
+    ("step", co.StepDecay(0.1, factor=0.5, epochs_per_drop=10, steps_per_epoch=7),
+     lambda s: 0.1 * 0.5 ** np.floor(s / 7 / 10)),
+    ("step_smooth",
+     co.StepDecay(0.1, factor=0.5, epochs_per_drop=10, steps_per_epoch=7, staircase=False),
+     lambda s: 0.1 * 0.5 ** (s / 7 / 10)),
+    ("piecewise", co.PiecewiseConstant([5, 20, 30.5], [0.1, 0.05, 0.01, 0.001], steps_per_epoch=7),
+     lambda s: np.select(
+         [s / 7 < 5, s / 7 < 20, s / 7 < 30.5], [0.1, 0.05, 0.01], default=0.001)),
+    ("warmup_cosine", co.WarmupCosineDecay(0.1, decay_steps=250, warmup_steps=50,
+                                           initial_learning_rate=0.01, alpha=0.1),
+     lambda s: np.where(
+         s < 50,
+         0.01 + (0.1 - 0.01) * s / 50,
+         0.1 * ((1 - 0.1) * 0.5 * (1 + np.cos(math.pi * np.minimum(s - 50, 250) / 250)) + 0.1))),
+    ("cosine_no_warmup", co.WarmupCosineDecay(0.1, decay_steps=300),
+     lambda s: 0.1 * 0.5 * (1 + np.cos(math.pi * np.minimum(s, 300) / 300))),
+]
+
+
+@pytest.mark.parametrize("schedule,closed_form", [c[1:] for c in CLOSED_FORMS],
+                         ids=[c[0] for c in CLOSED_FORMS])
+def test_every_step_against_closed_form(schedule, closed_form):
+    got = np.array([float(schedule(int(step))) for step in STEPS])
+    # Schedules compute in float32: relative 2e-6, and absolute 1e-8 (float32's
+    # epsilon times the peak rate) where the cosine's 1 + cos(pi p) cancels.
+    np.testing.assert_allclose(got, closed_form(STEPS.astype(np.float64)), rtol=2e-6, atol=1e-8)
+
+
+def test_warmup_cosine_equals_keras_cosine_decay():
+    ours = co.WarmupCosineDecay(0.1, decay_steps=250, warmup_steps=50, initial_learning_rate=0.01)
+    keras_schedule = keras.optimizers.schedules.CosineDecay(
+        0.01, decay_steps=250, warmup_target=0.1, warmup_steps=50
+    )
+    for step in STEPS:
+        np.testing.assert_allclose(float(ours(step)), float(keras_schedule(step)), rtol=1e-6)
+
+
+def test_optimizer_uses_schedule_step_by_step():
+    schedule = co.StepDecay(0.1, factor=0.5, epochs_per_drop=2, steps_per_epoch=3)
+    optimizer = co.SGD(learning_rate=schedule)
+    w = keras.Variable(np.zeros(1, "float32"))
+    for step in range(15):
+        before = w.numpy().copy()
+        optimizer.apply([np.ones(1, "float32")], [w])
+        # SGD with g = 1 moves by exactly the rate used at this step.
+        np.testing.assert_allclose(before - w.numpy(), [0.1 * 0.5 ** (step // 6)], rtol=1e-6)
+
+
+@pytest.mark.parametrize("name,kwargs", [
+    ("inverse_time", {"initial_learning_rate": 0.1, "decay_rate": 2.0, "steps_per_epoch": 10}),
+    ("exponential", {"initial_learning_rate": 0.1, "staircase": True}),
+    ("inverse_sqrt", {"initial_learning_rate": 0.1, "k": 0.5}),
+    ("step", {"initial_learning_rate": 0.1, "factor": 0.1, "epochs_per_drop": 3}),
+    ("piecewise", {"boundaries": [1, 2], "values": [0.3, 0.2, 0.1]}),
+    ("warmup_cosine", {"peak_learning_rate": 0.1, "decay_steps": 10, "warmup_steps": 2}),
+])
+def test_config_round_trip(name, kwargs):
+    schedule = co.get_schedule(name, **kwargs)
+    clone = type(schedule).from_config(schedule.get_config())
+    assert clone.get_config() == schedule.get_config()
+    restored = keras.optimizers.schedules.deserialize(keras.optimizers.schedules.serialize(schedule))
+    assert type(restored) is type(schedule)
+    for step in (0, 5, 50):
+        assert float(restored(step)) == float(schedule(step))
+
+
+BAD = [
+    (co.InverseTimeDecay, {"initial_learning_rate": -1.0},
+     "`initial_learning_rate` must be in (0, inf). Received: initial_learning_rate=-1.0"),
+    (co.InverseTimeDecay, {"initial_learning_rate": 0.1, "decay_rate": -0.5},
+     "`decay_rate` must be in [0, inf). Received: decay_rate=-0.5"),
+    (co.InverseTimeDecay, {"initial_learning_rate": 0.1, "steps_per_epoch": 0},
+     "`steps_per_epoch` must be a positive integer. Received: steps_per_epoch=0"),
+    (co.ExponentialDecay, {"initial_learning_rate": 0.1, "decay_rate": 1.5},
+     "`decay_rate` must be in (0, 1]. Received: decay_rate=1.5"),
+    (co.ExponentialDecay, {"initial_learning_rate": 0.1, "staircase": "yes"},
+     "`staircase` must be True or False. Received: staircase='yes'"),
+    (co.InverseSqrtDecay, {"initial_learning_rate": 0.1, "k": 0},
+     "`k` must be in (0, inf). Received: k=0.0"),
+    (co.StepDecay, {"initial_learning_rate": 0.1, "epochs_per_drop": 2.5},
+     "`epochs_per_drop` must be a positive integer. Received: epochs_per_drop=2.5"),
+    (co.StepDecay, {"initial_learning_rate": 0.1, "factor": 0.0},
+     "`factor` must be in (0, 1]. Received: factor=0.0"),
+    (co.PiecewiseConstant, {"boundaries": [5, 3], "values": [0.1, 0.2, 0.3]},
+     "`boundaries` must be strictly increasing. Received: boundaries=[5.0, 3.0]"),
+    (co.PiecewiseConstant, {"boundaries": [5], "values": [0.1]},
+     "`values` must have one more entry than `boundaries`."),
+    (co.WarmupCosineDecay, {"peak_learning_rate": 0.1, "decay_steps": 0},
+     "`decay_steps` must be a positive integer. Received: decay_steps=0"),
+    (co.WarmupCosineDecay, {"peak_learning_rate": 0.1, "decay_steps": 5, "warmup_steps": -1},
+     "`warmup_steps` must be a non-negative integer. Received: warmup_steps=-1"),
+    (co.WarmupCosineDecay, {"peak_learning_rate": 0.1, "decay_steps": 5,
+                            "initial_learning_rate": 0.5},
+     "`initial_learning_rate` must be in [0, 0.1]. Received: initial_learning_rate=0.5"),
+]
+
+
+@pytest.mark.parametrize("cls,kwargs,message", BAD, ids=[f"{c.__name__}-{i}" for i, (c, _, _) in enumerate(BAD)])
+def test_bad_arguments_are_rejected(cls, kwargs, message):
+    with pytest.raises(ValueError) as error:
+        cls(**kwargs)
+    assert str(error.value).startswith(message)

@@ -11,13 +11,10 @@ folds the bias correction into the step size with eps = 1e-7, i.e. our
 import numpy as np
 import pytest
 from numpy_reference import f32
-from problems import minimise
 
 import custom_optimizers as co
-
-
-def f(w):
-    return w[0] ** 2 / 20.0 + w[1] ** 2
+from experiments.objectives2d import material as f
+from experiments.objectives2d import minimise
 
 
 def grad_f(w):

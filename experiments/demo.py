@@ -1,9 +1,11 @@
 """The material's 2-D experiment as a demo: optimizer paths on f = x^2/20 + y^2.
 
-Command: `python -m experiments demo` (or `make run`). Runtime: ~15 s on 2 cores.
+Command: `python -m experiments demo` (or `make run`). Runtime: ~7 s on 2 cores.
 Expected result (the material's figure): SGD zig-zags across the narrow
-valley, Momentum swings and overshoots like a ball, AdaGrad heads straight
-down in y and then slows, RMSProp and Adam move diagonally to the minimum.
+valley (y flips sign every step), Momentum rolls past the minimum like a ball
+and swings back, AdaGrad and RMSProp drop to the valley floor in a few steps
+and then walk along it, Adam swings in a damped arc. Final f after 30 steps:
+SGD 0.013, Momentum 0.048, AdaGrad 0.00072, RMSProp 0.024, Adam 0.10.
 
 Writes, under `<logdir>/demo/`:
   <optimizer>/   TensorBoard scalars per step: loss, x, y

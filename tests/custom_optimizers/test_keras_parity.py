@@ -9,46 +9,10 @@ import numpy as np
 import pytest
 from tiny import fit, weights
 
-import keras
 import custom_optimizers as co
+from custom_optimizers.keras_twins import KERAS_TWINS
 
-PAIRS = {
-    "sgd": (lambda: co.SGD(0.01), lambda: keras.optimizers.SGD(0.01)),
-    "momentum": (
-        lambda: co.Momentum(0.01, momentum=0.9),
-        lambda: keras.optimizers.SGD(0.01, momentum=0.9),
-    ),
-    "nesterov": (
-        lambda: co.Nesterov(0.01, momentum=0.9),
-        lambda: keras.optimizers.SGD(0.01, momentum=0.9, nesterov=True),
-    ),
-    "adagrad": (
-        lambda: co.AdaGrad(0.001, initial_accumulator_value=0.1, epsilon_inside_sqrt=True),
-        lambda: keras.optimizers.Adagrad(),
-    ),
-    "rmsprop": (
-        lambda: co.RMSProp(0.001, rho=0.9, epsilon_inside_sqrt=True),
-        lambda: keras.optimizers.RMSprop(),
-    ),
-    "rmsprop_centered_momentum": (
-        lambda: co.RMSProp(0.001, rho=0.9, momentum=0.5, centered=True, epsilon_inside_sqrt=True),
-        lambda: keras.optimizers.RMSprop(momentum=0.5, centered=True),
-    ),
-    "adam": (lambda: co.Adam(epsilon=1e-7, epsilon_hat=True), lambda: keras.optimizers.Adam()),
-    "amsgrad": (
-        lambda: co.Adam(epsilon=1e-7, epsilon_hat=True, amsgrad=True),
-        lambda: keras.optimizers.Adam(amsgrad=True),
-    ),
-    "adamw": (
-        lambda: co.Adam(epsilon=1e-7, epsilon_hat=True, weight_decay=0.004),
-        lambda: keras.optimizers.AdamW(weight_decay=0.004),
-    ),
-    "nadam": (
-        lambda: co.Nadam(0.001, epsilon=1e-7, momentum_decay=1.0),
-        lambda: keras.optimizers.Nadam(),
-    ),
-    "lion": (lambda: co.Lion(0.001), lambda: keras.optimizers.Lion()),
-}
+PAIRS = KERAS_TWINS
 
 
 @pytest.mark.parametrize("name", sorted(PAIRS))

@@ -2,8 +2,9 @@
 
     python benchmarks/optimizer_step.py [--rounds 15] [--steps 100]
 
-Trains SPEC's MNIST MLP (`train_on_batch` over pre-sliced batches) (784-100-100-100-100-10, ReLU, He init, softmax) on
-synthetic MNIST-shaped data (batch 128) with each custom optimizer,
+Trains SPEC's MNIST MLP (784-100-100-100-100-10, ReLU, He init, softmax) on
+synthetic MNIST-shaped data (batch 128, `train_on_batch` over pre-sliced
+batches) with each custom optimizer,
 configured to the Keras convention so both sides do the same arithmetic, and
 with its Keras twin. Rounds alternate between the two models of a pair inside
 one process, so machine noise hits both alike; the table reports the median
@@ -37,6 +38,7 @@ PAIRS = {
     "radam (vs adam)": (lambda: co.RAdam(), lambda: keras.optimizers.Adam()),
     "adabelief (vs adam)": (lambda: co.AdaBelief(), lambda: keras.optimizers.Adam()),
 }
+
 
 def mlp():
     keras.utils.set_random_seed(0)
@@ -93,16 +95,13 @@ class ApplyTimer:
 def measure(make_a, make_b, rounds):
     """Alternate a and b `rounds` times; return their median times."""
     a, b = make_a(), make_b()
-    a.run(), b.run()  # one untimed round of each, after both are built
-    times_a, times_b = [], []
+    times = {a: [], b: []}
+    for timer in (a, b):
+        timer.run()  # one untimed round of each, after both are built
     for i in range(rounds):
-        first, second = (a, b) if i % 2 == 0 else (b, a)  # alternate who goes first
-        t_first, t_second = first.run(), second.run()
-        if first is a:
-            times_a.append(t_first), times_b.append(t_second)
-        else:
-            times_b.append(t_first), times_a.append(t_second)
-    return statistics.median(times_a), statistics.median(times_b)
+        for timer in (a, b) if i % 2 == 0 else (b, a):  # alternate who goes first
+            times[timer].append(timer.run())
+    return statistics.median(times[a]), statistics.median(times[b])
 
 
 def main(argv=None):

@@ -39,9 +39,10 @@ def _register(name):
     return decorator
 
 
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+def _check_int(name, value, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        kind = "a positive" if minimum == 1 else "a non-negative"
+        raise ValueError(f"`{name}` must be {kind} integer. Received: {name}={value!r}")
     return int(value)
 
 
@@ -49,7 +50,7 @@ class _EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
     """Base: turns the optimizer's step into the (possibly fractional) epoch."""
 
     def __init__(self, steps_per_epoch=1, staircase=False):
-        self.steps_per_epoch = _check_positive_int("steps_per_epoch", steps_per_epoch)
+        self.steps_per_epoch = _check_int("steps_per_epoch", steps_per_epoch)
         self.staircase = check_bool("staircase", staircase)
 
     def _epoch(self, step):
@@ -185,7 +186,7 @@ class StepDecay(_EpochSchedule):
             "initial_learning_rate", initial_learning_rate
         )
         self.factor = check_range("factor", factor, 0.0, 1.0, low_open=True)
-        self.epochs_per_drop = _check_positive_int("epochs_per_drop", epochs_per_drop)
+        self.epochs_per_drop = _check_int("epochs_per_drop", epochs_per_drop)
 
     def _rate(self, epoch):
         # With staircase, epoch is already floor(step / steps_per_epoch), and
@@ -282,12 +283,8 @@ class WarmupCosineDecay(keras.optimizers.schedules.LearningRateSchedule):
         self, peak_learning_rate, decay_steps, warmup_steps=0, initial_learning_rate=0.0, alpha=0.0
     ):
         self.peak_learning_rate = _check_learning_rate("peak_learning_rate", peak_learning_rate)
-        self.decay_steps = _check_positive_int("decay_steps", decay_steps)
-        if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, numbers.Integral) or warmup_steps < 0:
-            raise ValueError(
-                f"`warmup_steps` must be a non-negative integer. Received: warmup_steps={warmup_steps!r}"
-            )
-        self.warmup_steps = int(warmup_steps)
+        self.decay_steps = _check_int("decay_steps", decay_steps)
+        self.warmup_steps = _check_int("warmup_steps", warmup_steps, minimum=0)
         self.initial_learning_rate = check_range(
             "initial_learning_rate", initial_learning_rate, 0.0, self.peak_learning_rate
         )

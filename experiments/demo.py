@@ -33,14 +33,12 @@ OPTIMIZERS = {
 
 
 def contour_figure(objective, paths, minimum):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no global state, nothing to close
 
     x, y = np.meshgrid(np.linspace(-10, 10, 200), np.linspace(-5, 5, 200))
     z = objective(np.stack([x, y]))
-    fig, axes = plt.subplots(2, 3, figsize=(13, 7), sharex=True, sharey=True)
+    fig = Figure(figsize=(13, 7))
+    axes = fig.subplots(2, 3, sharex=True, sharey=True)
     for ax, (name, path) in zip(axes.flat, paths.items()):
         ax.contour(x, y, z, levels=np.geomspace(0.05, 30, 12), colors="0.75", linewidths=0.8)
         ax.plot(path[:, 0], path[:, 1], "o-", color="tab:red", markersize=3, linewidth=1)

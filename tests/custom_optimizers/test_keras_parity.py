@@ -12,12 +12,9 @@ from tiny import fit, weights
 import custom_optimizers as co
 from custom_optimizers.keras_twins import KERAS_TWINS
 
-PAIRS = KERAS_TWINS
-
-
-@pytest.mark.parametrize("name", sorted(PAIRS))
+@pytest.mark.parametrize("name", sorted(KERAS_TWINS))
 def test_same_trajectory_as_keras_builtin(name):
-    ours, theirs = PAIRS[name]
+    ours, theirs = KERAS_TWINS[name]
     model_ours, loss_ours = fit(ours())
     model_theirs, loss_theirs = fit(theirs())
     np.testing.assert_allclose(loss_ours, loss_theirs, rtol=1e-5)
@@ -38,6 +35,6 @@ def test_material_defaults_differ_from_keras(name):
         "nadam": lambda: co.Nadam(0.001),
     }[name]
     model_ours, _ = fit(material())
-    model_theirs, _ = fit(PAIRS[name][1]())
+    model_theirs, _ = fit(KERAS_TWINS[name][1]())
     diff = max(np.max(np.abs(a - b)) for a, b in zip(weights(model_ours), weights(model_theirs)))
     assert diff > 1e-4

@@ -1,3 +1,33 @@
-"""TensorBoard callbacks of the suite (learning rate actually used, gradient
-norms, update ratios, slot histograms, HParams). Not built yet: this package
-is reserved by the fixed top-level layout and holds no code so far."""
+"""Keras callbacks that log what TensorBoard needs to compare optimizers.
+
+Each is a `keras.callbacks.Callback` usable in any `model.fit`; each writes
+under the run directory it is given, into `train/`, `validation/` or the run's
+root, sharing one summary writer per directory (see `_writers`).
+
+* `ScalarLogger`: loss and accuracy per epoch (and per step if asked), the
+  learning rate actually used, the global gradient norm.
+* `UpdateRatioLogger`: per layer, ||update|| / ||weights|| of one step.
+* `HistogramLogger`: weights and optimizer slots (momentum, velocity, ...).
+* `HParamsLogger`: the run's hyperparameters for the HParams dashboard.
+* `DecisionBoundaryLogger`: decision-boundary images for two-feature data.
+* `StepHistory`: every step's loss and wall time, in memory.
+* `EpochProgress`: a progress bar over epochs.
+"""
+
+from callbacks.decision_boundary import DecisionBoundaryLogger
+from callbacks.histograms import HistogramLogger
+from callbacks.hparams import HParamsLogger
+from callbacks.progress import EpochProgress
+from callbacks.scalars import ScalarLogger
+from callbacks.step_history import StepHistory
+from callbacks.update_ratio import UpdateRatioLogger
+
+__all__ = [
+    "DecisionBoundaryLogger",
+    "EpochProgress",
+    "HParamsLogger",
+    "HistogramLogger",
+    "ScalarLogger",
+    "StepHistory",
+    "UpdateRatioLogger",
+]

@@ -7,6 +7,9 @@ from optimizer_table import CASES, IDS
 from experiments.objectives2d import OBJECTIVES, minimise
 
 
+rosenbrock = OBJECTIVES["rosenbrock"]
+
+
 def quadratic(w):
     return 0.5 * (w[0] ** 2 + 10.0 * w[1] ** 2)
 
@@ -14,7 +17,7 @@ def quadratic(w):
 PROBLEMS = {
     # name: (objective, start, minimum, steps)
     "quadratic": (quadratic, (3.0, -2.0), (0.0, 0.0), 500),
-    "rosenbrock": (*OBJECTIVES["rosenbrock"], 3000),
+    "rosenbrock": (rosenbrock.f, rosenbrock.start, rosenbrock.minimum, 3000),
 }
 
 

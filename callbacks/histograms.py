@@ -1,0 +1,39 @@
+"""Histograms of the weights and of the optimizer's slots."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from callbacks._steps import check_frequency
+from callbacks._writers import Borrowed
+
+
+class HistogramLogger(Borrowed, keras.callbacks.Callback):
+    """For TensorBoard's Histograms and Distributions dashboards.
+
+    Every `every_epochs`-th epoch (and after the last), in `<logdir>/train`:
+    `weights/<variable path>` for every model weight (trainable or not, so
+    batch normalisation's moving statistics too) and `slots/<slot name>`
+    for every non-scalar optimizer variable (momentum, velocity,
+    accumulators: Keras names them `<layer>_<weight>_<slot>`).
+    """
+
+    def __init__(self, logdir, every_epochs=1):
+        super().__init__()
+        self.logdir = str(logdir)
+        self.every_epochs = check_frequency("every_epochs", every_epochs, allow_none=False)
+
+    def on_epoch_end(self, epoch, logs=None):
+        last = epoch == self.params.get("epochs", 0) - 1
+        if epoch % self.every_epochs and not last:
+            return
+        with self._writer("train").as_default(step=epoch):
+            for variable in self.model.weights:
+                tf.summary.histogram(f"weights/{variable.path}", variable.value)
+            for variable in self.model.optimizer.variables:
+                if len(variable.shape) > 0:
+                    tf.summary.histogram(f"slots/{variable.name}", variable.value)
+
+    def on_train_end(self, logs=None):
+        self._give_back_writers()

@@ -1,0 +1,141 @@
+"""The figures of a batch: one PNG each beside the logs, and the same images
+in TensorBoard (run `figures`, Images dashboard).
+
+* `loss_curves.png`: every run's training loss per step, smoothed, against
+  steps and against seconds (the material's MNIST figure; the seconds panel
+  is the batch-size experiment's "fast but noisy" trade-off).
+* `paths_<objective>.png`: the trajectories of all runs over the contour plot.
+* `decision_boundaries.png`: one panel per run, for two-feature datasets.
+* `averages.png`: the series and every run's weighted average.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from callbacks.decision_boundary import draw, image_summary, png_bytes
+
+
+def smooth(values, weight):
+    """TensorBoard's smoothing: a debiased exponentially weighted average."""
+    out, average = [], 0.0
+    for t, value in enumerate(values, start=1):
+        average = weight * average + (1 - weight) * value
+        out.append(average / (1 - weight**t))
+    return np.array(out)
+
+
+def smoothing_weight(length):
+    """0.9 for short curves, more for long ones, so ~1 % of a curve is averaged."""
+    return float(min(0.999, max(0.9, 1 - 100 / max(length, 1))))
+
+
+def _figure(width, height):
+    from matplotlib.figure import Figure  # no pyplot: no global state, nothing to close
+
+    return Figure(figsize=(width, height))
+
+
+def loss_curves(results):
+    fig = _figure(12, 4.5)
+    by_step, by_time = fig.subplots(1, 2)
+    longest = max(len(r.curves["step_loss"]) for r in results)
+    weight = smoothing_weight(longest)
+    for r in results:
+        losses = smooth(r.curves["step_loss"], weight)
+        line, = by_step.plot(np.arange(len(losses)), losses, label=r.run.name, linewidth=1)
+        by_time.plot(r.curves["step_seconds"], losses, color=line.get_color(), linewidth=1)
+    for ax, label in ((by_step, "step"), (by_time, "seconds")):
+        ax.set_xlabel(label)
+        ax.set_ylabel("training loss")
+        ax.set_yscale("log")
+        ax.grid(True, alpha=0.3)
+    by_step.legend(fontsize=7)
+    fig.suptitle(f"training loss per step, smoothed (weight {weight:g})")
+    fig.tight_layout()
+    return fig
+
+
+def paths(objective, results):
+    fig = _figure(8, 6)
+    ax = fig.subplots()
+    x, y = np.meshgrid(np.linspace(*objective.xlim, 300), np.linspace(*objective.ylim, 300))
+    ax.contour(x, y, objective.f(np.stack([x, y])), levels=sorted(objective.levels),
+               colors="0.7", linewidths=0.8)
+    for r in results:
+        path = r.curves["path"]
+        ax.plot(path[:, 0], path[:, 1], "o-", markersize=2.5, linewidth=1,
+                label=f"{r.run.name}: f={r.metrics['loss']:.3g}")
+    ax.plot(*objective.start, "s", color="k", markersize=6)
+    if objective.minimum is not None:
+        ax.plot(*objective.minimum, "+", color="k", markersize=12)
+    ax.set_xlim(*objective.xlim)
+    ax.set_ylim(*objective.ylim)
+    ax.legend(fontsize=7, loc="best")
+    ax.set_title(f"{objective.title} from {objective.start}")
+    fig.tight_layout()
+    return fig
+
+
+def decision_boundaries(results):
+    columns = min(3, len(results))
+    rows = -(-len(results) // columns)
+    fig = _figure(4 * columns, 4 * rows)
+    axes = np.atleast_1d(fig.subplots(rows, columns)).ravel()
+    for ax, r in zip(axes, results):
+        x, y = r.curves["points"]
+        draw(ax, r.curves["grid"], x, y, f"{r.run.name}\ntrain accuracy {r.metrics['train_accuracy']:.3f}")
+    for ax in axes[len(results):]:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def averages(results):
+    fig = _figure(10, 5)
+    ax = fig.subplots()
+    series = results[0].curves["series"]
+    t = np.arange(1, len(series.values) + 1)
+    ax.plot(t, series.values, ".", color="0.6", markersize=4, label="series")
+    ax.plot(t, series.trend, "--", color="k", linewidth=1, label="trend (no noise)")
+    for r in results:
+        ax.plot(t, r.curves["average"], linewidth=1.2, label=r.run.name)
+    ax.set_xlabel("t")
+    ax.legend(fontsize=8)
+    ax.set_title("exponentially weighted averages, with and without bias correction")
+    fig.tight_layout()
+    return fig
+
+
+def batch_figures(directory, results, prepared):
+    """Draw every figure that fits the batch's runs; return the PNG paths."""
+    import tensorflow as tf
+
+    done = [r for r in results if not r.error]
+    problems = {r.run.name: thing for (r_run, _, thing), r in zip(prepared, results)}
+    figures = {}
+    fitted = [r for r in done if r.kind == "dataset" and r.curves.get("step_loss")]
+    if fitted:
+        figures["loss_curves"] = loss_curves(fitted)
+    boundaries = [r for r in done if r.kind == "dataset" and "grid" in r.curves]
+    if boundaries:
+        figures["decision_boundaries"] = decision_boundaries(boundaries)
+    by_objective = {}
+    for r in done:
+        if r.kind == "objective":
+            by_objective.setdefault(r.run.problem["name"], []).append(r)
+    for name, group in by_objective.items():
+        figures[f"paths_{name}"] = paths(problems[group[0].run.name], group)
+    averaged = [r for r in done if r.kind == "series"]
+    if averaged:
+        figures["averages"] = averages(averaged)
+
+    written = []
+    with tf.summary.create_file_writer(str(directory / "figures")).as_default():
+        for name, fig in figures.items():
+            png = png_bytes(fig)
+            path = directory / f"{name}.png"
+            path.write_bytes(png)
+            image_summary(name, png, step=0)
+            written.append(path)
+    return written

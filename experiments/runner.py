@@ -1,0 +1,464 @@
+"""Run one run, or a batch of them, into TensorBoard log directories.
+
+    from experiments import config, runner
+    batch = config.load_batch("moons", overrides=["epochs=100"])
+    result = runner.run_batch(batch, logdir="logs")
+
+Each problem kind has its own run function (`RUNNERS`): `dataset` problems
+are trained with `model.fit` and the suite's callbacks, `objective` problems
+are minimised from their start point, `series` problems are averaged with
+`Momentum(form="ewa")` (whose velocity *is* the material's exponentially
+weighted average). Everything a batch needs is checked and loaded by
+`prepare` before the first run starts, so a typo fails in a second, not
+after an hour of training.
+
+Layout of `<logdir>/<batch>/` (a `_2`, `_3`, ... suffix if it already holds runs):
+
+    batch.json               the batch as resolved: header and every run
+    summary.json             final metrics and wall time of every run
+    <run-name>/config.json   the run's resolved config (defaults filled in)
+    <run-name>/              HParams session, final/* scalars, wall_seconds
+    <run-name>/train/        epoch_* (and batch_*) scalars, update_ratio/*, histograms, images
+    <run-name>/validation/   epoch_* scalars
+    figures/                 the batch's figures as TensorBoard images
+    *.png                    the same figures as files
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import math
+import pathlib
+import platform
+import time
+import traceback
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import callbacks as cb
+from callbacks import _writers as cb_writers
+import custom_optimizers as co
+from experiments import figures, models, problems
+from experiments.config import Batch, Run, steps_per_epoch
+from experiments.objectives2d import minimise
+from experiments.validation import ConfigError
+
+
+@dataclasses.dataclass
+class Result:
+    run: Run
+    kind: str
+    directory: pathlib.Path
+    metrics: dict  # final numbers, e.g. train_loss, train_accuracy, validation_accuracy
+    seconds: float
+    curves: dict = dataclasses.field(default_factory=dict)  # for the batch's figures
+    error: str | None = None
+
+
+@dataclasses.dataclass
+class BatchResult:
+    batch: Batch
+    directory: pathlib.Path
+    results: list[Result]
+    figures: list[pathlib.Path]
+
+    @property
+    def failed(self):
+        return [r for r in self.results if r.error]
+
+
+# --- building the pieces of a run -------------------------------------------
+
+
+def make_optimizer(run, steps_per_epoch=1):
+    """The run's optimizer, with its schedule as the learning rate.
+
+    A schedule's `initial_learning_rate` defaults to the optimizer's learning
+    rate, and an epoch-based schedule's `steps_per_epoch` to the run's.
+    """
+    arguments = dict(run.optimizer)
+    name = arguments.pop("name")
+    cls = co.OPTIMIZERS.get(name.lower())
+    try:
+        if run.schedule is not None:
+            schedule = dict(run.schedule)
+            schedule_name = schedule.pop("name")
+            schedule_cls = co.SCHEDULES.get(schedule_name.lower())
+            if schedule_cls is not None and cls is not None:
+                accepted = inspect.signature(schedule_cls.__init__).parameters
+                default_rate = inspect.signature(cls.__init__).parameters["learning_rate"].default
+                if "initial_learning_rate" in accepted:
+                    schedule.setdefault("initial_learning_rate",
+                                        arguments.get("learning_rate", default_rate))
+                if "steps_per_epoch" in accepted:
+                    schedule.setdefault("steps_per_epoch", steps_per_epoch)
+            arguments["learning_rate"] = co.get_schedule(schedule_name, **schedule)
+        return co.get(name, **arguments)
+    except TypeError as error:
+        raise ConfigError(f"optimizer {name!r} or its schedule: {error}") from None
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
+def hparams_of(run, data=None):
+    """The run flattened to `name -> bool | int | float | str` for the HParams dashboard."""
+    flat = {"seed": run.seed}
+    for key in ("problem", "model", "optimizer", "schedule", "average"):
+        table = getattr(run, key)
+        if table is None:
+            continue
+        flat[key] = table["name"]
+        for arg, value in table.items():
+            if arg != "name":
+                flat[f"{key}.{arg}"] = value if isinstance(value, (bool, int, float, str)) else str(value)
+    if run.optimizer is not None and run.schedule is None:
+        flat["schedule"] = "constant"
+    if data is not None:
+        flat["batch_size"] = len(data.x_train) if run.batch_size == "full" else run.batch_size
+    for key in ("epochs", "steps"):
+        if getattr(run, key) is not None:
+            flat[key] = getattr(run, key)
+    return flat
+
+
+HPARAM_METRICS = [
+    ("final/train_loss", None, "train loss"),
+    ("final/train_accuracy", None, "train accuracy"),
+    ("final/validation_loss", None, "validation loss"),
+    ("final/validation_accuracy", None, "validation accuracy"),
+    ("final/test_accuracy", None, "test accuracy"),
+    ("final/loss", None, "final f (2-D)"),
+    ("final/rms_error", None, "RMS error to the trend (series)"),
+    ("wall_seconds", None, "wall time [s]"),
+]
+
+
+def _write_hparams(directory, run):
+    """The HParams session of a run that is not trained by `fit` (which uses HParamsLogger)."""
+    from tensorboard.plugins.hparams import api as hp
+
+    writer = cb_writers.borrow(directory)
+    with writer.as_default():
+        hp.hparams(hparams_of(run), trial_id=run.name)
+    cb_writers.give_back(directory)
+
+
+def _write_final(directory, metrics, seconds):
+    """`final/<metric>` and `wall_seconds` at the run's root (step 0): the HParams metrics."""
+    writer = cb_writers.borrow(directory)
+    with writer.as_default(step=0):
+        for name, value in metrics.items():
+            tf.summary.scalar(f"final/{name}", value)
+        tf.summary.scalar("wall_seconds", seconds)
+    cb_writers.give_back(directory)
+
+
+class StopAtStep(keras.callbacks.Callback):
+    """Stop `fit` after exactly `steps` optimizer steps (Keras checks between steps)."""
+
+    def __init__(self, steps):
+        super().__init__()
+        self.steps = steps
+
+    def on_train_begin(self, logs=None):
+        self._taken = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._taken += 1
+        if self._taken >= self.steps:
+            self.model.stop_training = True
+
+
+# --- one function per problem kind ----------------------------------------
+
+
+def fit_run(run, directory, data, progress=None, keras_verbose=False):
+    """Train `run.model` on `data` with `model.fit`; TensorBoard logs in `directory`."""
+    keras.utils.set_random_seed(run.seed)
+    model = models.build(run.model, data)
+    per_epoch = steps_per_epoch(run, len(data.x_train))
+    epochs = run.epochs or math.ceil(run.steps / per_epoch)
+    model.compile(optimizer=make_optimizer(run, per_epoch), loss=models.loss_for(model),
+                  metrics=["accuracy"])
+    size = len(data.x_train) if run.batch_size == "full" else run.batch_size
+    train = (tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train))
+             .shuffle(len(data.x_train), seed=run.seed, reshuffle_each_iteration=True)
+             .batch(size).prefetch(tf.data.AUTOTUNE))
+    log = run.log
+    every = log["every_epochs"] or max(1, epochs // 500)
+    callbacks = [cb.HParamsLogger(directory, hparams_of(run, data), trial_id=run.name),
+                 cb.ScalarLogger(directory, every_epochs=every, every_steps=log["every_steps"])]
+    if log["update_ratio"]:
+        callbacks.append(cb.UpdateRatioLogger(directory, every_epochs=every, every_steps=log["every_steps"]))
+    if log["histograms"]:
+        callbacks.append(cb.HistogramLogger(directory, every_epochs=max(1, epochs // 20)))
+    two_features = data.input_shape == (2,)
+    if log["decision_boundary"] and two_features:
+        callbacks.append(cb.DecisionBoundaryLogger(directory, data.x_train, data.y_train,
+                                                   every_epochs=max(1, epochs // 10)))
+    history = cb.StepHistory()
+    if log["step_losses"]:
+        callbacks.append(history)
+    if run.steps is not None:
+        callbacks.append(StopAtStep(run.steps))
+    if progress:
+        callbacks.append(cb.EpochProgress(run.name))
+    validation = (data.x_val, data.y_val) if len(data.x_val) else None
+
+    start = time.perf_counter()
+    model.fit(train, epochs=epochs, validation_data=validation, validation_freq=every,
+              callbacks=callbacks, verbose=2 if keras_verbose else 0)
+    seconds = time.perf_counter() - start
+
+    metrics = {"epochs": epochs, "steps": int(model.optimizer.iterations.numpy())}
+    for split, x, y in (("train", data.x_train, data.y_train), ("validation", data.x_val, data.y_val),
+                        ("test", data.x_test, data.y_test)):
+        if len(x):
+            scores = model.evaluate(x, y, batch_size=1024, verbose=0, return_dict=True)
+            metrics[f"{split}_loss"] = float(scores["loss"])
+            metrics[f"{split}_accuracy"] = float(scores["accuracy"])
+    _write_final(directory, metrics, seconds)
+    curves = {"step_loss": history.losses if log["step_losses"] else [],
+              "step_seconds": history.seconds if log["step_losses"] else []}
+    if two_features:
+        from callbacks.decision_boundary import probability_grid
+
+        curves["grid"] = probability_grid(model, data.x_train)
+        curves["points"] = (data.x_train, data.y_train)
+    return metrics, seconds, curves
+
+
+def path_run(run, directory, objective, progress=None, keras_verbose=False):
+    """Minimise a 2-D objective from its start point for `run.steps` steps."""
+    _write_hparams(directory, run)
+    optimizer = make_optimizer(run)
+    rates = []
+    start = time.perf_counter()
+    path = minimise(optimizer, objective.f, objective.start, run.steps, rates=rates)
+    seconds = time.perf_counter() - start
+    points = tf.constant(path.T)
+    with tf.GradientTape() as tape:
+        tape.watch(points)
+        losses = objective.f(points)
+    gradient_norms = tf.norm(tape.gradient(losses, points), axis=0).numpy()
+    losses = losses.numpy()
+    with tf.summary.create_file_writer(str(directory / "train")).as_default():
+        for t in range(len(path)):
+            tf.summary.scalar("loss", losses[t], step=t)
+            tf.summary.scalar("x", path[t, 0], step=t)
+            tf.summary.scalar("y", path[t, 1], step=t)
+            tf.summary.scalar("gradient_norm", gradient_norms[t], step=t)
+            if t < run.steps:
+                tf.summary.scalar("learning_rate", rates[t], step=t)
+    metrics = {"loss": float(losses[-1]), "x": float(path[-1, 0]), "y": float(path[-1, 1])}
+    if objective.minimum is not None:
+        metrics["distance"] = float(np.linalg.norm(path[-1] - np.array(objective.minimum)))
+    _write_final(directory, metrics, seconds)
+    return metrics, seconds, {"path": path}
+
+
+def average_run(run, directory, series, progress=None, keras_verbose=False):
+    """Exponentially weighted average of a series, via `Momentum(form="ewa")`.
+
+    With learning rate 1 and the series fed as the gradient, the optimizer's
+    velocity is `v_t = beta v_{t-1} + (1 - beta) theta_t`, the material's
+    average; `bias_correction = true` divides it by `1 - beta^t`.
+    """
+    arguments = dict(run.average)
+    arguments.pop("name")
+    beta = arguments.pop("beta", 0.9)
+    corrected = arguments.pop("bias_correction", False)
+    if arguments:
+        raise ConfigError(f"average: unknown argument(s) {sorted(arguments)}; known: beta, bias_correction")
+    if not isinstance(corrected, bool):
+        raise ConfigError(f"`average.bias_correction` must be true or false. Received: {corrected!r}")
+    try:
+        optimizer = co.Momentum(learning_rate=1.0, momentum=beta, form="ewa")
+    except ValueError as error:
+        raise ConfigError(f"average: {str(error).replace('momentum', 'beta')}") from None
+    _write_hparams(directory, run)
+    w = keras.Variable(0.0, dtype="float64")
+    optimizer.build([w])
+    velocity, = [v for v in optimizer.variables if v.name.endswith("velocity")]
+    step = tf.function(lambda g: optimizer.apply([g], [w]))
+    start = time.perf_counter()
+    averages = []
+    for t, value in enumerate(series.values, start=1):
+        step(tf.constant(value, tf.float64))
+        v = float(velocity.numpy())
+        averages.append(v / (1 - beta**t) if corrected else v)
+    seconds = time.perf_counter() - start
+    averages = np.array(averages)
+    with tf.summary.create_file_writer(str(directory / "train")).as_default():
+        for t, (value, average) in enumerate(zip(series.values, averages), start=1):
+            tf.summary.scalar("series", value, step=t)
+            tf.summary.scalar("average", average, step=t)
+    error = averages - series.trend
+    metrics = {"rms_error": float(np.sqrt(np.mean(error**2))),
+               "first_10_mean_error": float(np.mean(error[:10]))}
+    _write_final(directory, metrics, seconds)
+    return metrics, seconds, {"average": averages, "series": series}
+
+
+RUNNERS = {"dataset": fit_run, "objective": path_run, "series": average_run}
+
+
+# --- a batch ---------------------------------------------------------------
+
+
+def _spec_key(spec):
+    return json.dumps(spec, sort_keys=True, default=str)
+
+
+def prepare(batch):
+    """Check every run and load every problem once, before anything trains.
+
+    Returns [(run, kind, loaded problem)]. Raises ConfigError naming the run.
+    """
+    loaded, prepared = {}, []
+    for i, run in enumerate(batch.runs):
+        where = f"run {run.name!r} (runs[{i}])"
+        try:
+            problem, _ = problems.get(run.problem)
+            key = _spec_key(run.problem)
+            if key not in loaded:
+                loaded[key] = problems.load(run.problem)
+            thing = loaded[key]
+            _check_kind(run, problem.kind)
+            if problem.kind == "dataset":
+                models.build(run.model, thing)
+                make_optimizer(run, steps_per_epoch(run, len(thing.x_train)))
+            elif problem.kind == "objective":
+                make_optimizer(run)
+        except ConfigError as error:
+            raise ConfigError(f"{where}: {error}") from None
+        prepared.append((run, problem.kind, thing))
+    keras.backend.clear_session()
+    return prepared
+
+
+_NEEDS = {"dataset": ("model", "optimizer"), "objective": ("optimizer", "steps"), "series": ("average",)}
+_FORBIDS = {"dataset": ("average",), "objective": ("model", "epochs", "average"),
+            "series": ("model", "optimizer", "schedule", "epochs", "steps")}
+
+
+def _check_kind(run, kind):
+    for key in _NEEDS[kind]:
+        if getattr(run, key) is None:
+            raise ConfigError(f"a {kind} problem needs `{key}`")
+    for key in _FORBIDS[kind]:
+        if getattr(run, key) is not None:
+            raise ConfigError(f"a {kind} problem takes no `{key}`. Received: {key}={getattr(run, key)!r}")
+    if kind == "dataset" and run.epochs is None and run.steps is None:
+        raise ConfigError("a dataset problem needs `epochs` or `steps`")
+
+
+def batch_directory(logdir, name):
+    """`<logdir>/<name>`, or `<name>_2`, `_3`, ... when that already holds runs."""
+    logdir = pathlib.Path(logdir)
+    candidate, n = logdir / name, 1
+    while candidate.exists() and any(candidate.iterdir()):
+        n += 1
+        candidate = logdir / f"{name}_{n}"
+    try:
+        candidate.mkdir(parents=True, exist_ok=True)
+        probe = candidate / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise ConfigError(f"cannot write the logs to {str(candidate)!r}: {error.strerror}") from None
+    return candidate
+
+
+def _versions():
+    import custom_optimizers
+
+    return {"python": platform.python_version(), "tensorflow": tf.__version__,
+            "keras": keras.__version__, "suite": getattr(custom_optimizers, "__version__", "dev")}
+
+
+def resolved_config(run, kind, thing, batch):
+    config = {"batch": batch.header(), "run": run.to_dict(), "kind": kind, "versions": _versions()}
+    if kind == "dataset":
+        per_epoch = steps_per_epoch(run, len(thing.x_train))
+        config["data"] = thing.describe()
+        config["steps_per_epoch"] = per_epoch
+        config["epochs"] = run.epochs or math.ceil(run.steps / per_epoch)
+    if kind in ("dataset", "objective"):
+        optimizer = make_optimizer(run, config.get("steps_per_epoch", 1))
+        config["optimizer"] = keras.saving.serialize_keras_object(optimizer)
+    return config
+
+
+def run_batch(batch, logdir="logs", progress=True, keras_verbose=False):
+    """Run every run of `batch` into `<logdir>/<batch>/`; return a BatchResult.
+
+    A run that raises is recorded as failed with its error and the batch
+    goes on; finished runs are never lost.
+    """
+    from tqdm.auto import tqdm
+
+    prepared = prepare(batch)
+    directory = batch_directory(logdir, batch.name)
+    (directory / "batch.json").write_text(json.dumps(
+        {**batch.header(), "runs": [r.to_dict() for r in batch.runs]}, indent=2, default=str))
+    hparam_values = {}
+    for run, kind, thing in prepared:
+        data = thing if kind == "dataset" else None
+        for name, value in hparams_of(run, data).items():
+            hparam_values.setdefault(name, []).append(value)
+    cb.hparams.write_config(directory, hparam_values, HPARAM_METRICS)
+
+    results = []
+    bar = tqdm(prepared, desc=batch.name, unit="run", disable=not progress, position=0,
+               dynamic_ncols=True)
+    for run, kind, thing in bar:
+        bar.set_postfix_str(run.name)
+        run_dir = directory / run.name
+        run_dir.mkdir()
+        (run_dir / "config.json").write_text(
+            json.dumps(resolved_config(run, kind, thing, batch), indent=2, default=str))
+        keras.backend.clear_session()
+        try:
+            metrics, seconds, curves = RUNNERS[kind](run, run_dir, thing, progress=progress,
+                                                     keras_verbose=keras_verbose)
+            results.append(Result(run, kind, run_dir, metrics, seconds, curves))
+        except Exception as error:  # one broken run must not lose the others
+            (run_dir / "error.txt").write_text(traceback.format_exc())
+            results.append(Result(run, kind, run_dir, {}, 0.0, error=f"{type(error).__name__}: {error}"))
+    bar.close()
+    written = figures.batch_figures(directory, results, prepared)
+    (directory / "summary.json").write_text(json.dumps(
+        [{"run": r.run.name, "kind": r.kind, "metrics": r.metrics, "seconds": r.seconds,
+          "error": r.error} for r in results], indent=2))
+    return BatchResult(batch, directory, results, written)
+
+
+def summary_table(result):
+    """The batch's final numbers as aligned text, one section per problem kind."""
+    columns = {
+        "dataset": [("train_loss", "train loss"), ("train_accuracy", "train acc"),
+                    ("validation_accuracy", "val acc"), ("test_accuracy", "test acc")],
+        "objective": [("loss", "final f"), ("distance", "to minimum"), ("x", "x"), ("y", "y")],
+        "series": [("rms_error", "RMS error"), ("first_10_mean_error", "mean error t<=10")],
+    }
+    lines = []
+    for kind, cols in columns.items():
+        rows = [r for r in result.results if r.kind == kind]
+        if not rows:
+            continue
+        width = max(len("run"), *(len(r.run.name) for r in rows))
+        lines.append(f"{'run':{width}s}  " + "  ".join(f"{label:>12s}" for _, label in cols)
+                     + f"  {'wall [s]':>9s}")
+        for r in rows:
+            if r.error:
+                lines.append(f"{r.run.name:{width}s}  FAILED: {r.error}")
+                continue
+            cells = [f"{r.metrics[key]:12.4g}" if key in r.metrics else f"{'-':>12s}" for key, _ in cols]
+            lines.append(f"{r.run.name:{width}s}  " + "  ".join(cells) + f"  {r.seconds:9.1f}")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

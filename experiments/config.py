@@ -39,7 +39,7 @@ BATCH_DIR = pathlib.Path(__file__).parent / "batches"
 
 #: How a run logs; every key can be set per run as `log = {...}`.
 LOG_DEFAULTS = {
-    "every_epochs": None,  # scalars every N epochs; None: about 500 points per run
+    "every_epochs": None,  # scalars and validation every N epochs; None: about 100 per run
     "every_steps": None,  # per-step scalars every N steps; None: off
     "histograms": True,  # weights and slots, about 20 times per run
     "update_ratio": True,

@@ -189,7 +189,7 @@ def fit_run(run, directory, data, progress=None, keras_verbose=False):
              .shuffle(len(data.x_train), seed=run.seed, reshuffle_each_iteration=True)
              .batch(size).prefetch(tf.data.AUTOTUNE))
     log = run.log
-    every = log["every_epochs"] or max(1, epochs // 500)
+    every = log["every_epochs"] or max(1, epochs // 100)
     callbacks = [cb.HParamsLogger(directory, hparams_of(run, data), trial_id=run.name),
                  cb.ScalarLogger(directory, every_epochs=every, every_steps=log["every_steps"])]
     if log["update_ratio"]:
@@ -207,7 +207,9 @@ def fit_run(run, directory, data, progress=None, keras_verbose=False):
         callbacks.append(StopAtStep(run.steps))
     if progress:
         callbacks.append(cb.EpochProgress(run.name))
-    validation = (data.x_val, data.y_val) if len(data.x_val) else None
+    validation = None
+    if len(data.x_val):  # a dataset, not arrays: Keras rebuilds its adapter for arrays every time
+        validation = tf.data.Dataset.from_tensor_slices((data.x_val, data.y_val)).batch(1024).cache()
 
     start = time.perf_counter()
     model.fit(train, epochs=epochs, validation_data=validation, validation_freq=every,

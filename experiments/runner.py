@@ -212,7 +212,7 @@ def fit_run(run, directory, data, progress=None, keras_verbose=False):
         validation = tf.data.Dataset.from_tensor_slices((data.x_val, data.y_val)).batch(1024).cache()
 
     start = time.perf_counter()
-    model.fit(train, epochs=epochs, validation_data=validation, validation_freq=every,
+    model.fit(train, epochs=epochs, shuffle=False, validation_data=validation, validation_freq=every,
               callbacks=callbacks, verbose=2 if keras_verbose else 0)
     seconds = time.perf_counter() - start
 

@@ -1,0 +1,198 @@
+"""Each callback fits into tmp_path; its event files are read back and every
+tag and value is compared with an independent computation."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from tb_events import event_files, plugin_of, scalars, tensors
+
+import callbacks as cb
+import custom_optimizers as co
+from experiments import models, problems
+
+@pytest.fixture
+def data():
+    d = problems.load({"name": "digits", "validation": 0.2, "test": 0.0})
+    d.x_train, d.y_train = d.x_train[:240], d.y_train[:240]
+    return d
+
+
+def build(data, hidden=(16,)):
+    keras.utils.set_random_seed(1)
+    return models._stack(data, hidden, name="net")
+
+
+def loss_and_grads(model, x, y):
+    """The full-batch loss and gradients at the model's current weights, by hand."""
+    with tf.GradientTape() as tape:
+        loss = keras.losses.sparse_categorical_crossentropy(y, model(x, training=True))
+        loss = tf.reduce_mean(loss)
+    return float(loss), tape.gradient(loss, model.trainable_weights)
+
+
+def test_scalars_per_epoch_exact_tags_and_values(tmp_path, data):
+    model = build(data)
+    schedule = co.ExponentialDecay(0.1, decay_rate=0.5, steps_per_epoch=3)
+    model.compile(co.SGD(schedule), models.loss_for(model), metrics=["accuracy"])
+    history = model.fit(data.x_train, data.y_train, batch_size=80, epochs=4, verbose=0,
+                        validation_data=(data.x_val, data.y_val),
+                        callbacks=[cb.ScalarLogger(tmp_path)])
+    train, validation = scalars(tmp_path / "train"), scalars(tmp_path / "validation")
+    assert set(train) == {"epoch_loss", "epoch_accuracy", "epoch_gradient_norm", "epoch_learning_rate"}
+    assert set(validation) == {"epoch_loss", "epoch_accuracy"}
+    for tag in ("loss", "accuracy", "gradient_norm"):
+        steps, values = train[f"epoch_{tag}"]
+        assert steps == [0, 1, 2, 3]
+        np.testing.assert_allclose(values, history.history[tag], rtol=1e-6)
+    for tag in ("loss", "accuracy"):
+        np.testing.assert_allclose(validation[f"epoch_{tag}"][1], history.history[f"val_{tag}"], rtol=1e-6)
+    # The rate used in epoch e is 0.1 * 0.5^e (3 steps per epoch, first step of the epoch).
+    np.testing.assert_allclose(train["epoch_learning_rate"][1], [0.1, 0.05, 0.025, 0.0125], rtol=1e-6)
+    # Read after an epoch's last step (as Keras's TensorBoard callback does),
+    # the optimizer already reports the next epoch's rate.
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.1 * 0.5**4, rel=1e-6)
+    assert all(plugin_of(tmp_path / "train", t) == "scalars" for t in train)
+
+
+def test_scalars_per_step_are_this_steps_values(tmp_path, data):
+    # Full batch without shuffling: every step sees the same data, so each
+    # step's loss and gradient norm can be recomputed from the weights.
+    model = build(data)
+    schedule = co.InverseTimeDecay(0.2, decay_rate=1.0, steps_per_epoch=1)
+    model.compile(co.SGD(schedule), models.loss_for(model), metrics=["accuracy"])
+    reference = build(data)
+    expected_loss, expected_norm = [], []
+    for step in range(6):
+        loss, grads = loss_and_grads(reference, data.x_train, data.y_train)
+        expected_loss.append(loss)
+        expected_norm.append(float(tf.linalg.global_norm(grads)))
+        for w, g in zip(reference.trainable_weights, grads):
+            w.assign(w - float(schedule(step)) * g)
+    model.fit(data.x_train, data.y_train, batch_size=len(data.x_train), epochs=6, shuffle=False,
+              verbose=0, callbacks=[cb.ScalarLogger(tmp_path, every_steps=2)])
+    train = scalars(tmp_path / "train")
+    assert {t for t in train if t.startswith("batch_")} == {
+        "batch_loss", "batch_accuracy", "batch_gradient_norm", "batch_learning_rate"}
+    steps, rates = train["batch_learning_rate"]
+    assert steps == [0, 2, 4]
+    np.testing.assert_allclose(rates, [0.2 / (1 + s) for s in steps], rtol=1e-6)
+    np.testing.assert_allclose(train["batch_loss"][1], expected_loss[::2], rtol=1e-5)
+    np.testing.assert_allclose(train["batch_gradient_norm"][1], expected_norm[::2], rtol=1e-5)
+
+
+def test_update_ratio_is_one_steps_update_over_weights(tmp_path, data):
+    model = build(data, hidden=(16, 8))
+    model.compile(co.SGD(0.3), models.loss_for(model))
+    reference = build(data, hidden=(16, 8))
+    _, grads = loss_and_grads(reference, data.x_train, data.y_train)
+    by_path = {w.path: g for w, g in zip(reference.trainable_weights, grads)}
+    expected = {}
+    for layer in reference.layers:
+        if layer.trainable_weights:
+            g = [by_path[w.path] for w in layer.trainable_weights]
+            update = 0.3 * float(tf.linalg.global_norm(g))
+            expected[layer.name] = update / float(tf.linalg.global_norm(layer.trainable_weights))
+    model.fit(data.x_train, data.y_train, batch_size=len(data.x_train), epochs=3, shuffle=False,
+              verbose=0, callbacks=[cb.UpdateRatioLogger(tmp_path, every_epochs=2)])
+    train = scalars(tmp_path / "train")
+    assert set(train) == {f"update_ratio/{name}" for name in ("dense_1", "dense_2", "output")}
+    for name, value in expected.items():
+        steps, values = train[f"update_ratio/{name}"]
+        assert steps == [0, 2]
+        assert values[0] == pytest.approx(value, rel=1e-5)
+        assert 0 < values[1] < 1
+
+
+def test_histograms_of_weights_and_slots(tmp_path, data):
+    model = build(data)
+    model.compile(co.Adam(0.01), models.loss_for(model))
+    model.fit(data.x_train, data.y_train, batch_size=60, epochs=5, verbose=0,
+              callbacks=[cb.HistogramLogger(tmp_path, every_epochs=2)])
+    found = tensors(tmp_path / "train")
+    weights = {f"weights/{w.path}" for w in model.weights}
+    slots = {f"slots/{v.name}" for v in model.optimizer.variables if len(v.shape)}
+    assert len(slots) == 2 * len(model.trainable_weights)  # Adam: momentum and velocity
+    assert set(found) == weights | slots
+    for tag, entries in found.items():
+        assert [step for step, _ in entries] == [0, 2, 4]  # every 2nd epoch and the last
+        assert plugin_of(tmp_path / "train", tag) == "histograms"
+    kernel = model.get_layer("output").kernel
+    (_, last), = [e for e in found[f"weights/{kernel.path}"] if e[0] == 4]
+    counts = last[:, 2]  # buckets are [left, right, count]
+    assert counts.sum() == pytest.approx(np.prod(kernel.shape))
+    assert last[0, 0] == pytest.approx(float(np.min(kernel.numpy())), rel=1e-6)
+    assert last[-1, 1] == pytest.approx(float(np.max(kernel.numpy())), rel=1e-6)
+
+
+def test_hparams_session_is_read_by_the_hparams_plugin(tmp_path, data):
+    from tensorboard.plugins.hparams import metadata
+
+    model = build(data)
+    model.compile(co.SGD(0.1), models.loss_for(model))
+    hparams = {"optimizer": "sgd", "optimizer.learning_rate": 0.1, "batch_size": 60, "nesterov": False}
+    model.fit(data.x_train, data.y_train, batch_size=60, epochs=1, verbose=0,
+              callbacks=[cb.HParamsLogger(tmp_path, hparams, trial_id="trial-7")])
+    from tb_events import accumulator
+
+    events = accumulator(tmp_path)
+    tag, = events.Tags()["tensors"]
+    assert tag == metadata.SESSION_START_INFO_TAG
+    info = metadata.parse_session_start_info_plugin_data(
+        events.SummaryMetadata(tag).plugin_data.content)
+    assert info.group_name == "trial-7"
+    read = {name: getattr(value, value.WhichOneof("kind")) for name, value in info.hparams.items()}
+    assert read == {"optimizer": "sgd", "optimizer.learning_rate": 0.1, "batch_size": 60, "nesterov": False}
+
+
+def test_decision_boundary_image(tmp_path):
+    data = problems.load("moons")
+    model = models.build("moons_net", data)
+    model.compile(co.Adam(0.01), models.loss_for(model), metrics=["accuracy"])
+    model.fit(data.x_train, data.y_train, batch_size=64, epochs=4, verbose=0,
+              callbacks=[cb.DecisionBoundaryLogger(tmp_path, data.x_train, data.y_train, every_epochs=2)])
+    images = tensors(tmp_path / "train")
+    assert set(images) == {"decision_boundary"}
+    assert [step for step, _ in images["decision_boundary"]] == [0, 2, 3]
+    width, height, png = images["decision_boundary"][-1][1][:3]
+    assert (int(width), int(height)) == (400, 400)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="two features"):
+        cb.DecisionBoundaryLogger(tmp_path, np.zeros((3, 5)), np.zeros(3))
+
+
+def test_callbacks_share_one_writer_per_directory(tmp_path, data):
+    model = build(data)
+    model.compile(co.SGD(0.1), models.loss_for(model), metrics=["accuracy"])
+    model.fit(data.x_train, data.y_train, batch_size=60, epochs=2, verbose=0,
+              callbacks=[cb.ScalarLogger(tmp_path, every_steps=1), cb.UpdateRatioLogger(tmp_path),
+                         cb.HistogramLogger(tmp_path)])
+    assert len(event_files(tmp_path / "train")) == 1
+    assert cb._writers._open == {}  # every writer closed at the end of training
+
+
+def test_step_history(data):
+    model = build(data)
+    model.compile(co.SGD(0.1), models.loss_for(model))
+    history = cb.StepHistory()
+    model.fit(data.x_train, data.y_train, batch_size=len(data.x_train), epochs=3, shuffle=False,
+              verbose=0, callbacks=[history])
+    reference = build(data)
+    expected = []
+    for _ in range(3):
+        loss, grads = loss_and_grads(reference, data.x_train, data.y_train)
+        expected.append(loss)
+        for w, g in zip(reference.trainable_weights, grads):
+            w.assign(w - 0.1 * g)
+    np.testing.assert_allclose(history.losses, expected, rtol=1e-5)
+    assert len(history.seconds) == 3 and np.all(np.diff(history.seconds) > 0)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: cb.ScalarLogger("x", every_epochs=0),
+    lambda: cb.UpdateRatioLogger("x", every_steps=1.5),
+    lambda: cb.HistogramLogger("x", every_epochs=True),
+])
+def test_bad_frequencies_are_rejected(make):
+    with pytest.raises(ValueError, match="must be a positive integer"):
+        make()

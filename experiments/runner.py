@@ -98,10 +98,8 @@ def make_optimizer(run, steps_per_epoch=1):
                     schedule.setdefault("steps_per_epoch", steps_per_epoch)
             arguments["learning_rate"] = co.get_schedule(schedule_name, **schedule)
         return co.get(name, **arguments)
-    except TypeError as error:
-        raise ConfigError(f"optimizer {name!r} or its schedule: {error}") from None
-    except ValueError as error:
-        raise ConfigError(str(error)) from None
+    except (TypeError, ValueError) as error:  # Keras says "Argument(s) not recognized: ..."
+        raise ConfigError(f"optimizer {name!r}: {error}") from None
 
 
 def hparams_of(run, data=None):
@@ -185,9 +183,12 @@ def fit_run(run, directory, data, progress=None, keras_verbose=False):
     model.compile(optimizer=make_optimizer(run, per_epoch), loss=models.loss_for(model),
                   metrics=["accuracy"])
     size = len(data.x_train) if run.batch_size == "full" else run.batch_size
+    # Reshuffled every pass; one pass is one epoch. Repeating the dataset lets
+    # Keras keep one iterator for the whole fit instead of building one per
+    # epoch, which costs more than the training itself on small problems.
     train = (tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train))
              .shuffle(len(data.x_train), seed=run.seed, reshuffle_each_iteration=True)
-             .batch(size).prefetch(tf.data.AUTOTUNE))
+             .batch(size).repeat().prefetch(tf.data.AUTOTUNE))
     log = run.log
     every = log["every_epochs"] or max(1, epochs // 100)
     callbacks = [cb.HParamsLogger(directory, hparams_of(run, data), trial_id=run.name),
@@ -212,7 +213,8 @@ def fit_run(run, directory, data, progress=None, keras_verbose=False):
         validation = tf.data.Dataset.from_tensor_slices((data.x_val, data.y_val)).batch(1024).cache()
 
     start = time.perf_counter()
-    model.fit(train, epochs=epochs, shuffle=False, validation_data=validation, validation_freq=every,
+    model.fit(train, epochs=epochs, steps_per_epoch=per_epoch, shuffle=False,
+              validation_data=validation, validation_freq=every,
               callbacks=callbacks, verbose=2 if keras_verbose else 0)
     seconds = time.perf_counter() - start
 
@@ -349,12 +351,14 @@ _FORBIDS = {"dataset": ("average",), "objective": ("model", "epochs", "average")
 
 
 def _check_kind(run, kind):
-    for key in _NEEDS[kind]:
-        if getattr(run, key) is None:
-            raise ConfigError(f"a {kind} problem needs `{key}`")
+    article = "an" if kind[0] in "aeiou" else "a"
     for key in _FORBIDS[kind]:
         if getattr(run, key) is not None:
-            raise ConfigError(f"a {kind} problem takes no `{key}`. Received: {key}={getattr(run, key)!r}")
+            raise ConfigError(f"{article} {kind} problem takes no `{key}`. "
+                              f"Received: {key}={getattr(run, key)!r}")
+    for key in _NEEDS[kind]:
+        if getattr(run, key) is None:
+            raise ConfigError(f"{article} {kind} problem needs `{key}`")
     if kind == "dataset" and run.epochs is None and run.steps is None:
         raise ConfigError("a dataset problem needs `epochs` or `steps`")
 

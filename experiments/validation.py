@@ -36,10 +36,10 @@ def check_number(name, value, minimum=None, maximum=None):
 
 
 def check_int(name, value, minimum=None):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ConfigError(f"`{name}` must be an integer. Received: {name}={value!r}")
-    if minimum is not None and value < minimum:
-        raise ConfigError(f"`{name}` must be an integer >= {minimum}. Received: {name}={value!r}")
+    wrong_type = isinstance(value, bool) or not isinstance(value, numbers.Integral)
+    if wrong_type or (minimum is not None and value < minimum):
+        bound = "" if minimum is None else f" >= {minimum}"
+        raise ConfigError(f"`{name}` must be an integer{bound}. Received: {name}={value!r}")
     return int(value)
 
 

@@ -1,0 +1,136 @@
+"""Batches as data: TOML, defaults, --set overrides, run names, validation of fields."""
+
+import pytest
+
+from experiments import config, runner
+from experiments.validation import ConfigError
+
+BATCH = """
+[batch]
+name = "small"
+reproduces = "a test"
+runtime = "seconds"
+expected = "adam below sgd"
+
+[defaults]
+problem = "digits"
+model = "mnist_mlp"
+batch_size = 32
+epochs = 2
+optimizer = { learning_rate = 0.05 }
+
+[[runs]]
+optimizer = { name = "sgd" }
+
+[[runs]]
+optimizer = { name = "momentum", momentum = 0.8 }
+batch_size = 64
+"""
+
+
+def write(tmp_path, text=BATCH, name="small.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_defaults_merge_into_every_run(tmp_path):
+    batch = config.load_batch(write(tmp_path))
+    assert batch.header() == {"name": "small", "reproduces": "a test", "runtime": "seconds",
+                              "expected": "adam below sgd", "source": str(tmp_path / "small.toml")}
+    sgd, momentum = batch.runs
+    assert sgd.optimizer == {"name": "sgd", "learning_rate": 0.05}
+    assert momentum.optimizer == {"name": "momentum", "learning_rate": 0.05, "momentum": 0.8}
+    assert (sgd.batch_size, momentum.batch_size) == (32, 64)
+    assert sgd.problem == {"name": "digits"} and sgd.model == {"name": "mnist_mlp"}
+    assert sgd.log == config.LOG_DEFAULTS
+
+
+def test_names_are_readable_and_show_what_differs(tmp_path):
+    batch = config.load_batch(write(tmp_path))
+    assert [r.name for r in batch.runs] == ["sgd_lr0.05_bs32_s0", "momentum_lr0.05_mom0.8_bs64_s0"]
+
+
+def test_set_overrides_every_run(tmp_path):
+    batch = config.load_batch(write(tmp_path), overrides=[
+        "epochs=5", "optimizer.learning_rate=0.2", "problem.normalize=true", "seed=3",
+        "log.every_steps=10", 'model={name="mlp", hidden=[8]}'])
+    for run in batch.runs:
+        assert run.epochs == 5 and run.seed == 3
+        assert run.optimizer["learning_rate"] == 0.2
+        assert run.problem == {"name": "digits", "normalize": True}
+        assert run.model == {"name": "mlp", "hidden": [8]}
+        assert run.log["every_steps"] == 10
+    assert batch.runs[0].name == "sgd_lr0.2_bs32_s3"
+
+
+def test_set_reads_bare_words_as_strings(tmp_path):
+    batch = config.load_batch(write(tmp_path), overrides=["optimizer.name=adam", "batch_size=full"])
+    assert {r.optimizer["name"] for r in batch.runs} == {"adam"}
+    assert {r.batch_size for r in batch.runs} == {"full"}
+
+
+def test_builtin_batches_are_listed_and_each_one_validates():
+    names = set(config.builtin_batches())
+    assert names == {"naive2d", "mnist", "moons", "lr_decay", "batch_size", "batchnorm",
+                     "rmsprop_rho", "ewa"}
+    for name in sorted(names):
+        batch = config.load_batch(name)
+        assert batch.reproduces.startswith("SPEC") and batch.runtime and batch.expected
+        prepared = runner.prepare(batch)
+        assert len(prepared) == len(batch.runs)
+        assert len({r.name for r in batch.runs}) == len(batch.runs)
+
+
+@pytest.mark.parametrize("text,message", [
+    ("[[runs]]\nproblem='digits'\noptimiser='sgd'", "Unknown field in runs[0] 'optimiser'. Did you mean 'optimizer'?"),
+    ("[batch]\nnam='x'\n[[runs]]\nproblem='digits'", "Unknown key in [batch] 'nam'. Did you mean 'name'?"),
+    ("[defaults]\nproblem='digits'", "a batch needs at least one [[runs]] entry"),
+    ("[[runs]]\noptimizer='sgd'", "runs[0]: `problem` is required"),
+    ("[[runs]]\nproblem='digits'\nepochs=0", "`runs[0].epochs` must be an integer >= 1. Received: runs[0].epochs=0"),
+    ("[[runs]]\nproblem='digits'\nepochs=2\nsteps=3", "give `epochs` or `steps`, not both"),
+    ("[[runs]]\nproblem='digits'\nbatch_size=-4", "`runs[0].batch_size` must be an integer >= 1. Received: runs[0].batch_size=-4"),
+    ("[[runs]]\nproblem='digits'\nbatch_size='half'", "`runs[0].batch_size` must be an integer"),
+    ("[[runs]]\nproblem='digits'\nlog={every_step=3}", "Unknown log setting in runs[0] 'every_step'. Did you mean 'every_steps'?"),
+    ("[[runs]]\nproblem='digits'\noptimizer={learning_rate=1}", "`runs[0].optimizer` needs a `name`"),
+    ("[[runs]]\nproblem='digits'\nname='a b'", "`runs[0].name` may hold letters, digits and . = + - _ only"),
+    ("[[runs]]\nproblem='digits'\n[[runs]]\nproblem='digits'", "two runs are both named 'digits_s0'"),
+    ("[[runs]\nproblem='digits'", "is not valid TOML"),
+])
+def test_bad_batch_files(tmp_path, text, message):
+    with pytest.raises(ConfigError) as error:
+        config.load_batch(write(tmp_path, text))
+    assert message in str(error.value)
+
+
+@pytest.mark.parametrize("override,message", [
+    ("epochs", "--set expects key=value. Received: 'epochs'"),
+    ("epoch=3", "Unknown field for --set 'epoch'. Did you mean 'epochs'?"),
+    ("optimizer..lr=3", "--set: bad key 'optimizer..lr'"),
+    ("epochs=2.5", "`runs[0].epochs` must be an integer >= 1. Received: runs[0].epochs=2.5"),
+])
+def test_bad_overrides(tmp_path, override, message):
+    with pytest.raises(ConfigError) as error:
+        config.load_batch(write(tmp_path), overrides=[override])
+    assert message in str(error.value)
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"optimizer": {"name": "adamm"}}, "Unknown optimizer 'adamm'. Did you mean 'adam'?"),
+    ({"optimizer": {"name": "adam", "beta_1": 1.5}}, "`beta_1` must be in [0, 1). Received: beta_1=1.5"),
+    ({"optimizer": {"name": "sgd", "rho": 0.9}}, "optimizer 'sgd': Argument(s) not recognized: {'rho': 0.9}"),
+    ({"optimizer": {"name": "sgd", "learning_rate": -1}}, "`learning_rate` must be in (0, inf). Received: learning_rate=-1"),
+    ({"schedule": {"name": "cosine"}}, "Unknown schedule 'cosine'"),
+    ({"schedule": {"name": "step", "factor": 2.0}}, "`factor` must be in (0, 1]"),
+    ({"model": None}, "a dataset problem needs `model`"),
+    ({"average": {"name": "ewa"}}, "a dataset problem takes no `average`"),
+    ({"problem": {"name": "material"}}, "an objective problem takes no `model`"),
+])
+def test_prepare_rejects_bad_runs_before_training(tmp_path, change, message):
+    batch = config.load_batch(write(tmp_path))
+    for key, value in change.items():
+        setattr(batch.runs[0], key, value)
+    with pytest.raises(ConfigError) as error:
+        runner.prepare(batch)
+    assert str(error.value).startswith("run 'sgd_lr0.05_bs32_s0' (runs[0]): ")
+    assert message in str(error.value)

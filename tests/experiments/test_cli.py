@@ -1,0 +1,41 @@
+"""`python -m experiments list | run`: what it prints, and how it refuses bad input."""
+
+import pytest
+
+from experiments import __main__ as cli
+
+
+def test_list_shows_every_builtin_batch(capsys):
+    assert cli.main(["list"]) == 0
+    printed = capsys.readouterr().out
+    for name in ("naive2d", "mnist", "moons", "lr_decay", "batch_size", "batchnorm", "rmsprop_rho", "ewa"):
+        assert f"\n{name} " in printed
+    assert "SPEC experiment 3" in printed
+
+
+def test_run_prints_a_summary_and_the_tensorboard_command(tmp_path, capsys):
+    assert cli.main(["run", "naive2d", "--logdir", str(tmp_path), "--quiet", "--set", "steps=5"]) == 0
+    printed = capsys.readouterr().out
+    assert "sgd_lr0.95_material_s0" in printed and "final f" in printed
+    assert f"tensorboard --logdir {tmp_path / 'naive2d'}" in printed
+    assert f"figure: {tmp_path / 'naive2d' / 'paths_material.png'}" in printed
+
+
+@pytest.mark.parametrize("args,message", [
+    (["run", "mnsit"], "Unknown batch 'mnsit'. Did you mean 'mnist'?"),
+    (["run", "{dir}/missing.toml"], "missing.toml' does not exist"),
+    (["run", "naive2d", "--set", "stpes=3"], "Unknown field for --set 'stpes'. Did you mean 'steps'?"),
+    (["run", "naive2d", "--set", "optimizer.learning_rate=-1"],
+     "`learning_rate` must be in (0, inf). Received: learning_rate=-1"),
+    (["run", "naive2d", "moons", "--set", "epochs=0"], "must be an integer >= 1. Received: runs[0].epochs=0"),
+    (["run", "naive2d", "--logdir", "{dir}/file"], "cannot write the logs to"),
+])
+def test_bad_input_exits_2_with_one_line_before_training(tmp_path, capsys, args, message):
+    (tmp_path / "file").write_text("")
+    args = [a.replace("{dir}", str(tmp_path)) for a in args]
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(args)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]

@@ -1,0 +1,173 @@
+"""Runs and batches end to end into tmp_path: layout, configs, values, seeds."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+from tb_events import scalars, tensors
+
+import custom_optimizers as co
+from experiments import config, runner
+from experiments.objectives2d import OBJECTIVES, minimise
+
+
+def batch_of(runs, defaults=None, name="t"):
+    return config.parse_batch({"batch": {"name": name, "reproduces": "test", "runtime": "s",
+                                         "expected": "e"},
+                               "defaults": defaults or {}, "runs": runs})
+
+
+DIGITS = {"problem": {"name": "digits", "validation": 0.2, "test": 0.2}, "model": "softmax_regression",
+          "batch_size": 128, "epochs": 3}
+
+
+@pytest.fixture(scope="module")
+def digits_batch(tmp_path_factory):
+    logdir = tmp_path_factory.mktemp("logs")
+    batch = batch_of([{"optimizer": {"name": "sgd", "learning_rate": 0.1}},
+                      {"optimizer": {"name": "adam", "learning_rate": 0.01}}], DIGITS)
+    return runner.run_batch(batch, logdir, progress=False)
+
+
+def test_batch_layout(digits_batch):
+    out = digits_batch.directory
+    assert out.name == "t"
+    names = [r.run.name for r in digits_batch.results]
+    assert names == ["sgd_lr0.1_s0", "adam_lr0.01_s0"]
+    assert {p.name for p in out.iterdir()} == {
+        *names, "batch.json", "summary.json", "figures", "loss_curves.png",
+        *[p.name for p in out.glob("events.out.tfevents.*")]}
+    for name in names:
+        assert {p.name for p in (out / name).iterdir() if p.is_dir()} == {"train", "validation"}
+    assert (out / "loss_curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert set(tensors(out / "figures")) == {"loss_curves"}
+    summary = json.loads((out / "summary.json").read_text())
+    assert [s["run"] for s in summary] == names and all(s["error"] is None for s in summary)
+
+
+def test_resolved_config_beside_the_events(digits_batch):
+    saved = json.loads((digits_batch.directory / "adam_lr0.01_s0" / "config.json").read_text())
+    assert saved["run"]["optimizer"] == {"name": "adam", "learning_rate": 0.01}
+    resolved = saved["optimizer"]["config"]
+    assert (resolved["beta_1"], resolved["beta_2"], resolved["epsilon"]) == (0.9, 0.999, 1e-8)
+    assert saved["optimizer"]["class_name"] == "Adam"
+    assert saved["data"]["train"] == 1077 and saved["steps_per_epoch"] == 9 and saved["epochs"] == 3
+    assert saved["batch"]["reproduces"] == "test" and saved["kind"] == "dataset"
+    assert set(saved["versions"]) == {"python", "tensorflow", "keras", "suite"}
+
+
+def test_event_values_agree_with_the_final_metrics(digits_batch):
+    result = digits_batch.results[1]
+    root, train, validation = (scalars(result.directory / sub) for sub in (".", "train", "validation"))
+    assert set(root) == {f"final/{k}" for k in result.metrics} | {"wall_seconds"}
+    for key, value in result.metrics.items():
+        assert root[f"final/{key}"][1][0] == pytest.approx(value, rel=1e-6)
+    assert train["epoch_loss"][0] == [0, 1, 2]
+    assert set(validation) == {"epoch_loss", "epoch_accuracy"}
+    assert result.metrics["steps"] == 27 and len(result.curves["step_loss"]) == 27
+    assert result.metrics["train_loss"] < train["epoch_loss"][1][0]
+    assert {t.split("/")[0] for t in train} == {"epoch_loss", "epoch_accuracy", "epoch_gradient_norm",
+                                                 "epoch_learning_rate", "update_ratio"}
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers(tmp_path):
+    runs = [{"optimizer": {"name": "momentum"}, "seed": s} for s in (0, 1)]
+    first = runner.run_batch(batch_of(runs, DIGITS), tmp_path, progress=False)
+    second = runner.run_batch(batch_of(runs, DIGITS), tmp_path, progress=False)
+    assert second.directory.name == "t_2"  # an existing batch directory is never overwritten
+    a, b = (r.curves["step_loss"] for r in first.results)
+    assert first.results[0].curves["step_loss"] == second.results[0].curves["step_loss"]
+    assert first.results[0].metrics == second.results[0].metrics
+    assert a != b
+
+
+def test_steps_stop_mid_epoch_and_schedules_get_steps_per_epoch(tmp_path):
+    run = {**DIGITS, "epochs": None, "steps": 20, "optimizer": {"name": "sgd", "learning_rate": 0.1},
+           "schedule": {"name": "step", "factor": 0.5, "epochs_per_drop": 1}, "log": {"every_steps": 1}}
+    result, = runner.run_batch(batch_of([run]), tmp_path, progress=False).results
+    assert result.metrics["steps"] == 20 and result.metrics["epochs"] == 3
+    steps, rates = scalars(result.directory / "train")["batch_learning_rate"]
+    assert steps == list(range(20))
+    np.testing.assert_allclose(rates, [0.1 * 0.5 ** (s // 9) for s in steps], rtol=1e-6)
+    saved = json.loads((result.directory / "config.json").read_text())
+    schedule = saved["optimizer"]["config"]["learning_rate"]["config"]
+    assert schedule["steps_per_epoch"] == 9 and schedule["initial_learning_rate"] == 0.1
+
+
+def test_full_batch_means_one_step_per_epoch(tmp_path):
+    result, = runner.run_batch(batch_of([{**DIGITS, "batch_size": "full", "optimizer": "sgd"}]),
+                               tmp_path, progress=False).results
+    assert result.metrics["steps"] == 3
+
+
+def test_objective_runs_are_the_optimizers_paths(tmp_path):
+    runs = [{"problem": "material", "steps": 30, "optimizer": {"name": "adam", "learning_rate": 0.3}},
+            {"problem": "saddle", "steps": 10, "optimizer": {"name": "sgd", "learning_rate": 0.1},
+             "schedule": {"name": "inverse_time", "decay_rate": 0.5}}]
+    out = runner.run_batch(batch_of(runs), tmp_path, progress=False)
+    material, saddle = out.results
+    expected = minimise(co.Adam(0.3), OBJECTIVES["material"].f, (-7.0, 2.0), 30)
+    train = scalars(material.directory / "train")
+    assert set(train) == {"loss", "x", "y", "gradient_norm", "learning_rate"}
+    assert train["x"][0] == list(range(31))
+    np.testing.assert_allclose(train["x"][1], expected[:, 0], rtol=1e-6)
+    np.testing.assert_allclose(train["y"][1], expected[:, 1], rtol=1e-6)
+    x, y = expected.T
+    np.testing.assert_allclose(train["gradient_norm"][1], np.hypot(x / 10, 2 * y), rtol=1e-6)
+    assert material.metrics["loss"] == pytest.approx(0.1022, rel=1e-3)  # the material's Adam
+    rates = scalars(saddle.directory / "train")["learning_rate"][1]
+    np.testing.assert_allclose(rates, [0.1 / (1 + 0.5 * t) for t in range(10)], rtol=1e-6)
+    assert "distance" not in saddle.metrics  # a saddle has no minimum
+    assert {p.name for p in out.figures} == {"paths_material.png", "paths_saddle.png"}
+
+
+def test_series_runs_are_the_materials_averages(tmp_path):
+    runs = [{"average": {"name": "ewa", "beta": 0.9, "bias_correction": bc}} for bc in (False, True)]
+    out = runner.run_batch(batch_of(runs, {"problem": {"name": "noisy_series", "length": 50}}),
+                           tmp_path, progress=False)
+    series = out.results[0].curves["series"].values
+    v, plain, corrected = 0.0, [], []
+    for t, theta in enumerate(series, start=1):
+        v = 0.9 * v + 0.1 * theta
+        plain.append(v)
+        corrected.append(v / (1 - 0.9**t))
+    for result, expected in zip(out.results, (plain, corrected)):
+        steps, values = scalars(result.directory / "train")["average"]
+        assert steps == list(range(1, 51))
+        np.testing.assert_allclose(values, expected, rtol=1e-6)
+    assert out.results[0].metrics["first_10_mean_error"] < -5 < out.results[1].metrics["first_10_mean_error"]
+    assert [p.name for p in out.figures] == ["averages.png"]
+
+
+def test_moons_runs_draw_decision_boundaries(tmp_path):
+    run = {"problem": "moons", "model": "moons_net", "epochs": 20, "optimizer": {"name": "adam", "learning_rate": 0.01}}
+    out = runner.run_batch(batch_of([run]), tmp_path, progress=False)
+    assert {p.name for p in out.figures} == {"loss_curves.png", "decision_boundaries.png"}
+    images = tensors(out.results[0].directory / "train")["decision_boundary"]
+    assert [step for step, _ in images] == list(range(0, 20, 2)) + [19]
+
+
+def test_a_failing_run_is_reported_and_the_others_are_kept(tmp_path, monkeypatch):
+    real = runner.RUNNERS["objective"]
+
+    def flaky(run, *args, **kwargs):
+        if run.optimizer["name"] == "adam":
+            raise FloatingPointError("boom")
+        return real(run, *args, **kwargs)
+
+    monkeypatch.setitem(runner.RUNNERS, "objective", flaky)
+    runs = [{"problem": "material", "steps": 5, "optimizer": name} for name in ("sgd", "adam", "adagrad")]
+    out = runner.run_batch(batch_of(runs), tmp_path, progress=False)
+    assert [r.error for r in out.results] == [None, "FloatingPointError: boom", None]
+    assert "FloatingPointError: boom" in (out.results[1].directory / "error.txt").read_text()
+    assert re.search(r"\nadam_s0 +FAILED: FloatingPointError: boom\n", runner.summary_table(out))
+    assert len([r for r in out.results if r.metrics]) == 2
+
+
+def test_unwritable_logdir_is_refused_before_training(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(config.ConfigError, match="cannot write the logs to"):
+        runner.run_batch(batch_of([{"problem": "material", "steps": 2, "optimizer": "sgd"}]),
+                         blocker, progress=False)

@@ -123,16 +123,17 @@ def hparams_of(run, data=None):
     return flat
 
 
-HPARAM_METRICS = [
-    ("final/train_loss", None, "train loss"),
-    ("final/train_accuracy", None, "train accuracy"),
-    ("final/validation_loss", None, "validation loss"),
-    ("final/validation_accuracy", None, "validation accuracy"),
-    ("final/test_accuracy", None, "test accuracy"),
-    ("final/loss", None, "final f (2-D)"),
-    ("final/rms_error", None, "RMS error to the trend (series)"),
-    ("wall_seconds", None, "wall time [s]"),
-]
+#: The HParams dashboard's metric columns, by problem kind: (tag, group, display name).
+HPARAM_METRICS = {
+    "dataset": [("final/train_loss", None, "train loss"),
+                ("final/train_accuracy", None, "train accuracy"),
+                ("final/validation_loss", None, "validation loss"),
+                ("final/validation_accuracy", None, "validation accuracy"),
+                ("final/test_accuracy", None, "test accuracy")],
+    "objective": [("final/loss", None, "final f"), ("final/distance", None, "distance to the minimum")],
+    "series": [("final/rms_error", None, "RMS error to the trend"),
+               ("final/first_10_mean_error", None, "mean error, t <= 10")],
+}
 
 
 def _write_hparams(directory, run):
@@ -417,7 +418,9 @@ def run_batch(batch, logdir="logs", progress=True, keras_verbose=False):
         data = thing if kind == "dataset" else None
         for name, value in hparams_of(run, data).items():
             hparam_values.setdefault(name, []).append(value)
-    cb.hparams.write_config(directory, hparam_values, HPARAM_METRICS)
+    kinds = {kind for _, kind, _ in prepared}
+    metrics = [m for kind in HPARAM_METRICS if kind in kinds for m in HPARAM_METRICS[kind]]
+    cb.hparams.write_config(directory, hparam_values, metrics + [("wall_seconds", None, "wall time [s]")])
 
     results = []
     bar = tqdm(prepared, desc=batch.name, unit="run", disable=not progress, position=0,

@@ -22,18 +22,26 @@ class ScalarLogger(Borrowed, keras.callbacks.Callback):
     `<logdir>/train`: `batch_loss`, `batch_accuracy`, `batch_gradient_norm`
     (this step's values when the model reports `step_*` logs, as
     `experiments.models.InstrumentedModel` does; otherwise Keras's running
-    means) and `batch_learning_rate` = the rate this step used.
+    means) and `batch_learning_rate` = the rate this step used. Per-step
+    values are buffered and written by one compiled function every
+    `flush_every` points and at each epoch's end: writing each value
+    eagerly would cost more than a small model's training step. (Their
+    event wall times are therefore those of the flush.)
     """
 
-    def __init__(self, logdir, every_epochs=1, every_steps=None):
+    def __init__(self, logdir, every_epochs=1, every_steps=None, flush_every=200):
         super().__init__()
         self.logdir = str(logdir)
         self.every_epochs = check_frequency("every_epochs", every_epochs, allow_none=False)
         self.every_steps = check_frequency("every_steps", every_steps)
+        self.flush_every = check_frequency("flush_every", flush_every, allow_none=False)
 
     def on_train_begin(self, logs=None):
         self._step = int(self.model.optimizer.iterations.numpy())
         self._epochs = self.params.get("epochs")
+        self._buffer = {}  # tag -> [values], aligned with self._buffer_steps
+        self._buffer_steps = []
+        self._write_series = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_rate = learning_rate_now(self.model.optimizer)
@@ -48,15 +56,45 @@ class ScalarLogger(Borrowed, keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if self._logs_step():
             logs = logs or {}
-            with self._writer("train").as_default(step=self._step):
-                for name in ("loss", "accuracy", "gradient_norm"):
-                    value = logs.get(f"step_{name}", logs.get(name))
-                    if value is not None:
-                        tf.summary.scalar(f"batch_{name}", float(value))
-                tf.summary.scalar("batch_learning_rate", self._step_rate)
+            values = {"batch_learning_rate": self._step_rate}
+            for name in ("loss", "accuracy", "gradient_norm"):
+                value = logs.get(f"step_{name}", logs.get(name))
+                if value is not None:
+                    values[f"batch_{name}"] = float(value)
+            if self._buffer and set(values) != set(self._buffer):
+                self._flush()
+            for tag, value in values.items():
+                self._buffer.setdefault(tag, []).append(value)
+            self._buffer_steps.append(self._step)
+            if len(self._buffer_steps) >= self.flush_every:
+                self._flush()
         self._step += 1
 
+    def _flush(self):
+        if not self._buffer_steps:
+            return
+        writer = self._writer("train")
+        if self._write_series is None:
+            from tensorboard.plugins.scalar import metadata
+
+            scalar = metadata.create_summary_metadata(display_name=None, description=None)
+
+            @tf.function(reduce_retracing=True)
+            def write_series(steps, series):
+                # tf.summary.write, not tf.summary.scalar: the loop's name
+                # scope would otherwise prefix every tag with "while/".
+                for tag, values in series.items():
+                    for i in tf.range(tf.shape(steps)[0]):
+                        tf.summary.write(tag, values[i], step=steps[i], metadata=scalar)
+
+            self._write_series = write_series
+        with writer.as_default():
+            self._write_series(tf.constant(self._buffer_steps, tf.int64),
+                               {tag: tf.constant(v, tf.float32) for tag, v in self._buffer.items()})
+        self._buffer, self._buffer_steps = {}, []
+
     def on_epoch_end(self, epoch, logs=None):
+        self._flush()
         last = self._epochs is not None and epoch == self._epochs - 1
         if epoch % self.every_epochs and not last:
             return
@@ -74,4 +112,5 @@ class ScalarLogger(Borrowed, keras.callbacks.Callback):
                     tf.summary.scalar(f"epoch_{name}", float(value))
 
     def on_train_end(self, logs=None):
+        self._flush()  # a fit stopped mid-epoch
         self._give_back_writers()

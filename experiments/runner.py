@@ -175,6 +175,37 @@ class StopAtStep(keras.callbacks.Callback):
 # --- one function per problem kind ----------------------------------------
 
 
+def training_dataset(run, data):
+    """Reshuffled every pass; one pass is one epoch (fit with `steps_per_epoch`).
+
+    Repeating the dataset lets Keras keep one iterator for the whole fit
+    instead of building one per epoch, which costs more than the training
+    itself on small problems.
+    """
+    size = len(data.x_train) if run.batch_size == "full" else run.batch_size
+    return (tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train))
+            .shuffle(len(data.x_train), seed=run.seed, reshuffle_each_iteration=True)
+            .batch(size).repeat().prefetch(tf.data.AUTOTUNE))
+
+
+def logging_callbacks(run, directory, data, epochs):
+    """The callbacks that log a `dataset` run as `run.log` asks; also the
+    StepHistory (or None) that keeps every step's loss for the batch figure."""
+    log = run.log
+    every = log["every_epochs"] or max(1, epochs // 100)
+    callbacks = [cb.HParamsLogger(directory, hparams_of(run, data), trial_id=run.name),
+                 cb.ScalarLogger(directory, every_epochs=every, every_steps=log["every_steps"])]
+    if log["update_ratio"]:
+        callbacks.append(cb.UpdateRatioLogger(directory, every_epochs=every))  # copies every weight
+    if log["histograms"]:
+        callbacks.append(cb.HistogramLogger(directory, every_epochs=max(1, epochs // 20)))
+    if log["decision_boundary"] and data.input_shape == (2,):
+        callbacks.append(cb.DecisionBoundaryLogger(directory, data.x_train, data.y_train,
+                                                   every_epochs=max(1, epochs // 10)))
+    history = cb.StepHistory() if log["step_losses"] else None
+    return callbacks + ([history] if history else []), history
+
+
 def fit_run(run, directory, data, progress=None, keras_verbose=False):
     """Train `run.model` on `data` with `model.fit`; TensorBoard logs in `directory`."""
     keras.utils.set_random_seed(run.seed)
@@ -183,28 +214,9 @@ def fit_run(run, directory, data, progress=None, keras_verbose=False):
     epochs = run.epochs or math.ceil(run.steps / per_epoch)
     model.compile(optimizer=make_optimizer(run, per_epoch), loss=models.loss_for(model),
                   metrics=["accuracy"])
-    size = len(data.x_train) if run.batch_size == "full" else run.batch_size
-    # Reshuffled every pass; one pass is one epoch. Repeating the dataset lets
-    # Keras keep one iterator for the whole fit instead of building one per
-    # epoch, which costs more than the training itself on small problems.
-    train = (tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train))
-             .shuffle(len(data.x_train), seed=run.seed, reshuffle_each_iteration=True)
-             .batch(size).repeat().prefetch(tf.data.AUTOTUNE))
-    log = run.log
-    every = log["every_epochs"] or max(1, epochs // 100)
-    callbacks = [cb.HParamsLogger(directory, hparams_of(run, data), trial_id=run.name),
-                 cb.ScalarLogger(directory, every_epochs=every, every_steps=log["every_steps"])]
-    if log["update_ratio"]:
-        callbacks.append(cb.UpdateRatioLogger(directory, every_epochs=every, every_steps=log["every_steps"]))
-    if log["histograms"]:
-        callbacks.append(cb.HistogramLogger(directory, every_epochs=max(1, epochs // 20)))
-    two_features = data.input_shape == (2,)
-    if log["decision_boundary"] and two_features:
-        callbacks.append(cb.DecisionBoundaryLogger(directory, data.x_train, data.y_train,
-                                                   every_epochs=max(1, epochs // 10)))
-    history = cb.StepHistory()
-    if log["step_losses"]:
-        callbacks.append(history)
+    train = training_dataset(run, data)
+    every = run.log["every_epochs"] or max(1, epochs // 100)
+    callbacks, history = logging_callbacks(run, directory, data, epochs)
     if run.steps is not None:
         callbacks.append(StopAtStep(run.steps))
     if progress:
@@ -227,9 +239,9 @@ def fit_run(run, directory, data, progress=None, keras_verbose=False):
             metrics[f"{split}_loss"] = float(scores["loss"])
             metrics[f"{split}_accuracy"] = float(scores["accuracy"])
     _write_final(directory, metrics, seconds)
-    curves = {"step_loss": history.losses if log["step_losses"] else [],
-              "step_seconds": history.seconds if log["step_losses"] else []}
-    if two_features:
+    curves = {"step_loss": history.losses if history else [],
+              "step_seconds": history.seconds if history else []}
+    if data.input_shape == (2,):
         from callbacks.decision_boundary import probability_grid
 
         curves["grid"] = probability_grid(model, data.x_train)

@@ -1,4 +1,5 @@
-# `make run`  - create .venv, install the suite, run the default comparison.
+# `make run`  - create .venv, install the suite, run the default comparison
+#               (the material's 2-D paths and its MNIST comparison, on digits offline).
 # `make test` - create .venv, install with test extras, run the test suite.
 PYTHON ?= python3
 VENV   := .venv
@@ -16,13 +17,14 @@ $(VENV)/.installed: $(BIN)/activate setup.cfg pyproject.toml
 	touch $@
 
 run: $(VENV)/.installed
-	$(BIN)/python -m experiments demo --logdir logs
+	$(BIN)/python -m experiments run naive2d mnist --logdir logs
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -n 2 --durations=15
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/optimizer_step.py
+	$(BIN)/python benchmarks/logging_overhead.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

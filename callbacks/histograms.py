@@ -24,16 +24,26 @@ class HistogramLogger(Borrowed, keras.callbacks.Callback):
         self.logdir = str(logdir)
         self.every_epochs = check_frequency("every_epochs", every_epochs, allow_none=False)
 
+    def on_train_begin(self, logs=None):
+        self._write = None
+
     def on_epoch_end(self, epoch, logs=None):
         last = epoch == self.params.get("epochs", 0) - 1
         if epoch % self.every_epochs and not last:
             return
-        with self._writer("train").as_default(step=epoch):
-            for variable in self.model.weights:
-                tf.summary.histogram(f"weights/{variable.path}", variable.value)
-            for variable in self.model.optimizer.variables:
-                if len(variable.shape) > 0:
-                    tf.summary.histogram(f"slots/{variable.name}", variable.value)
+        if self._write is None:  # one compiled function: eager histograms cost ~ms each
+            tagged = [(f"weights/{v.path}", v) for v in self.model.weights]
+            tagged += [(f"slots/{v.name}", v) for v in self.model.optimizer.variables
+                       if len(v.shape) > 0]
+
+            @tf.function
+            def write(step):
+                for tag, variable in tagged:
+                    tf.summary.histogram(tag, variable.value, step=step)
+
+            self._write = write
+        with self._writer("train").as_default():
+            self._write(tf.constant(epoch, tf.int64))
 
     def on_train_end(self, logs=None):
         self._give_back_writers()

@@ -2,8 +2,8 @@
 in TensorBoard (run `figures`, Images dashboard).
 
 * `loss_curves.png`: every run's training loss per step, smoothed, against
-  steps and against seconds (the material's MNIST figure; the seconds panel
-  is the batch-size experiment's "fast but noisy" trade-off).
+  steps, epochs and seconds (the material's MNIST figure; epochs and
+  seconds are the batch-size experiment's "fast but noisy" trade-off).
 * `paths_<objective>.png`: the trajectories of all runs over the contour plot.
 * `decision_boundaries.png`: one panel per run, for two-feature datasets.
 * `averages.png`: the series and every run's weighted average.
@@ -37,21 +37,22 @@ def _figure(width, height):
 
 
 def loss_curves(results):
-    fig = _figure(12, 4.5)
-    by_step, by_time = fig.subplots(1, 2)
-    longest = max(len(r.curves["step_loss"]) for r in results)
-    weight = smoothing_weight(longest)
+    fig = _figure(15, 4.5)
+    by_step, by_epoch, by_time = fig.subplots(1, 3)
     for r in results:
-        losses = smooth(r.curves["step_loss"], weight)
-        line, = by_step.plot(np.arange(len(losses)), losses, label=r.run.name, linewidth=1)
+        raw = r.curves["step_loss"]
+        losses = smooth(raw, smoothing_weight(len(raw)))
+        steps = np.arange(len(losses))
+        line, = by_step.plot(steps, losses, label=r.run.name, linewidth=1)
+        by_epoch.plot((steps + 1) / r.curves["steps_per_epoch"], losses, color=line.get_color(), linewidth=1)
         by_time.plot(r.curves["step_seconds"], losses, color=line.get_color(), linewidth=1)
-    for ax, label in ((by_step, "step"), (by_time, "seconds")):
+    for ax, label in ((by_step, "step"), (by_epoch, "epoch"), (by_time, "seconds")):
         ax.set_xlabel(label)
         ax.set_ylabel("training loss")
         ax.set_yscale("log")
         ax.grid(True, alpha=0.3)
     by_step.legend(fontsize=7)
-    fig.suptitle(f"training loss per step, smoothed (weight {weight:g})")
+    fig.suptitle("training loss per step, smoothed over ~1 % of each run (as TensorBoard smooths)")
     fig.tight_layout()
     return fig
 

@@ -240,7 +240,7 @@ def fit_run(run, directory, data, progress=None, keras_verbose=False):
             metrics[f"{split}_accuracy"] = float(scores["accuracy"])
     _write_final(directory, metrics, seconds)
     curves = {"step_loss": history.losses if history else [],
-              "step_seconds": history.seconds if history else []}
+              "step_seconds": history.seconds if history else [], "steps_per_epoch": per_epoch}
     if data.input_shape == (2,):
         from callbacks.decision_boundary import probability_grid
 

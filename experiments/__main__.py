@@ -42,16 +42,15 @@ def _run(args):
     from experiments import config, runner
 
     batches = [config.load_batch(b, overrides=args.set or ()) for b in args.batch]
-    for batch in batches:  # check everything before the first run trains
-        runner.prepare(batch)
+    prepared = [runner.prepare(batch) for batch in batches]  # check all before anything trains
     status = 0
-    for batch in batches:
+    for batch, ready in zip(batches, prepared):
         if not args.quiet:
             print(f"\n== {batch.name}: {batch.reproduces}")
             if batch.runtime:
                 print(f"   expected runtime: {batch.runtime}")
         result = runner.run_batch(batch, args.logdir, progress=not args.quiet,
-                                  keras_verbose=args.verbose)
+                                  keras_verbose=args.verbose, prepared=ready)
         print(f"\n{batch.name}: {len(result.results)} runs in {result.directory}\n")
         print(runner.summary_table(result))
         if batch.expected:

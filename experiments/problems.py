@@ -186,10 +186,18 @@ def digits(validation=0.2, test=0.2, normalize=False, data_seed=0):
 
 
 def keras_data_dir():
-    """Where `keras.datasets` caches its files: `$KERAS_HOME/datasets`."""
-    from keras.src.backend import config  # the only accessor Keras offers
+    """Where `keras.datasets` caches its files: `$KERAS_HOME/datasets`
+    (by default `~/.keras/datasets`, or `/tmp/.keras/datasets` when the home
+    directory is not writable, as Keras decides)."""
+    try:
+        from keras.src.backend import config  # Keras's own (private) accessor
 
-    return pathlib.Path(os.path.expanduser(config.keras_home())) / "datasets"
+        home = config.keras_home()
+    except (ImportError, AttributeError):
+        base = os.path.expanduser("~")
+        home = os.environ.get("KERAS_HOME") or os.path.join(
+            base if os.access(base, os.W_OK) else "/tmp", ".keras")
+    return pathlib.Path(os.path.expanduser(home)) / "datasets"
 
 
 def _read_npz(directory):

@@ -413,15 +413,16 @@ def resolved_config(run, kind, thing, batch):
     return config
 
 
-def run_batch(batch, logdir="logs", progress=True, keras_verbose=False):
+def run_batch(batch, logdir="logs", progress=True, keras_verbose=False, prepared=None):
     """Run every run of `batch` into `<logdir>/<batch>/`; return a BatchResult.
 
+    `prepared` is `prepare(batch)`'s result when the caller already has it.
     A run that raises is recorded as failed with its error and the batch
     goes on; finished runs are never lost.
     """
     from tqdm.auto import tqdm
 
-    prepared = prepare(batch)
+    prepared = prepared if prepared is not None else prepare(batch)
     directory = batch_directory(logdir, batch.name)
     (directory / "batch.json").write_text(json.dumps(
         {**batch.header(), "runs": [r.to_dict() for r in batch.runs]}, indent=2, default=str))

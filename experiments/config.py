@@ -231,8 +231,9 @@ def _short(value):
         return str(value).lower()
     if isinstance(value, float):
         return f"{value:g}"
-    if isinstance(value, dict):
-        return "-".join(_short(v) for k, v in value.items() if k != "name") or value.get("name", "")
+    if isinstance(value, dict):  # {name = "digits", normalize = true} -> digits-normalizetrue
+        return "-".join([str(value.get("name", ""))]
+                        + [f"{k}{_short(v)}" for k, v in value.items() if k != "name"])
     if isinstance(value, (list, tuple)):
         return "x".join(_short(v) for v in value)
     return str(value)
@@ -263,8 +264,7 @@ def name_runs(runs):
             parts += [f"{_ABBREVIATIONS.get(k, k)}{_short(v)}" for k, v in run.schedule.items()
                       if k != "name"]
         for key in varying:
-            value = getattr(run, key)
-            label = value["name"] if isinstance(value, dict) and len(value) == 1 else _short(value)
+            label = _short(getattr(run, key))
             if key in ("problem", "model"):
                 parts.append(label)
             elif key != "average":

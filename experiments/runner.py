@@ -188,11 +188,16 @@ def training_dataset(run, data):
             .batch(size).repeat().prefetch(tf.data.AUTOTUNE))
 
 
+def epoch_cadence(run, epochs):
+    """Log (and validate) every N epochs: `log.every_epochs`, else ~100 times a run."""
+    return run.log["every_epochs"] or max(1, epochs // 100)
+
+
 def logging_callbacks(run, directory, data, epochs):
     """The callbacks that log a `dataset` run as `run.log` asks; also the
     StepHistory (or None) that keeps every step's loss for the batch figure."""
     log = run.log
-    every = log["every_epochs"] or max(1, epochs // 100)
+    every = epoch_cadence(run, epochs)
     callbacks = [cb.HParamsLogger(directory, hparams_of(run, data), trial_id=run.name),
                  cb.ScalarLogger(directory, every_epochs=every, every_steps=log["every_steps"])]
     if log["update_ratio"]:
@@ -215,7 +220,6 @@ def fit_run(run, directory, data, progress=None, keras_verbose=False):
     model.compile(optimizer=make_optimizer(run, per_epoch), loss=models.loss_for(model),
                   metrics=["accuracy"])
     train = training_dataset(run, data)
-    every = run.log["every_epochs"] or max(1, epochs // 100)
     callbacks, history = logging_callbacks(run, directory, data, epochs)
     if run.steps is not None:
         callbacks.append(StopAtStep(run.steps))
@@ -227,7 +231,7 @@ def fit_run(run, directory, data, progress=None, keras_verbose=False):
 
     start = time.perf_counter()
     model.fit(train, epochs=epochs, steps_per_epoch=per_epoch, shuffle=False,
-              validation_data=validation, validation_freq=every,
+              validation_data=validation, validation_freq=epoch_cadence(run, epochs),
               callbacks=callbacks, verbose=2 if keras_verbose else 0)
     seconds = time.perf_counter() - start
 

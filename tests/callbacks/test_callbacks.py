@@ -20,7 +20,7 @@ def data():
 
 def build(data, hidden=(16,)):
     keras.utils.set_random_seed(1)
-    return models._stack(data, hidden, name="net")
+    return models.build({"name": "mlp", "hidden": list(hidden)}, data)
 
 
 def loss_and_grads(model, x, y):

@@ -134,3 +134,9 @@ def test_prepare_rejects_bad_runs_before_training(tmp_path, change, message):
         runner.prepare(batch)
     assert str(error.value).startswith("run 'sgd_lr0.05_bs32_s0' (runs[0]): ")
     assert message in str(error.value)
+
+
+def test_names_show_problem_arguments_when_problems_differ():
+    batch = config.parse_batch({"defaults": {"model": "mlp", "epochs": 1, "optimizer": "sgd"},
+                                "runs": [{"problem": {"name": "digits", "normalize": n}} for n in (False, True)]})
+    assert [r.name for r in batch.runs] == ["sgd_digits-normalizefalse_s0", "sgd_digits-normalizetrue_s0"]

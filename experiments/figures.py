@@ -113,7 +113,7 @@ def batch_figures(directory, results, prepared):
     import tensorflow as tf
 
     done = [r for r in results if not r.error]
-    problems = {r.run.name: thing for (r_run, _, thing), r in zip(prepared, results)}
+    loaded = {run.name: thing for run, _, thing in prepared}
     figures = {}
     fitted = [r for r in done if r.kind == "dataset" and r.curves.get("step_loss")]
     if fitted:
@@ -126,7 +126,7 @@ def batch_figures(directory, results, prepared):
         if r.kind == "objective":
             by_objective.setdefault(r.run.problem["name"], []).append(r)
     for name, group in by_objective.items():
-        figures[f"paths_{name}"] = paths(problems[group[0].run.name], group)
+        figures[f"paths_{name}"] = paths(loaded[group[0].run.name], group)
     averaged = [r for r in done if r.kind == "series"]
     if averaged:
         figures["averages"] = averages(averaged)

@@ -306,7 +306,7 @@ def _keras_problem(name):
         except DatasetUnavailable as error:
             if fallback is None:
                 raise
-            data = load_dataset_fallback(fallback, normalize, data_seed)
+            data = PROBLEMS[fallback].load(normalize=normalize, data_seed=data_seed)
             data.source = f"{data.source} (fallback: {error})"
             return data
         y, y_test = y.reshape(-1), y_test.reshape(-1)
@@ -326,10 +326,6 @@ def _keras_problem(name):
     load.__doc__ = (f"`keras.datasets.{name}` flattened to vectors, pixels scaled to [0, 1]; "
                     "validation is cut from the training set, test is the official test set.")
     return load
-
-
-def load_dataset_fallback(name, normalize, data_seed):
-    return PROBLEMS[name].load(normalize=normalize, data_seed=data_seed)
 
 
 register("mnist", "dataset", "28x28 handwritten digits, 10 classes (keras.datasets)")(_keras_problem("mnist"))

@@ -264,6 +264,8 @@ def name_runs(runs):
             parts += [f"{_ABBREVIATIONS.get(k, k)}{_short(v)}" for k, v in run.schedule.items()
                       if k != "name"]
         for key in varying:
+            if getattr(run, key) is None:  # e.g. `steps` of a run that counts epochs
+                continue
             label = _short(getattr(run, key))
             if key in ("problem", "model"):
                 parts.append(label)

@@ -42,6 +42,7 @@ import tensorflow as tf
 import callbacks as cb
 from callbacks import _writers as cb_writers
 import custom_optimizers as co
+from custom_optimizers._base import bias_correction
 from experiments import figures, models, problems
 from experiments.config import Batch, Run, steps_per_epoch
 from experiments.objectives2d import minimise
@@ -282,13 +283,8 @@ def path_run(run, directory, objective, progress=None, keras_verbose=False):
     return metrics, seconds, {"path": path}
 
 
-def average_run(run, directory, series, progress=None, keras_verbose=False):
-    """Exponentially weighted average of a series, via `Momentum(form="ewa")`.
-
-    With learning rate 1 and the series fed as the gradient, the optimizer's
-    velocity is `v_t = beta v_{t-1} + (1 - beta) theta_t`, the material's
-    average; `bias_correction = true` divides it by `1 - beta^t`.
-    """
+def _averager(run):
+    """(beta, bias_correction, Momentum(form="ewa")) from `run.average`, checked."""
     arguments = dict(run.average)
     arguments.pop("name")
     beta = arguments.pop("beta", 0.9)
@@ -301,6 +297,17 @@ def average_run(run, directory, series, progress=None, keras_verbose=False):
         optimizer = co.Momentum(learning_rate=1.0, momentum=beta, form="ewa")
     except ValueError as error:
         raise ConfigError(f"average: {str(error).replace('momentum', 'beta')}") from None
+    return beta, corrected, optimizer
+
+
+def average_run(run, directory, series, progress=None, keras_verbose=False):
+    """Exponentially weighted average of a series, via `Momentum(form="ewa")`.
+
+    With learning rate 1 and the series fed as the gradient, the optimizer's
+    velocity is `v_t = beta v_{t-1} + (1 - beta) theta_t`, the material's
+    average; `bias_correction = true` divides it by `1 - beta^t`.
+    """
+    beta, corrected, optimizer = _averager(run)
     _write_hparams(directory, run)
     w = keras.Variable(0.0, dtype="float64")
     optimizer.build([w])
@@ -311,7 +318,7 @@ def average_run(run, directory, series, progress=None, keras_verbose=False):
     for t, value in enumerate(series.values, start=1):
         step(tf.constant(value, tf.float64))
         v = float(velocity.numpy())
-        averages.append(v / (1 - beta**t) if corrected else v)
+        averages.append(v / float(bias_correction(beta, t)) if corrected else v)
     seconds = time.perf_counter() - start
     averages = np.array(averages)
     with tf.summary.create_file_writer(str(directory / "train")).as_default():
@@ -355,6 +362,8 @@ def prepare(batch):
                 make_optimizer(run, steps_per_epoch(run, len(thing.x_train)))
             elif problem.kind == "objective":
                 make_optimizer(run)
+            else:
+                _averager(run)
         except ConfigError as error:
             raise ConfigError(f"{where}: {error}") from None
         prepared.append((run, problem.kind, thing))

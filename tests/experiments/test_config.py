@@ -140,3 +140,19 @@ def test_names_show_problem_arguments_when_problems_differ():
     batch = config.parse_batch({"defaults": {"model": "mlp", "epochs": 1, "optimizer": "sgd"},
                                 "runs": [{"problem": {"name": "digits", "normalize": n}} for n in (False, True)]})
     assert [r.name for r in batch.runs] == ["sgd_digits-normalizefalse_s0", "sgd_digits-normalizetrue_s0"]
+    mixed = config.parse_batch({"runs": [{"problem": "material", "steps": 3, "optimizer": "sgd"},
+                                         {"problem": "noisy_series", "average": "ewa"}]})
+    assert [r.name for r in mixed.runs] == ["sgd_material_steps3_s0", "ewa_noisy_series_s0"]
+
+
+@pytest.mark.parametrize("average,message", [
+    ({"name": "ewa", "beta": 1.5}, "average: `beta` must be in [0, 1). Received: beta=1.5"),
+    ({"name": "ewa", "bias_correction": "yes"}, "`average.bias_correction` must be true or false"),
+    ({"name": "ewa", "alpha": 0.1}, "average: unknown argument(s) ['alpha']"),
+])
+def test_prepare_rejects_bad_averages_before_the_first_run(average, message):
+    batch = config.parse_batch({"runs": [{"problem": "material", "steps": 3, "optimizer": "sgd"},
+                                         {"problem": "noisy_series", "average": average}]})
+    with pytest.raises(ConfigError) as error:
+        runner.prepare(batch)
+    assert "(runs[1]): " in str(error.value) and message in str(error.value)

@@ -14,7 +14,7 @@ class HParamsLogger(Borrowed, keras.callbacks.Callback):
     Written at the start of training into `<logdir>` itself, the run's root,
     so the dashboard lists the run as one session whose metrics come from
     its `train` and `validation` subdirectories. `trial_id` names the
-    session (default: the directory name). `write_config(...)` below writes
+    session (default: a hash of `hparams`, as TensorBoard does). `write_config(...)` below writes
     the experiment's list of hyperparameters and metrics once per batch.
     """
 

@@ -51,3 +51,19 @@ def write_config(logdir, hparams, metrics):
             hparams=[hp.HParam(name, domain(values)) for name, values in hparams.items()],
             metrics=[hp.Metric(tag, group=group, display_name=name) for tag, group, name in metrics],
         )
+
+
+#: Run outcomes -> the HParams dashboard's session status (its "Status" filter).
+STATUSES = {"ok": "STATUS_SUCCESS", "failed": "STATUS_FAILURE", "running": "STATUS_RUNNING"}
+
+
+def write_status(writer, status):
+    """Ends the HParams session in `writer`'s directory with `status` (a STATUSES key)."""
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import api_pb2
+    from tensorboard.plugins.hparams import summary as hp_summary
+
+    pb = hp_summary.session_end_pb(api_pb2.Status.Value(STATUSES[status]))
+    with writer.as_default():
+        tf.summary.experimental.write_raw_pb(pb.SerializeToString(), step=0)
+    writer.flush()

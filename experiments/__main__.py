@@ -2,7 +2,8 @@
 
     python -m experiments list
     python -m experiments run <name|file.toml> [more ...] [--set key=value ...] [--logdir DIR]
-                              [--quiet] [--verbose]
+                              [--workers N | --address ray://HOST:PORT|auto] [--quiet] [--verbose]
+    python -m experiments best <logdir> [--metric NAME] [--mode min|max] [--top N]
 
 Bad input (an unknown batch, field or name, an out-of-range value, an
 unwritable --logdir) prints one line naming the field and the value received
@@ -39,7 +40,10 @@ def _list(args):
 
 
 def _run(args):
-    from experiments import config, runner
+    from experiments import parallel
+
+    parallel.check(args.workers, args.address)  # before TensorFlow is even imported
+    from experiments import config, ranking, runner
 
     batches = [config.load_batch(b, overrides=args.set or ()) for b in args.batch]
     prepared = [runner.prepare(batch) for batch in batches]  # check all before anything trains
@@ -50,9 +54,13 @@ def _run(args):
             if batch.runtime:
                 print(f"   expected runtime: {batch.runtime}")
         result = runner.run_batch(batch, args.logdir, progress=not args.quiet,
-                                  keras_verbose=args.verbose, prepared=ready)
+                                  keras_verbose=args.verbose, prepared=ready,
+                                  workers=args.workers, address=args.address)
         print(f"\n{batch.name}: {len(result.results)} runs in {result.directory}\n")
         print(runner.summary_table(result))
+        if batch.search or result.aggregates:
+            print(ranking.format_ranking(result.ranking(), top=10))
+            print(f"all trials:  python -m experiments best {result.directory}\n")
         if batch.expected:
             print(f"expected: {batch.expected}")
         for path in result.figures:
@@ -61,6 +69,40 @@ def _run(args):
         if result.failed:
             status = 1
     return status
+
+
+def _best(args):
+    from experiments import ranking
+    from experiments.validation import ConfigError
+
+    batches = ranking.load_records(args.logdir)
+    if not batches:
+        raise ConfigError(f"no runs (result.json files) under {args.logdir!r}")
+    if args.top is not None and args.top < 1:
+        raise ConfigError(f"`--top` must be an integer >= 1. Received: --top={args.top}")
+    for directory, records in batches.items():
+        if args.metric and args.metric not in _metric_names(records):
+            raise ConfigError(f"no run in {str(directory)!r} has the metric {args.metric!r}. "
+                              f"Its runs have: {', '.join(_metric_names(records))}")
+    for directory, records in batches.items():
+        metric, mode = ranking.search_metric(directory)
+        if args.metric:  # the user's metric, with its own default mode
+            metric, mode = args.metric, None
+        rows = ranking.rank_groups(records, metric, args.mode or mode)
+        print(f"== {directory}")
+        print(ranking.format_ranking(rows, args.top))
+        best = rows[0]
+        if best.get("trial"):
+            print("best trial's values: " + ", ".join(f"{k} = {v}" for k, v in best["trial"].items()) + "\n")
+    return 0
+
+
+def _metric_names(records):
+    names = set()
+    for record in records:
+        names |= set(record.get("metrics") or {})
+        names |= {f"best/{name}" for name in record.get("best") or {}}
+    return sorted(names)
 
 
 def main(argv=None):
@@ -73,14 +115,24 @@ def main(argv=None):
     run.add_argument("--set", action="append", metavar="KEY=VALUE",
                      help="override a field of every run, e.g. epochs=100 or optimizer.learning_rate=0.01")
     run.add_argument("--logdir", default="logs", help="where the batch directories go (default: logs)")
+    run.add_argument("--workers", type=int, metavar="N",
+                     help="run N runs at once on a local Ray instance (pip install -e '.[ray]')")
+    run.add_argument("--address", metavar="ADDRESS",
+                     help="run on an existing Ray cluster: auto, or ray://HOST:PORT")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.add_argument("--verbose", action="store_true", help="also print Keras's line per epoch")
+    best = commands.add_parser("best", help="rank the trials of finished batches, mean +- std over seeds")
+    best.add_argument("logdir", help="a batch directory, or a folder of them")
+    best.add_argument("--metric", help="a final metric (validation_loss) or best/<metric>; "
+                                       "default: the batch's search metric, else the validation loss")
+    best.add_argument("--mode", choices=("min", "max"), help="default: max for accuracies, else min")
+    best.add_argument("--top", type=int, metavar="N", help="show the N best trials of each kind")
     args = parser.parse_args(argv)
 
     from experiments.validation import ConfigError
 
     try:
-        return {"list": _list, "run": _run}[args.command](args)
+        return {"list": _list, "run": _run, "best": _best}[args.command](args)
     except ConfigError as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
 

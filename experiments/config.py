@@ -23,6 +23,9 @@ A batch file looks like this (see `experiments/batches/*.toml`):
 
 The fields of a run are those of `Run`. `problem`, `model`, `optimizer`,
 `schedule` and `average` are a name or a table `{name = ..., **arguments}`.
+Two more fields make several runs of one entry: `seeds = [0, 1, 2]` runs it
+once per seed (and the batch adds a mean-over-seeds run), and `space = {...}`
+makes it a hyperparameter search sampled as `[search]` says (`experiments.search`).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import pathlib
 import re
 import tomllib
 
+from experiments import search
 from experiments.validation import ConfigError, check_int, lookup
 
 BATCH_DIR = pathlib.Path(__file__).parent / "batches"
@@ -46,6 +50,14 @@ LOG_DEFAULTS = {
     "decision_boundary": True,  # for problems with two input features
     "step_losses": True,  # keep every step's loss for the batch's loss figure
 }
+
+
+def _internal():
+    return dataclasses.field(default=None, metadata={"internal": True})
+
+
+#: Fields of a [[runs]] entry that make several runs out of it (see `Template`).
+TEMPLATE_FIELDS = ("seeds", "space")
 
 
 @dataclasses.dataclass
@@ -63,14 +75,27 @@ class Run:
     seed: int = 0
     name: str | None = None
     log: dict = dataclasses.field(default_factory=dict)
+    # Set by the batch, not by users: where the run comes from.
+    group: str | None = _internal()  # the name without the seed: runs that differ only by seed
+    index: int | None = _internal()  # its [[runs]] entry in the batch file
+    trial: dict | None = _internal()  # a search's sampled values, {dotted key: value}
+    trial_id: int | None = _internal()
+    round: int | None = _internal()  # search round, from 1
+
+    @classmethod
+    def fields(cls):
+        """The fields a batch file or `--set` may give."""
+        return [f.name for f in dataclasses.fields(cls) if not f.metadata.get("internal")]
 
     @classmethod
     def from_dict(cls, values, where="run"):
         values = dict(values)
-        fields = {f.name for f in dataclasses.fields(cls)}
+        fields = set(cls.fields())
         for key in values:
             if key not in fields:
-                lookup(f"field in {where}", dict.fromkeys(fields), key)
+                lookup(f"field in {where}", dict.fromkeys(fields | set(TEMPLATE_FIELDS)), key)
+                raise ConfigError(f"`{where}.{key}` belongs in a [[runs]] entry or [defaults] "
+                                  f"of a batch file. Received: {key}={values[key]!r}")
         if "problem" not in values:
             raise ConfigError(f"{where}: `problem` is required. Received fields: {sorted(values)}")
         for key in ("problem", "optimizer", "model", "schedule", "average"):
@@ -122,8 +147,84 @@ def _named_table(where, value):
 
 
 @dataclasses.dataclass
+class Template:
+    """One [[runs]] entry, before its `seeds` and `space` make runs of it."""
+
+    index: int
+    values: dict  # the entry merged with [defaults] and --set, without seeds and space
+    seeds: list | None = None
+    dimensions: list = dataclasses.field(default_factory=list)  # search.Dimension, narrowed per round
+
+    @classmethod
+    def from_dict(cls, index, merged):
+        where = f"runs[{index}]"
+        values = dict(merged)
+        space, seeds = values.pop("space", None), values.pop("seeds", None)
+        if seeds is not None:
+            if not isinstance(seeds, list) or not seeds:
+                raise ConfigError(f"`{where}.seeds` must be a non-empty list of integers. Received: seeds={seeds!r}")
+            for seed in seeds:
+                check_int(f"{where}.seeds", seed, minimum=0)
+            if len(set(seeds)) != len(seeds):
+                raise ConfigError(f"`{where}.seeds` lists a seed twice. Received: seeds={seeds!r}")
+            if "seed" in values:
+                raise ConfigError(f"{where}: give `seed` or `seeds`, not both. "
+                                  f"Received: seed={values['seed']!r}, seeds={seeds!r}")
+        dimensions = [] if space is None else search.parse_space(f"{where}.space", space, Run.fields())
+        template = cls(index, values, seeds, dimensions)
+        template.run(template.values, template.seed_list()[0])  # check what is not searched
+        return template
+
+    def seed_list(self):
+        return self.seeds or [self.values.get("seed", 0)]
+
+    def run(self, values, seed, trial=None):
+        run = Run.from_dict({**values, "seed": seed}, where=f"runs[{self.index}]")
+        run.index = self.index
+        if self.seeds and run.name:  # an explicit name, several seeds
+            run.group, run.name = run.name, f"{run.name}_s{seed}"
+        return run
+
+    def with_values(self, trial):
+        values = self.values
+        for key, value in trial.items():
+            values = assign(values, key.split("."), value)
+        return values
+
+    def runs(self, trials, round_index=None, first_id=0):
+        """One run per trial and seed; `trials` are {dotted key: value} (one `{}` if no space)."""
+        runs = []
+        for k, trial in enumerate(trials):
+            values = self.with_values(trial)
+            for seed in self.seed_list():
+                run = self.run(values, seed)
+                if self.dimensions:
+                    run.trial, run.trial_id, run.round = dict(trial), first_id + k, round_index
+                runs.append(run)
+        return runs
+
+    def corners(self):
+        """(description, run) at each end of each searched range: checked before anything trains."""
+        probes = []
+        for dimension in self.dimensions:
+            for value in dimension.corners():
+                where = f"runs[{self.index}].space.{dimension.key} = {value!r}"
+                try:
+                    probes.append((where, self.run(self.with_values({dimension.key: value}),
+                                                   self.seed_list()[0])))
+                except ConfigError as error:
+                    raise ConfigError(f"{where}: {error}") from None
+        return probes
+
+
+@dataclasses.dataclass
 class Batch:
-    """A list of runs plus what they reproduce, how long they take, what to expect."""
+    """A list of runs plus what they reproduce, how long they take, what to expect.
+
+    A batch with a search also keeps its `templates` (to sample the next
+    round from) and `probes` (each searched range's ends, checked up front);
+    `runs` is then its first round.
+    """
 
     name: str
     runs: list[Run]
@@ -131,10 +232,25 @@ class Batch:
     runtime: str = ""
     expected: str = ""
     source: str = "python"
+    search: search.Search | None = None
+    templates: list[Template] = dataclasses.field(default_factory=list)
+    probes: list = dataclasses.field(default_factory=list)
 
     def header(self):
         return {"name": self.name, "reproduces": self.reproduces, "runtime": self.runtime,
                 "expected": self.expected, "source": self.source}
+
+    def round(self, round_index, first_id):
+        """Sample round `round_index` of every searched template (the first: `runs`)."""
+        runs = []
+        for template in self.templates:
+            if template.dimensions:
+                trials = self.search.sample(template.dimensions, template.index, round_index)
+                runs += template.runs(trials, round_index, first_id)
+                first_id += len(trials)
+            elif round_index == 1:
+                runs += template.runs([{}])
+        return name_runs(runs)
 
 
 def builtin_batches():
@@ -158,7 +274,7 @@ def load_batch(name_or_path, overrides=()):
 
 def parse_batch(data, source="python", default_name="batch", overrides=()):
     for key in data:
-        lookup("section in batch file", {"batch": 0, "defaults": 0, "runs": 0}, key)
+        lookup("section in batch file", {"batch": 0, "defaults": 0, "runs": 0, "search": 0}, key)
     header = data.get("batch", {})
     for key in header:
         lookup("key in [batch]", {"name": 0, "reproduces": 0, "runtime": 0, "expected": 0}, key)
@@ -170,15 +286,21 @@ def parse_batch(data, source="python", default_name="batch", overrides=()):
     if not isinstance(raw_runs, list) or not raw_runs:
         raise ConfigError(f"{source}: a batch needs at least one [[runs]] entry")
     assignments = [parse_assignment(text) for text in overrides]
-    runs = []
+    templates = []
     for i, raw in enumerate(raw_runs):
         merged = merge(defaults, raw)
         for keys, value in assignments:
             merged = assign(merged, keys, value)
-        runs.append(Run.from_dict(merged, where=f"runs[{i}]"))
-    name_runs(runs)
-    return Batch(name, runs, header.get("reproduces", ""), header.get("runtime", ""),
-                 header.get("expected", ""), source)
+        templates.append(Template.from_dict(i, merged))
+    searched = any(t.dimensions for t in templates)
+    if "search" in data and not searched:
+        raise ConfigError(f"{source}: [search] needs a `space` in [defaults] or a [[runs]] entry")
+    plan = search.Search.from_dict(data.get("search")) if searched else None
+    batch = Batch(name, [], header.get("reproduces", ""), header.get("runtime", ""),
+                  header.get("expected", ""), source, plan, templates)
+    batch.probes = [probe for t in templates for probe in t.corners()]
+    batch.runs = batch.round(1, first_id=0)
+    return batch
 
 
 def merge(defaults, run):
@@ -206,8 +328,7 @@ def parse_assignment(text):
     keys = key.strip().split(".")
     if not all(re.fullmatch(r"\w+", k) for k in keys):
         raise ConfigError(f"--set: bad key {key.strip()!r} in {text!r}")
-    fields = {f.name for f in dataclasses.fields(Run)}
-    lookup("field for --set", dict.fromkeys(fields), keys[0])
+    lookup("field for --set", dict.fromkeys(Run.fields() + list(TEMPLATE_FIELDS)), keys[0])
     try:
         value = tomllib.loads(f"value = {raw.strip()}")["value"]
     except tomllib.TOMLDecodeError:
@@ -249,12 +370,15 @@ def name_runs(runs):
     The name is the optimizer (or the problem's name for series), its
     explicit arguments, the schedule, then every other field whose value
     differs between the batch's runs, then the seed: `adam_lr0.001_s0`,
-    `rmsprop_lr0.01_rho0.9_s0`, `sgd_lr0.01_bs64_s0`.
+    `rmsprop_lr0.01_rho0.9_s0`, `sgd_lr0.01_bs64_s0`. A search trial's name
+    starts with its number: `t03_momentum_lr0.01235_mom0.9123_s1`. The name
+    without its seed is the run's `group`: the runs a seed aggregate averages.
     """
     varying = [key for key in ("problem", "model", "batch_size", "epochs", "steps", "average")
                if len({repr(getattr(r, key)) for r in runs}) > 1]
     for run in runs:
         if run.name:
+            run.group = run.group or run.name
             continue
         head = run.optimizer or run.average or run.problem
         parts = [head["name"]]
@@ -271,8 +395,10 @@ def name_runs(runs):
                 parts.append(label)
             elif key != "average":
                 parts.append(f"{_ABBREVIATIONS.get(key, key)}{label}")
-        parts.append(f"s{run.seed}")
-        run.name = re.sub(r"[^\w.=+-]", "", "_".join(parts))
+        if run.trial_id is not None:
+            parts.insert(0, f"t{run.trial_id:02d}")
+        run.group = re.sub(r"[^\w.=+-]", "", "_".join(parts))
+        run.name = f"{run.group}_s{run.seed}"
     seen = {}
     for run in runs:
         seen.setdefault(run.name, []).append(run)

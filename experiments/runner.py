@@ -43,7 +43,7 @@ import callbacks as cb
 from callbacks import _writers as cb_writers
 import custom_optimizers as co
 from custom_optimizers._base import bias_correction
-from experiments import figures, models, problems
+from experiments import figures, models, problems, ranking
 from experiments.config import Batch, Run, steps_per_epoch
 from experiments.objectives2d import minimise
 from experiments.validation import ConfigError
@@ -58,6 +58,28 @@ class Result:
     seconds: float
     curves: dict = dataclasses.field(default_factory=dict)  # for the batch's figures
     error: str | None = None
+    best: dict = dataclasses.field(default_factory=dict)  # best value over the run of each metric
+    status: str = "ok"  # "ok" or "failed"
+
+    def record(self):
+        """What `result.json` and `summary.json` keep of the run."""
+        run = self.run
+        return {"run": run.name, "group": run.group, "index": run.index, "seed": run.seed,
+                "trial": run.trial, "trial_id": run.trial_id, "round": run.round, "kind": self.kind,
+                "status": self.status, "metrics": self.metrics, "best": self.best,
+                "seconds": self.seconds, "error": self.error}
+
+
+@dataclasses.dataclass
+class Job:
+    """One run to execute, in this process or on a Ray worker (`experiments.parallel`)."""
+
+    run: Run
+    kind: str
+    thing: object  # the loaded problem: Data, Objective or Series
+    directory: pathlib.Path
+    progress: bool = False
+    keras_verbose: bool = False
 
 
 @dataclasses.dataclass
@@ -67,9 +89,16 @@ class BatchResult:
     results: list[Result]
     figures: list[pathlib.Path]
 
+    aggregates: list[pathlib.Path] = dataclasses.field(default_factory=list)
+    metric: str | None = None  # what ranks the trials
+    mode: str | None = None
+
     @property
     def failed(self):
         return [r for r in self.results if r.error]
+
+    def ranking(self):
+        return ranking.rank_groups([r.record() for r in self.results], self.metric, self.mode)
 
 
 # --- building the pieces of a run -------------------------------------------
@@ -130,29 +159,32 @@ HPARAM_METRICS = {
                 ("final/train_accuracy", None, "train accuracy"),
                 ("final/validation_loss", None, "validation loss"),
                 ("final/validation_accuracy", None, "validation accuracy"),
-                ("final/test_accuracy", None, "test accuracy")],
-    "objective": [("final/loss", None, "final f"), ("final/distance", None, "distance to the minimum")],
+                ("final/test_accuracy", None, "test accuracy"),
+                ("best/train_loss", None, "best train loss"),
+                ("best/validation_loss", None, "best validation loss"),
+                ("best/validation_accuracy", None, "best validation accuracy")],
+    "objective": [("final/loss", None, "final f"), ("final/distance", None, "distance to the minimum"),
+                  ("best/loss", None, "best f")],
     "series": [("final/rms_error", None, "RMS error to the trend"),
                ("final/first_10_mean_error", None, "mean error, t <= 10")],
 }
 
 
-def _write_hparams(directory, run):
-    """The HParams session of a run that is not trained by `fit` (which uses HParamsLogger)."""
-    from tensorboard.plugins.hparams import api as hp
-
-    writer = cb_writers.borrow(directory)
-    with writer.as_default():
-        hp.hparams(hparams_of(run), trial_id=run.name)
-    cb_writers.give_back(directory)
+#: The metrics a search can rank by, by problem kind: final values and `best/...`.
+METRICS = {kind: [tag.removeprefix("final/") for tag, _, _ in tags] for kind, tags in HPARAM_METRICS.items()}
+METRICS["dataset"] += ["test_loss", "best/train_accuracy"]
+METRICS["objective"] += ["x", "y"]
 
 
-def _write_final(directory, metrics, seconds):
-    """`final/<metric>` and `wall_seconds` at the run's root (step 0): the HParams metrics."""
+def _write_final(directory, metrics, seconds, best=None):
+    """`final/<metric>`, `best/<metric>` and `wall_seconds` at the run's root (step 0):
+    the HParams dashboard's metrics."""
     writer = cb_writers.borrow(directory)
     with writer.as_default(step=0):
         for name, value in metrics.items():
             tf.summary.scalar(f"final/{name}", value)
+        for name, value in (best or {}).items():
+            tf.summary.scalar(f"best/{name}", value)
         tf.summary.scalar("wall_seconds", seconds)
     cb_writers.give_back(directory)
 
@@ -195,12 +227,12 @@ def epoch_cadence(run, epochs):
 
 
 def logging_callbacks(run, directory, data, epochs):
-    """The callbacks that log a `dataset` run as `run.log` asks; also the
-    StepHistory (or None) that keeps every step's loss for the batch figure."""
+    """The callbacks that log a `dataset` run as `run.log` asks (`execute`
+    writes its HParams session); also the StepHistory (or None) that keeps
+    every step's loss for the batch figure."""
     log = run.log
     every = epoch_cadence(run, epochs)
-    callbacks = [cb.HParamsLogger(directory, hparams_of(run, data), trial_id=run.name),
-                 cb.ScalarLogger(directory, every_epochs=every, every_steps=log["every_steps"])]
+    callbacks = [cb.ScalarLogger(directory, every_epochs=every, every_steps=log["every_steps"])]
     if log["update_ratio"]:
         callbacks.append(cb.UpdateRatioLogger(directory, every_epochs=every))  # copies every weight
     if log["histograms"]:
@@ -231,10 +263,16 @@ def fit_run(run, directory, data, progress=None, keras_verbose=False):
         validation = tf.data.Dataset.from_tensor_slices((data.x_val, data.y_val)).batch(1024).cache()
 
     start = time.perf_counter()
-    model.fit(train, epochs=epochs, steps_per_epoch=per_epoch, shuffle=False,
-              validation_data=validation, validation_freq=epoch_cadence(run, epochs),
-              callbacks=callbacks, verbose=2 if keras_verbose else 0)
+    logs = model.fit(train, epochs=epochs, steps_per_epoch=per_epoch, shuffle=False,
+                     validation_data=validation, validation_freq=epoch_cadence(run, epochs),
+                     callbacks=callbacks, verbose=2 if keras_verbose else 0).history
     seconds = time.perf_counter() - start
+    best = {}  # over the epochs: Keras's running means for training, every validation
+    for key, name, pick in (("loss", "train_loss", min), ("accuracy", "train_accuracy", max),
+                            ("val_loss", "validation_loss", min),
+                            ("val_accuracy", "validation_accuracy", max)):
+        if logs.get(key):
+            best[name] = float(pick(logs[key]))
 
     metrics = {"epochs": epochs, "steps": int(model.optimizer.iterations.numpy())}
     for split, x, y in (("train", data.x_train, data.y_train), ("validation", data.x_val, data.y_val),
@@ -243,7 +281,7 @@ def fit_run(run, directory, data, progress=None, keras_verbose=False):
             scores = model.evaluate(x, y, batch_size=1024, verbose=0, return_dict=True)
             metrics[f"{split}_loss"] = float(scores["loss"])
             metrics[f"{split}_accuracy"] = float(scores["accuracy"])
-    _write_final(directory, metrics, seconds)
+    _write_final(directory, metrics, seconds, best)
     curves = {"step_loss": history.losses if history else [],
               "step_seconds": history.seconds if history else [], "steps_per_epoch": per_epoch}
     if data.input_shape == (2,):
@@ -251,12 +289,11 @@ def fit_run(run, directory, data, progress=None, keras_verbose=False):
 
         curves["grid"] = probability_grid(model, data.x_train)
         curves["points"] = (data.x_train, data.y_train)
-    return metrics, seconds, curves
+    return metrics, seconds, curves, best
 
 
 def path_run(run, directory, objective, progress=None, keras_verbose=False):
     """Minimise a 2-D objective from its start point for `run.steps` steps."""
-    _write_hparams(directory, run)
     optimizer = make_optimizer(run)
     rates = []
     start = time.perf_counter()
@@ -279,8 +316,9 @@ def path_run(run, directory, objective, progress=None, keras_verbose=False):
     metrics = {"loss": float(losses[-1]), "x": float(path[-1, 0]), "y": float(path[-1, 1])}
     if objective.minimum is not None:
         metrics["distance"] = float(np.linalg.norm(path[-1] - np.array(objective.minimum)))
-    _write_final(directory, metrics, seconds)
-    return metrics, seconds, {"path": path}
+    best = {"loss": float(np.min(losses))}
+    _write_final(directory, metrics, seconds, best)
+    return metrics, seconds, {"path": path}, best
 
 
 def _averager(run):
@@ -308,7 +346,6 @@ def average_run(run, directory, series, progress=None, keras_verbose=False):
     average; `bias_correction = true` divides it by `1 - beta^t`.
     """
     beta, corrected, optimizer = _averager(run)
-    _write_hparams(directory, run)
     w = keras.Variable(0.0, dtype="float64")
     optimizer.build([w])
     velocity, = [v for v in optimizer.variables if v.name.endswith("velocity")]
@@ -329,10 +366,47 @@ def average_run(run, directory, series, progress=None, keras_verbose=False):
     metrics = {"rms_error": float(np.sqrt(np.mean(error**2))),
                "first_10_mean_error": float(np.mean(error[:10]))}
     _write_final(directory, metrics, seconds)
-    return metrics, seconds, {"average": averages, "series": series}
+    return metrics, seconds, {"average": averages, "series": series}, {}
 
 
+#: kind -> function(run, directory, problem, progress, keras_verbose) -> (final metrics,
+#: seconds, curves for the figures, best metrics); each writes the run's events.
 RUNNERS = {"dataset": fit_run, "objective": path_run, "series": average_run}
+
+
+def execute(job):
+    """Run one job into `job.directory`; never raises for the run's own errors.
+
+    Writes the run's HParams session (grouped with its other seeds), lets
+    the kind's runner train and log, and ends the session with its status.
+    A run that raises gets `error.txt` (the traceback) and status "failed".
+    """
+    from tensorboard.plugins.hparams import api as hp
+
+    run, directory = job.run, job.directory
+    keras.backend.clear_session()
+    root = cb_writers.borrow(directory)  # one writer for the run's root, held to the end
+    result = None
+    try:
+        with root.as_default():
+            hp.hparams(hparams_of(run, job.thing if job.kind == "dataset" else None),
+                       trial_id=run.group or run.name)
+        root.flush()
+        metrics, seconds, curves, best = RUNNERS[job.kind](
+            run, directory, job.thing, progress=job.progress, keras_verbose=job.keras_verbose)
+        result = Result(run, job.kind, directory, metrics, seconds, curves, best=best)
+    except Exception as error:  # one broken run must not lose the others
+        (directory / "error.txt").write_text(traceback.format_exc())
+        result = failed(job, f"{type(error).__name__}: {error}")
+    finally:
+        cb.hparams.write_status(root, result.status if result else "failed")
+        cb_writers.give_back(directory)
+    return result
+
+
+def failed(job, error):
+    """The Result of a run that did not finish, with `error` as its one-line reason."""
+    return Result(job.run, job.kind, job.directory, {}, 0.0, error=error, status="failed")
 
 
 # --- a batch ---------------------------------------------------------------
@@ -342,14 +416,21 @@ def _spec_key(spec):
     return json.dumps(spec, sort_keys=True, default=str)
 
 
-def prepare(batch):
+def prepare(batch, runs=None, loaded=None):
     """Check every run and load every problem once, before anything trains.
 
-    Returns [(run, kind, loaded problem)]. Raises ConfigError naming the run.
+    Checks `runs` (default: the batch's runs, plus both ends of each searched
+    range, `batch.probes`) and the search's metric. `loaded` caches problems
+    between calls. Returns [(run, kind, loaded problem)]; raises ConfigError
+    naming the run.
     """
-    loaded, prepared = {}, []
-    for i, run in enumerate(batch.runs):
-        where = f"run {run.name!r} (runs[{i}])"
+    loaded = {} if loaded is None else loaded
+    checks = [(f"run {run.name!r}" + ("" if run.index is None else f" (runs[{run.index}])"), run, True)
+              for run in (batch.runs if runs is None else runs)]
+    if runs is None:
+        checks += [(where, probe, False) for where, probe in batch.probes]
+    prepared = []
+    for where, run, real in checks:
         try:
             problem, _ = problems.get(run.problem)
             key = _spec_key(run.problem)
@@ -364,9 +445,14 @@ def prepare(batch):
                 make_optimizer(run)
             else:
                 _averager(run)
+            metric = batch.search.metric if batch.search else None
+            if metric is not None and metric not in METRICS[problem.kind]:
+                raise ConfigError(f"`search.metric` is not a metric of {problem.kind} runs. "
+                                  f"Received: metric={metric!r}. Known: {', '.join(METRICS[problem.kind])}")
         except ConfigError as error:
             raise ConfigError(f"{where}: {error}") from None
-        prepared.append((run, problem.kind, thing))
+        if real:
+            prepared.append((run, problem.kind, thing))
     keras.backend.clear_session()
     return prepared
 
@@ -426,51 +512,118 @@ def resolved_config(run, kind, thing, batch):
     return config
 
 
-def run_batch(batch, logdir="logs", progress=True, keras_verbose=False, prepared=None):
+def _job(directory, batch, run, kind, thing, progress, keras_verbose):
+    run_dir = directory / run.name
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text(
+        json.dumps(resolved_config(run, kind, thing, batch), indent=2, default=str))
+    return Job(run, kind, thing, run_dir, progress, keras_verbose)
+
+
+def close_failed(job):
+    """End the HParams session of a run whose process died (`parallel.Pool`)."""
+    from tensorboard.plugins.hparams import api as hp
+
+    writer = cb_writers.borrow(job.directory)
+    with writer.as_default():
+        hp.hparams(hparams_of(job.run, job.thing if job.kind == "dataset" else None),
+                   trial_id=job.run.group or job.run.name)
+    cb.hparams.write_status(writer, "failed")
+    cb_writers.give_back(job.directory)
+
+
+def _write_experiment(directory, batch, prepared, loaded):
+    """The HParams dashboard's columns: every hyperparameter, over its whole searched range."""
+    values = {}
+    probes = [(run, loaded.get(_spec_key(run.problem))) for _, run in batch.probes]
+    for run, thing in [(run, thing) for run, _, thing in prepared] + probes:
+        data = thing if run.model is not None else None  # the size of batch_size = "full"
+        for name, value in hparams_of(run, data).items():
+            values.setdefault(name, []).append(value)
+    kinds = {kind for _, kind, _ in prepared}
+    metrics = [m for kind in HPARAM_METRICS if kind in kinds for m in HPARAM_METRICS[kind]]
+    cb.hparams.write_config(directory, values, metrics + [("wall_seconds", None, "wall time [s]")])
+
+
+def _next_round(batch, results, round_index, metric, mode):
+    """Coarse-to-fine: narrow each searched entry around its best trials, sample again."""
+    from experiments import search
+
+    first_id = 1 + max(r.run.trial_id for r in results if r.run.trial_id is not None)
+    for template in batch.templates:
+        if not template.dimensions:
+            continue
+        records = [r.record() for r in results
+                   if r.run.index == template.index and r.run.round == round_index - 1]
+        rows = ranking.rank_groups(records, metric, mode)
+        kept = [row["trial"] for row in rows if math.isfinite(row["mean"])][:batch.search.keep]
+        if kept:  # if every trial failed, sample the same ranges again
+            template.dimensions = search.narrow(template.dimensions, kept)
+    return batch.round(round_index, first_id)
+
+
+def _describe_round(batch, round_index):
+    return {"round": round_index, "spaces": {
+        f"runs[{t.index}]": {d.key: d.describe() for d in t.dimensions}
+        for t in batch.templates if t.dimensions}}
+
+
+def run_batch(batch, logdir="logs", progress=True, keras_verbose=False, prepared=None,
+              workers=None, address=None):
     """Run every run of `batch` into `<logdir>/<batch>/`; return a BatchResult.
 
     `prepared` is `prepare(batch)`'s result when the caller already has it.
-    A run that raises is recorded as failed with its error and the batch
-    goes on; finished runs are never lost.
+    `workers`/`address` run the batch on Ray (`experiments.parallel.Pool`).
+    A search runs its rounds in turn; groups of seeds get a mean run
+    (`experiments.aggregate`). A run that raises is recorded as failed with
+    its error and the batch goes on; finished runs are never lost.
     """
     from tqdm.auto import tqdm
 
-    prepared = prepared if prepared is not None else prepare(batch)
+    from experiments import aggregate, parallel
+
+    parallel.check(workers, address)
+    loaded = {}
+    prepared = list(prepared if prepared is not None else prepare(batch, loaded=loaded))
+    for run, _, thing in prepared:
+        loaded.setdefault(_spec_key(run.problem), thing)
     directory = batch_directory(logdir, batch.name)
     (directory / "batch.json").write_text(json.dumps(
-        {**batch.header(), "runs": [r.to_dict() for r in batch.runs]}, indent=2, default=str))
-    hparam_values = {}
-    for run, kind, thing in prepared:
-        data = thing if kind == "dataset" else None
-        for name, value in hparams_of(run, data).items():
-            hparam_values.setdefault(name, []).append(value)
-    kinds = {kind for _, kind, _ in prepared}
-    metrics = [m for kind in HPARAM_METRICS if kind in kinds for m in HPARAM_METRICS[kind]]
-    cb.hparams.write_config(directory, hparam_values, metrics + [("wall_seconds", None, "wall time [s]")])
-
-    results = []
-    bar = tqdm(prepared, desc=batch.name, unit="run", disable=not progress, position=0,
-               dynamic_ncols=True)
-    for run, kind, thing in bar:
-        bar.set_postfix_str(run.name)
-        run_dir = directory / run.name
-        run_dir.mkdir()
-        (run_dir / "config.json").write_text(
-            json.dumps(resolved_config(run, kind, thing, batch), indent=2, default=str))
-        keras.backend.clear_session()
-        try:
-            metrics, seconds, curves = RUNNERS[kind](run, run_dir, thing, progress=progress,
-                                                     keras_verbose=keras_verbose)
-            results.append(Result(run, kind, run_dir, metrics, seconds, curves))
-        except Exception as error:  # one broken run must not lose the others
-            (run_dir / "error.txt").write_text(traceback.format_exc())
-            results.append(Result(run, kind, run_dir, {}, 0.0, error=f"{type(error).__name__}: {error}"))
+        {**batch.header(), "runs": [r.to_dict() for r in batch.runs],
+         "search": dataclasses.asdict(batch.search) if batch.search else None}, indent=2, default=str))
+    _write_experiment(directory, batch, prepared, loaded)
+    metric = batch.search.metric if batch.search else None
+    mode = batch.search.mode_for(metric) if metric else None
+    rounds = batch.search.rounds if batch.search else 1
+    searched = sum(run.trial is not None for run, _, _ in prepared)
+    bar = tqdm(total=len(prepared) + (rounds - 1) * searched, desc=batch.name, unit="run",
+               disable=not progress, position=0, dynamic_ncols=True)
+    results, history = [], []
+    with parallel.Pool(workers, address) as pool:
+        ready = prepared
+        for round_index in range(1, rounds + 1):
+            if round_index > 1:
+                ready = prepare(batch, _next_round(batch, results, round_index, metric, mode), loaded)
+                prepared += ready
+            history.append(_describe_round(batch, round_index))
+            jobs = [_job(directory, batch, run, kind, thing, progress and pool.local, keras_verbose)
+                    for run, kind, thing in ready]
+            finished = {}
+            for i, result in pool.map(jobs):
+                finished[i] = result
+                (result.directory / "result.json").write_text(
+                    json.dumps(result.record(), indent=2, default=str))
+                bar.set_postfix_str(result.run.name)
+                bar.update()
+            results += [finished[i] for i in range(len(jobs))]
     bar.close()
+    if batch.search:
+        (directory / "search.json").write_text(json.dumps(
+            {**dataclasses.asdict(batch.search), "mode": mode, "history": history}, indent=2, default=str))
+    aggregates = aggregate.write_aggregates(directory, results)
     written = figures.batch_figures(directory, results, prepared)
-    (directory / "summary.json").write_text(json.dumps(
-        [{"run": r.run.name, "kind": r.kind, "metrics": r.metrics, "seconds": r.seconds,
-          "error": r.error} for r in results], indent=2))
-    return BatchResult(batch, directory, results, written)
+    (directory / "summary.json").write_text(json.dumps([r.record() for r in results], indent=2, default=str))
+    return BatchResult(batch, directory, results, written, aggregates, metric, mode)
 
 
 def summary_table(result):

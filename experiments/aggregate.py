@@ -1,0 +1,93 @@
+"""A mean-over-seeds run for each group of seeds, with its spread as tags.
+
+Every seed keeps its own run; `<group>_mean/` is added beside them. For each
+scalar tag the seeds share, at each step they all logged:
+
+    <tag>           the mean over seeds
+    <tag>/std_low   mean - one standard deviation (the sample's: n - 1)
+    <tag>/std_high  mean + one standard deviation
+    <tag>/min       the lowest seed
+    <tag>/max       the highest seed
+
+TensorBoard groups `<tag>/...` with `<tag>`, so one card shows the mean and
+its bands. The same holds for the root's `final/*` and `best/*` tags. The
+aggregate has no HParams session: the dashboard already groups the seeds
+of a trial into one session group (their `trial_id` is the group).
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import numpy as np
+
+#: suffix -> how a (seeds, steps) array becomes one curve
+BANDS = {
+    "": lambda v: v.mean(axis=0),
+    "/std_low": lambda v: v.mean(axis=0) - v.std(axis=0, ddof=1),
+    "/std_high": lambda v: v.mean(axis=0) + v.std(axis=0, ddof=1),
+    "/min": lambda v: v.min(axis=0),
+    "/max": lambda v: v.max(axis=0),
+}
+SUBDIRECTORIES = ("", "train", "validation")
+
+
+def read_scalars(directory):
+    """{tag: {step: value}} for the scalar summaries written directly in `directory`."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.util import tensor_util
+
+    if not pathlib.Path(directory).is_dir():
+        return {}
+    events = EventAccumulator(str(directory), size_guidance={"tensors": 0})
+    events.Reload()
+    out = {}
+    for tag in events.Tags()["tensors"]:
+        if events.SummaryMetadata(tag).plugin_data.plugin_name != "scalars":
+            continue
+        out[tag] = {e.step: float(tensor_util.make_ndarray(e.tensor_proto)) for e in events.Tensors(tag)}
+    return out
+
+
+def seed_groups(results):
+    """{group: [finished Results]} for the groups with two or more finished seeds."""
+    groups = {}
+    for result in results:
+        if not result.error:
+            groups.setdefault(result.run.group or result.run.name, []).append(result)
+    return {group: members for group, members in groups.items() if len(members) > 1}
+
+
+def write_aggregate(directory, group, results):
+    """Write `<directory>/<group>_mean/` from the seed runs in `results`; return its path."""
+    import tensorflow as tf
+
+    out = pathlib.Path(directory) / f"{group}_mean"
+    out.mkdir(exist_ok=True)
+    for sub in SUBDIRECTORIES:
+        per_seed = [read_scalars(r.directory / sub) for r in results]
+        tags = sorted(set.intersection(*(set(s) for s in per_seed)))
+        if not tags:
+            continue
+        writer = tf.summary.create_file_writer(str(out / sub))
+        with writer.as_default():
+            for tag in tags:
+                steps = sorted(set.intersection(*(set(s[tag]) for s in per_seed)))
+                values = np.array([[s[tag][step] for step in steps] for s in per_seed])
+                for suffix, band in BANDS.items():
+                    curve = band(values)
+                    for step, value in zip(steps, curve):
+                        tf.summary.scalar(tag + suffix, value, step=step)
+        writer.close()
+    (out / "aggregate.json").write_text(json.dumps(
+        {"group": group, "runs": [r.run.name for r in results], "seeds": [r.run.seed for r in results],
+         "bands": {suffix or "(the tag)": name for suffix, name in (
+             ("", "mean"), ("/std_low", "mean - std"), ("/std_high", "mean + std"),
+             ("/min", "min"), ("/max", "max"))}}, indent=2))
+    return out
+
+
+def write_aggregates(directory, results):
+    """One aggregate run per group of seeds; returns their paths."""
+    return [write_aggregate(directory, group, members) for group, members in seed_groups(results).items()]

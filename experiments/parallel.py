@@ -1,0 +1,126 @@
+"""Where a batch's runs execute: one after another here, or on Ray.
+
+    with Pool() as pool: ...                      # in this process ("Panda")
+    with Pool(workers=2) as pool: ...             # a local Ray instance, 2 runs at once ("Caviar")
+    with Pool(address="auto") as pool: ...        # an existing Ray cluster ("ray://host:10001" too)
+
+`pool.map(jobs)` yields `(index, Result)` as runs finish. Each run on Ray is
+one task (`num_cpus=1`, no retries) in a worker process, so a run that
+crashes its process or is killed for memory is reported as failed with
+Ray's reason, and the other runs go on. Workers write the events straight
+into the run's directory: on a cluster, `--logdir` must be a path that
+every node sees (a shared filesystem), and the suite must be installed
+on every node (README, "Running on a Ray cluster").
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from experiments.validation import ConfigError, check_int
+
+
+def check(workers=None, address=None):
+    """Refuse bad `--workers`/`--address`, or Ray missing, before anything trains."""
+    if workers is not None:
+        check_int("--workers", workers, minimum=1)
+    if address is not None and (not isinstance(address, str) or not address.strip()):
+        raise ConfigError(f"`--address` must be `auto` or `ray://host:port`. Received: {address!r}")
+    if workers is not None or address is not None:
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise ConfigError("--workers and --address run the batch on Ray, which is not installed: "
+                              "pip install -e \".[ray]\"") from None
+
+
+def _threads(count):
+    """Give TensorFlow `count` threads in this process (only possible before its first op)."""
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(count)
+        tf.config.threading.set_inter_op_parallelism_threads(count)
+    except RuntimeError:  # TensorFlow already ran something in this worker: keep its setting
+        pass
+
+
+def _in_worker(job, thing, threads):
+    from experiments import runner
+
+    _threads(threads)
+    job.thing = thing
+    return runner.execute(job)
+
+
+class Pool:
+    """Executes jobs here (no workers, no address) or as Ray tasks."""
+
+    def __init__(self, workers=None, address=None):
+        check(workers, address)
+        self.workers, self.address = workers, address
+        self.local = workers is None and address is None
+        self._started_ray = False
+
+    def __enter__(self):
+        if self.local:
+            return self
+        import ray
+
+        if not ray.is_initialized():
+            options = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
+                           runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"}})
+            try:
+                if self.address is not None:
+                    ray.init(address=self.address, **options)
+                else:
+                    ray.init(num_cpus=self.workers, **options)
+            except (ConnectionError, ValueError, RuntimeError) as error:
+                raise ConfigError(f"cannot start Ray (address={self.address!r}, "
+                                  f"workers={self.workers!r}): {error}") from None
+            self._started_ray = True
+        self._task = ray.remote(num_cpus=1, max_retries=0)(_in_worker)
+        return self
+
+    def __exit__(self, *exc):
+        if self._started_ray:
+            import ray
+
+            ray.shutdown()
+        return False
+
+    def threads_per_run(self):
+        if self.address is not None:
+            return 1
+        return max(1, (os.cpu_count() or 1) // self.workers)
+
+    def map(self, jobs):
+        """Yield `(index, Result)` for every job, in the order they finish."""
+        from experiments import runner
+
+        if self.local:
+            for i, job in enumerate(jobs):
+                yield i, runner.execute(job)
+            return
+        import ray
+
+        shared = {}  # one copy of each problem's data in Ray's object store
+        pending = {}
+        for i, job in enumerate(jobs):
+            key = id(job.thing)
+            if key not in shared:
+                shared[key] = ray.put(job.thing)
+            light = runner.Job(job.run, job.kind, None, job.directory, False, False)
+            pending[self._task.remote(light, shared[key], self.threads_per_run())] = (i, job)
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            i, job = pending.pop(done[0])
+            try:
+                result = ray.get(done[0])
+            except ray.exceptions.RayError as error:  # the worker died: a crash, or out of memory
+                reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+                (job.directory / "error.txt").write_text(f"{type(error).__name__}: {error}\n")
+                result = runner.failed(job, f"{type(error).__name__}: {reason}")
+                runner.close_failed(job)
+            yield i, result

@@ -1,0 +1,117 @@
+"""Rank a batch's trials by a metric, mean +- std over their seeds.
+
+A trial is a `group`: the runs that differ only by seed. Each run leaves a
+`result.json` beside its events (`runner.Result.record()`); `load_records`
+reads them back, so `python -m experiments best logs/lr_search` ranks a
+batch long after it ran, without importing TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import pathlib
+
+import numpy as np
+
+from experiments.search import default_mode, rank
+
+
+def default_metric(record):
+    """Validation loss where there is a validation split, else the kind's own loss."""
+    kind, metrics = record["kind"], record.get("metrics") or {}
+    if kind == "dataset":
+        return "validation_loss" if "validation_loss" in metrics or not metrics else "train_loss"
+    return {"objective": "loss", "series": "rms_error"}.get(kind, "loss")
+
+
+def value_of(record, metric):
+    """A run's `metric`: a final metric (`validation_loss`) or `best/<metric>`; NaN if absent."""
+    if record.get("status") != "ok":
+        return math.nan
+    table, name = (record.get("best"), metric[5:]) if metric.startswith("best/") else (record.get("metrics"), metric)
+    value = (table or {}).get(name)
+    return math.nan if value is None else float(value)
+
+
+def rank_groups(records, metric=None, mode=None):
+    """One row per group, best first (NaN last), within each problem kind.
+
+    A row: group, kind, metric, mode, runs, ok (runs that finished), mean,
+    std (the sample's, n - 1, over the finished seeds; 0 for one), min, max, trial (the sampled
+    values, or None), statuses. A trial with a seed that did not finish
+    ranks below every trial whose seeds all did.
+    """
+    groups = {}
+    for record in records:
+        groups.setdefault((record["kind"], record.get("group") or record["run"]), []).append(record)
+    rows_by_kind = {}
+    for (kind, group), members in groups.items():
+        name = metric or default_metric(members[0])
+        values = np.array([value_of(r, name) for r in members])
+        finite = values[np.isfinite(values)]
+        row = {"group": group, "kind": kind, "metric": name, "mode": mode or default_mode(name),
+               "runs": len(members), "ok": sum(r.get("status") == "ok" for r in members),
+               "mean": float(finite.mean()) if len(finite) else math.nan,
+               "std": float(finite.std(ddof=1)) if len(finite) > 1 else 0.0 if len(finite) else math.nan,
+               "min": float(finite.min()) if len(finite) else math.nan,
+               "max": float(finite.max()) if len(finite) else math.nan,
+               "seeds": [r.get("seed") for r in members], "trial": members[0].get("trial"),
+               "round": members[0].get("round"),
+               "statuses": sorted({r.get("status", "?") for r in members})}
+        rows_by_kind.setdefault(kind, []).append(row)
+    rows = []
+    for kind in sorted(rows_by_kind):
+        kind_rows = rows_by_kind[kind]
+        order = rank([r["mean"] for r in kind_rows], kind_rows[0]["mode"])
+        order = sorted(order, key=lambda i: kind_rows[i]["ok"] < kind_rows[i]["runs"])
+        rows += [dict(kind_rows[i], rank=k + 1) for k, i in enumerate(order)]
+    return rows
+
+
+def load_records(logdir):
+    """{batch directory: [result.json records]} for every batch under `logdir`."""
+    logdir = pathlib.Path(logdir)
+    batches = {}
+    for path in sorted(logdir.rglob("result.json")):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        batches.setdefault(path.parent.parent, []).append(record)
+    return batches
+
+
+def search_metric(batch_directory):
+    """The metric and mode the batch's `[search]` ranks by, if it had one."""
+    path = pathlib.Path(batch_directory) / "search.json"
+    if not path.is_file():
+        return None, None
+    search = json.loads(path.read_text())
+    return search.get("metric"), search.get("mode")
+
+
+def _number(value):
+    return f"{value:.4g}" if math.isfinite(value) else "nan"
+
+
+def format_ranking(rows, top=None):
+    """The ranking as aligned text: rank, trial, seeds finished, mean +- std, min, max, values."""
+    if not rows:
+        return "no finished runs\n"
+    lines = []
+    for kind in dict.fromkeys(r["kind"] for r in rows):
+        kind_rows = [r for r in rows if r["kind"] == kind][:top]
+        metric, mode = kind_rows[0]["metric"], kind_rows[0]["mode"]
+        width = max(len("trial"), *(len(r["group"]) for r in kind_rows))
+        lines.append(f"{kind} runs ranked by {metric} ({mode}), mean +- std over seeds:")
+        lines.append(f"{'rank':>4s}  {'trial':{width}s}  {'seeds':>5s}  {'mean +- std':>21s}  "
+                     f"{'min':>10s}  {'max':>10s}")
+        for r in kind_rows:
+            seeds = f"{r['ok']}/{r['runs']}"
+            spread = f"{_number(r['mean'])} +- {_number(r['std'])}"
+            note = "" if r["statuses"] == ["ok"] else "  (" + ", ".join(r["statuses"]) + ")"
+            lines.append(f"{r['rank']:4d}  {r['group']:{width}s}  {seeds:>5s}  {spread:>21s}  "
+                         f"{_number(r['min']):>10s}  {_number(r['max']):>10s}{note}")
+        lines.append("")
+    return "\n".join(lines)

@@ -37,10 +37,11 @@ def value_of(record, metric):
 def rank_groups(records, metric=None, mode=None):
     """One row per group, best first (NaN last), within each problem kind.
 
-    A row: group, kind, metric, mode, runs, ok (runs that finished), mean,
-    std (the sample's, n - 1, over the finished seeds; 0 for one), min, max, trial (the sampled
-    values, or None), statuses. A trial with a seed that did not finish
-    ranks below every trial whose seeds all did.
+    A row: group, kind, metric, mode, runs, ok (seeds that finished with a
+    finite value), mean, std (the sample's, n - 1, over those; 0 for one),
+    min, max, trial (the sampled values, or None), statuses. A trial with a
+    seed that failed or ended at NaN ranks below every trial whose seeds
+    all finished.
     """
     groups = {}
     for record in records:
@@ -51,7 +52,7 @@ def rank_groups(records, metric=None, mode=None):
         values = np.array([value_of(r, name) for r in members])
         finite = values[np.isfinite(values)]
         row = {"group": group, "kind": kind, "metric": name, "mode": mode or default_mode(name),
-               "runs": len(members), "ok": sum(r.get("status") == "ok" for r in members),
+               "runs": len(members), "ok": len(finite),
                "mean": float(finite.mean()) if len(finite) else math.nan,
                "std": float(finite.std(ddof=1)) if len(finite) > 1 else 0.0 if len(finite) else math.nan,
                "min": float(finite.min()) if len(finite) else math.nan,

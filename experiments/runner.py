@@ -427,8 +427,8 @@ def prepare(batch, runs=None, loaded=None):
     loaded = {} if loaded is None else loaded
     checks = [(f"run {run.name!r}" + ("" if run.index is None else f" (runs[{run.index}])"), run, True)
               for run in (batch.runs if runs is None else runs)]
-    if runs is None:
-        checks += [(where, probe, False) for where, probe in batch.probes]
+    if runs is None:  # a range's ends first: they name the cause
+        checks = [(where, probe, False) for where, probe in batch.probes] + checks
     prepared = []
     for where, run, real in checks:
         try:

@@ -5,6 +5,15 @@ import pytest
 from experiments import __main__ as cli
 
 
+def test_workers_without_ray_installed_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "ray", None)  # `import ray` raises ImportError
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["run", "naive2d", "--workers", "2", "--logdir", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert "Ray, which is not installed: pip install -e \".[ray]\"" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_list_shows_every_builtin_batch(capsys):
     assert cli.main(["list"]) == 0
     printed = capsys.readouterr().out
@@ -29,6 +38,10 @@ def test_run_prints_a_summary_and_the_tensorboard_command(tmp_path, capsys):
      "`learning_rate` must be in (0, inf). Received: learning_rate=-1"),
     (["run", "naive2d", "moons", "--set", "epochs=0"], "must be an integer >= 1. Received: runs[0].epochs=0"),
     (["run", "naive2d", "--logdir", "{dir}/file"], "cannot write the logs to"),
+    (["run", "naive2d", "--workers", "0"], "`--workers` must be an integer >= 1. Received: --workers=0"),
+    (["run", "naive2d", "--address", " "], "`--address` must be `auto` or `ray://host:port`. Received: ' '"),
+    (["run", "lr_search", "--set", "seeds=[1, 1]"], "`runs[0].seeds` lists a seed twice. Received: seeds=[1, 1]"),
+    (["run", "lr_search", "--set", "space={}"], "`runs[0].space` must be a table"),
 ])
 def test_bad_input_exits_2_with_one_line_before_training(tmp_path, capsys, args, message):
     (tmp_path / "file").write_text("")

@@ -15,22 +15,23 @@ status is 1.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
-import tomllib
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def _list(args):
-    from experiments.config import builtin_batches
+    from experiments.config import builtin_batches, load_batch
 
     rows = []
     for name, path in builtin_batches().items():
-        data = tomllib.loads(path.read_text())
-        header = data.get("batch", {})
-        rows.append((name, str(len(data.get("runs", []))), header.get("runtime", ""),
-                     header.get("reproduces", "")))
+        batch = load_batch(path)
+        count = len(batch.runs)
+        if batch.search:  # later rounds sample as many trials again
+            count += (batch.search.rounds - 1) * sum(run.trial is not None for run in batch.runs)
+        rows.append((name, str(count), batch.runtime, batch.reproduces))
     widths = [max(len(r[i]) for r in rows + [("batch", "runs", "runtime", "")]) for i in range(3)]
     print(f"{'batch':{widths[0]}s}  {'runs':>{widths[1]}s}  {'runtime':{widths[2]}s}  reproduces")
     for name, runs, runtime, reproduces in rows:
@@ -45,6 +46,8 @@ def _run(args):
     parallel.check(args.workers, args.address)  # before TensorFlow is even imported
     from experiments import config, ranking, runner
 
+    # "N out of the last M calls triggered tf.function retracing": each run compiles its own functions
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     batches = [config.load_batch(b, overrides=args.set or ()) for b in args.batch]
     prepared = [runner.prepare(batch) for batch in batches]  # check all before anything trains
     status = 0

@@ -58,7 +58,7 @@ def rank_groups(records, metric=None, mode=None):
                "min": float(finite.min()) if len(finite) else math.nan,
                "max": float(finite.max()) if len(finite) else math.nan,
                "seeds": [r.get("seed") for r in members], "trial": members[0].get("trial"),
-               "round": members[0].get("round"),
+               "round": members[0].get("round"), "index": members[0].get("index"),
                "statuses": sorted({r.get("status", "?") for r in members})}
         rows_by_kind.setdefault(kind, []).append(row)
     rows = []
@@ -114,5 +114,10 @@ def format_ranking(rows, top=None):
             note = "" if r["statuses"] == ["ok"] else "  (" + ", ".join(r["statuses"]) + ")"
             lines.append(f"{r['rank']:4d}  {r['group']:{width}s}  {seeds:>5s}  {spread:>21s}  "
                          f"{_number(r['min']):>10s}  {_number(r['max']):>10s}{note}")
+        all_rows = [r for r in rows if r["kind"] == kind]
+        entries = list(dict.fromkeys(r["index"] for r in all_rows if r.get("index") is not None))
+        if 1 < len(entries) < len(all_rows):  # a search over several [[runs]] entries: the best of each
+            lines.append("best of each [[runs]] entry: " + ", ".join(
+                f"runs[{i}] {next(r['group'] for r in all_rows if r.get('index') == i)}" for i in entries))
         lines.append("")
     return "\n".join(lines)

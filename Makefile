@@ -25,6 +25,7 @@ test: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/optimizer_step.py
 	$(BIN)/python benchmarks/logging_overhead.py
+	$(BIN)/python benchmarks/batch_scaling.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -60,9 +60,14 @@ def test_resolved_config_beside_the_events(digits_batch):
 def test_event_values_agree_with_the_final_metrics(digits_batch):
     result = digits_batch.results[1]
     root, train, validation = (scalars(result.directory / sub) for sub in (".", "train", "validation"))
-    assert set(root) == {f"final/{k}" for k in result.metrics} | {"wall_seconds"}
+    assert set(root) == ({f"final/{k}" for k in result.metrics} | {f"best/{k}" for k in result.best}
+                         | {"wall_seconds"})
     for key, value in result.metrics.items():
         assert root[f"final/{key}"][1][0] == pytest.approx(value, rel=1e-6)
+    assert set(result.best) == {"train_loss", "train_accuracy", "validation_loss", "validation_accuracy"}
+    assert result.best["validation_loss"] == pytest.approx(min(validation["epoch_loss"][1]), rel=1e-6)
+    for key, value in result.best.items():
+        assert root[f"best/{key}"][1][0] == pytest.approx(value, rel=1e-6)
     assert train["epoch_loss"][0] == [0, 1, 2]
     assert set(validation) == {"epoch_loss", "epoch_accuracy"}
     assert result.metrics["steps"] == 27 and len(result.curves["step_loss"]) == 27

@@ -27,7 +27,7 @@ def served(tmp_path_factory):
         "batch": {"name": "served"},
         "defaults": {"problem": {"name": "digits"}, "model": "softmax_regression", "batch_size": 256,
                      "epochs": 3},
-        "runs": [{"optimizer": {"name": "sgd", "learning_rate": 0.1}},
+        "runs": [{"optimizer": {"name": "sgd", "learning_rate": 0.1}, "seeds": [0, 1]},
                  {"optimizer": {"name": "rmsprop", "rho": 0.9}}],
     })
     result = runner.run_batch(batch, logdir, progress=False)
@@ -48,7 +48,7 @@ def served(tmp_path_factory):
     deadline = time.time() + 90
     while True:  # wait until the server answers and has loaded every run
         try:
-            if len(get("/data/runs")) >= 7:
+            if len(get("/data/runs")) >= 14:
                 break
         except OSError:
             pass
@@ -63,9 +63,12 @@ def served(tmp_path_factory):
 
 def test_runs_are_listed(served):
     result, get = served
-    names = [r.run.name for r in result.results]
+    names = [r.run.name for r in result.results] + ["sgd_lr0.1_mean"]  # the mean over sgd's seeds
     assert set(get("/data/runs")) == {".", "figures", *names, *(f"{n}/{s}" for n in names
                                                                  for s in ("train", "validation"))}
+    tags = get("/data/plugin/scalars/tags")["sgd_lr0.1_mean/train"]
+    assert {"epoch_loss", "epoch_loss/std_low", "epoch_loss/std_high", "epoch_loss/min",
+            "epoch_loss/max"} <= set(tags)
 
 
 def test_scalars_through_the_http_api_equal_the_run(served):
@@ -88,20 +91,26 @@ def test_hparams_dashboard_lists_hyperparameters_and_metrics(served):
     assert hparams["optimizer"]["domainDiscrete"] == ["rmsprop", "sgd"]
     assert {"optimizer.learning_rate", "optimizer.rho", "batch_size", "seed", "problem", "model"} <= set(hparams)
     metrics = {m["name"]["tag"] for m in experiment["metricInfos"]}
-    assert {"final/train_loss", "final/validation_accuracy", "final/test_accuracy", "wall_seconds"} <= metrics
+    assert {"final/train_loss", "final/validation_accuracy", "final/test_accuracy", "wall_seconds",
+            "best/validation_loss", "best/validation_accuracy"} <= metrics
     groups = get("/data/plugin/hparams/session_groups", {
         "experimentName": "", "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE",
                                                   "STATUS_RUNNING"],
         "colParams": [], "startIndex": 0, "sliceSize": 10})
     sessions = {g["name"]: g for g in groups["sessionGroups"]}
-    assert set(sessions) == {r.run.name for r in result.results}
-    sgd = sessions[result.results[0].run.name]
+    assert set(sessions) == {"sgd_lr0.1", "rmsprop_rho0.9"}  # a trial is one group, its seeds its sessions
+    sgd = sessions["sgd_lr0.1"]
     assert sgd["hparams"]["optimizer"] == "sgd" and sgd["hparams"]["optimizer.learning_rate"] == 0.1
+    assert sorted(s["name"] for s in sgd["sessions"]) == ["sgd_lr0.1_s0", "sgd_lr0.1_s1"]
+    assert {s["status"] for s in sgd["sessions"]} == {"STATUS_SUCCESS"}
+    best = [m for m in sgd["sessions"][0]["metricValues"] if m["name"]["tag"] == "best/validation_loss"]
+    run = next(r for r in result.results if r.run.name == sgd["sessions"][0]["name"])
+    assert best[0]["value"] == pytest.approx(run.best["validation_loss"], rel=1e-6)
 
 
 def test_histograms_and_images_are_served(served):
     result, get = served
-    name = result.results[1].run.name
+    name = result.results[2].run.name  # rmsprop
     histogram_tags = get("/data/plugin/histograms/tags")[f"{name}/train"]
     assert any(t.startswith("slots/") and t.endswith("_velocity") for t in histogram_tags)
     assert any(t.startswith("weights/") for t in histogram_tags)

@@ -178,7 +178,7 @@ class Template:
     def seed_list(self):
         return self.seeds or [self.values.get("seed", 0)]
 
-    def run(self, values, seed, trial=None):
+    def run(self, values, seed):
         run = Run.from_dict({**values, "seed": seed}, where=f"runs[{self.index}]")
         run.index = self.index
         if self.seeds and run.name:  # an explicit name, several seeds

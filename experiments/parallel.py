@@ -111,7 +111,8 @@ class Pool:
             key = id(job.thing)
             if key not in shared:
                 shared[key] = ray.put(job.thing)
-            light = runner.Job(job.run, job.kind, None, job.directory, False, False)
+            # an absolute path: a worker on another node does not share our working directory
+            light = runner.Job(job.run, job.kind, None, job.directory.resolve(), False, False)
             pending[self._task.remote(light, shared[key], self.threads_per_run())] = (i, job)
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)

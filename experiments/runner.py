@@ -381,17 +381,12 @@ def execute(job):
     the kind's runner train and log, and ends the session with its status.
     A run that raises gets `error.txt` (the traceback) and status "failed".
     """
-    from tensorboard.plugins.hparams import api as hp
-
     run, directory = job.run, job.directory
     keras.backend.clear_session()
     root = cb_writers.borrow(directory)  # one writer for the run's root, held to the end
     result = None
     try:
-        with root.as_default():
-            hp.hparams(hparams_of(run, job.thing if job.kind == "dataset" else None),
-                       trial_id=run.group or run.name)
-        root.flush()
+        _start_session(root, job)
         metrics, seconds, curves, best = RUNNERS[job.kind](
             run, directory, job.thing, progress=job.progress, keras_verbose=job.keras_verbose)
         result = Result(run, job.kind, directory, metrics, seconds, curves, best=best)
@@ -402,6 +397,16 @@ def execute(job):
         cb.hparams.write_status(root, result.status if result else "failed")
         cb_writers.give_back(directory)
     return result
+
+
+def _start_session(writer, job):
+    """The run's HParams session; its seeds share `trial_id` (the run's group)."""
+    from tensorboard.plugins.hparams import api as hp
+
+    with writer.as_default():
+        hp.hparams(hparams_of(job.run, job.thing if job.kind == "dataset" else None),
+                   trial_id=job.run.group or job.run.name)
+    writer.flush()
 
 
 def failed(job, error):
@@ -521,13 +526,10 @@ def _job(directory, batch, run, kind, thing, progress, keras_verbose):
 
 
 def close_failed(job):
-    """End the HParams session of a run whose process died (`parallel.Pool`)."""
-    from tensorboard.plugins.hparams import api as hp
-
+    """End the HParams session of a run whose process died (`parallel.Pool`); start it
+    again first, in case the worker died before its start reached the disk."""
     writer = cb_writers.borrow(job.directory)
-    with writer.as_default():
-        hp.hparams(hparams_of(job.run, job.thing if job.kind == "dataset" else None),
-                   trial_id=job.run.group or job.run.name)
+    _start_session(writer, job)
     cb.hparams.write_status(writer, "failed")
     cb_writers.give_back(job.directory)
 

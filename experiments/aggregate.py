@@ -82,9 +82,9 @@ def write_aggregate(directory, group, results):
         writer.close()
     (out / "aggregate.json").write_text(json.dumps(
         {"group": group, "runs": [r.run.name for r in results], "seeds": [r.run.seed for r in results],
-         "bands": {suffix or "(the tag)": name for suffix, name in (
-             ("", "mean"), ("/std_low", "mean - std"), ("/std_high", "mean + std"),
-             ("/min", "min"), ("/max", "max"))}}, indent=2))
+         "bands": {"<tag>": "mean", "<tag>/std_low": "mean - sample std",
+                   "<tag>/std_high": "mean + sample std", "<tag>/min": "min", "<tag>/max": "max"}},
+        indent=2))
     return out
 
 

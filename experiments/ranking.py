@@ -14,7 +14,7 @@ import pathlib
 
 import numpy as np
 
-from experiments.search import default_mode, rank
+from experiments.search import default_mode
 
 
 def default_metric(record):
@@ -63,11 +63,16 @@ def rank_groups(records, metric=None, mode=None):
         rows_by_kind.setdefault(kind, []).append(row)
     rows = []
     for kind in sorted(rows_by_kind):
-        kind_rows = rows_by_kind[kind]
-        order = rank([r["mean"] for r in kind_rows], kind_rows[0]["mode"])
-        order = sorted(order, key=lambda i: kind_rows[i]["ok"] < kind_rows[i]["runs"])
-        rows += [dict(kind_rows[i], rank=k + 1) for k, i in enumerate(order)]
+        ordered = sorted(rows_by_kind[kind], key=_order)
+        rows += [dict(row, rank=k + 1) for k, row in enumerate(ordered)]
     return rows
+
+
+def _order(row):
+    """Complete trials first, then a finite mean, best first for the row's mode."""
+    finite = math.isfinite(row["mean"])
+    sign = 1.0 if row["mode"] == "min" else -1.0
+    return (row["ok"] < row["runs"], not finite, sign * row["mean"] if finite else 0.0)
 
 
 def load_records(logdir):

@@ -263,9 +263,3 @@ def narrow(dimensions, kept_trials):
     """The next round's dimensions from the kept trials' values."""
     return [d.narrow([trial[d.key] for trial in kept_trials]) for d in dimensions]
 
-
-def rank(scores, mode):
-    """Order of `scores` (NaN last) for `mode` "min" or "max"."""
-    sign = 1.0 if mode == "min" else -1.0
-    return sorted(range(len(scores)),
-                  key=lambda i: (not math.isfinite(scores[i]), sign * scores[i] if math.isfinite(scores[i]) else 0))

@@ -34,6 +34,22 @@ def give_back(path):
         del _open[key]
 
 
+def flush_under(path):
+    """Flush every open writer of `path` and of the directories under it."""
+    root = os.path.abspath(os.fspath(path))
+    for key, (writer, _) in _open.items():
+        if key == root or key.startswith(root + os.sep):
+            writer.flush()
+
+
+def close_under(path):
+    """Close and forget every writer of `path` and under it, borrowed or not
+    (after a run that raised: its callbacks never gave theirs back)."""
+    root = os.path.abspath(os.fspath(path))
+    for key in [k for k in _open if k == root or k.startswith(root + os.sep)]:
+        _open.pop(key)[0].close()
+
+
 class Borrowed:
     """Mixin for callbacks: `self._writer(sub)` borrows `<logdir>/<sub>`'s writer."""
 

@@ -53,8 +53,10 @@ def write_config(logdir, hparams, metrics):
         )
 
 
-#: Run outcomes -> the HParams dashboard's session status (its "Status" filter).
-STATUSES = {"ok": "STATUS_SUCCESS", "failed": "STATUS_FAILURE", "running": "STATUS_RUNNING"}
+#: Run outcomes -> the HParams dashboard's session status (its "Status" filter). The
+#: dashboard has no "diverged": such a run ends as a failure, and its `diverged` metric is 1.
+STATUSES = {"ok": "STATUS_SUCCESS", "failed": "STATUS_FAILURE", "diverged": "STATUS_FAILURE",
+            "running": "STATUS_RUNNING"}
 
 
 def write_status(writer, status):

@@ -9,7 +9,9 @@ Bad input (an unknown batch, field or name, an out-of-range value, an
 unwritable --logdir) prints one line naming the field and the value received
 and exits with status 2 before anything trains. A run that fails while
 training is reported in the summary; the others still run, and the exit
-status is 1.
+status is 1. A run that diverges stops there and is reported as diverged
+(exit status 0: it is a result). Running the same command again goes on
+where a batch stopped; Ctrl-C stops it cleanly (exit status 130).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shlex
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -44,11 +47,14 @@ def _run(args):
     from experiments import parallel
 
     parallel.check(args.workers, args.address)  # before TensorFlow is even imported
-    from experiments import config, ranking, runner
+    from experiments import config
+
+    batches = [config.load_batch(b, overrides=args.set or ()) for b in args.batch]
+    _check_logdir(args.logdir)
+    from experiments import ranking, runner
 
     # "N out of the last M calls triggered tf.function retracing": each run compiles its own functions
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    batches = [config.load_batch(b, overrides=args.set or ()) for b in args.batch]
     prepared = [runner.prepare(batch) for batch in batches]  # check all before anything trains
     status = 0
     for batch, ready in zip(batches, prepared):
@@ -56,9 +62,16 @@ def _run(args):
             print(f"\n== {batch.name}: {batch.reproduces}")
             if batch.runtime:
                 print(f"   expected runtime: {batch.runtime}")
-        result = runner.run_batch(batch, args.logdir, progress=not args.quiet,
-                                  keras_verbose=args.verbose, prepared=ready,
-                                  workers=args.workers, address=args.address)
+        try:
+            result = runner.run_batch(batch, args.logdir, progress=not args.quiet,
+                                      keras_verbose=args.verbose, prepared=ready,
+                                      workers=args.workers, address=args.address,
+                                      fresh=args.fresh, report=_say)
+        except (runner.Interrupted, KeyboardInterrupt) as stop:
+            where = f"\n{stop}" if isinstance(stop, runner.Interrupted) else ""
+            _say(f"{where}\nTo go on where it stopped, run the same command again:\n"
+                 f"  python -m experiments {' '.join(shlex.quote(a) for a in args.argv)}")
+            return 130
         print(f"\n{batch.name}: {len(result.results)} runs in {result.directory}\n")
         print(runner.summary_table(result))
         if batch.search or result.aggregates:
@@ -69,9 +82,35 @@ def _run(args):
         for path in result.figures:
             print(f"figure: {path}")
         print(f"look at it with:  tensorboard --logdir {result.directory}")
+        if result.diverged:
+            print(f"{len(result.diverged)} run(s) diverged and stopped early: "
+                  + ", ".join(r.run.name for r in result.diverged))
         if result.failed:
+            print(f"{len(result.failed)} of {len(result.results)} run(s) FAILED (the traceback is in "
+                  "each one's error.txt; running the same command again retries them):")
+            for r in result.failed:
+                print(f"  {r.run.name}: {r.error}")
             status = 1
     return status
+
+
+def _say(text):
+    print(text, file=sys.stderr, flush=True)
+
+
+def _check_logdir(logdir):
+    from experiments.validation import ConfigError
+
+    path = os.path.abspath(logdir)
+    existing = path
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ConfigError(f"`--logdir` must be a directory, and {existing!r} is a file. "
+                          f"Received: --logdir={logdir!r}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"`--logdir` is not writable: this user may not write in {existing!r}. "
+                          f"Received: --logdir={logdir!r}")
 
 
 def _best(args):
@@ -122,6 +161,8 @@ def main(argv=None):
                      help="run N runs at once on a local Ray instance (pip install -e '.[ray]')")
     run.add_argument("--address", metavar="ADDRESS",
                      help="run on an existing Ray cluster: auto, or ray://HOST:PORT")
+    run.add_argument("--fresh", action="store_true",
+                     help="start the batch over in a new directory, even if it ran (or stopped) before")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.add_argument("--verbose", action="store_true", help="also print Keras's line per epoch")
     best = commands.add_parser("best", help="rank the trials of finished batches, mean +- std over seeds")
@@ -131,6 +172,7 @@ def main(argv=None):
     best.add_argument("--mode", choices=("min", "max"), help="default: max for accuracies, else min")
     best.add_argument("--top", type=int, metavar="N", help="show the N best trials of each kind")
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
 
     from experiments.validation import ConfigError
 

@@ -37,7 +37,7 @@ import re
 import tomllib
 
 from experiments import search
-from experiments.validation import ConfigError, check_int, lookup
+from experiments.validation import ConfigError, check_int, check_number, lookup
 
 BATCH_DIR = pathlib.Path(__file__).parent / "batches"
 
@@ -75,6 +75,9 @@ class Run:
     seed: int = 0
     name: str | None = None
     log: dict = dataclasses.field(default_factory=dict)
+    # Stop as diverged once the loss exceeds this times its lowest value (and its first);
+    # NaN or infinite always stops. inf: only NaN or infinite.
+    divergence_factor: float = 100.0
     # Set by the batch, not by users: where the run comes from.
     group: str | None = _internal()  # the name without the seed: runs that differ only by seed
     index: int | None = _internal()  # its [[runs]] entry in the batch file
@@ -121,6 +124,10 @@ class Run:
             raise ConfigError(f"{where}: give `epochs` or `steps`, not both. "
                               f"Received: epochs={self.epochs}, steps={self.steps}")
         check_int(f"{where}.seed", self.seed, minimum=0)
+        check_number(f"{where}.divergence_factor", self.divergence_factor)
+        if not self.divergence_factor > 1:
+            raise ConfigError(f"`{where}.divergence_factor` must be > 1 (inf: stop only at NaN or inf). "
+                              f"Received: divergence_factor={self.divergence_factor!r}")
         if self.name is not None and not re.fullmatch(r"[\w.=+-]+", str(self.name)):
             raise ConfigError(f"`{where}.name` may hold letters, digits and . = + - _ only. "
                               f"Received: name={self.name!r}")

@@ -15,6 +15,7 @@ on every node (README, "Running on a Ray cluster").
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 
@@ -112,7 +113,8 @@ class Pool:
             if key not in shared:
                 shared[key] = ray.put(job.thing)
             # an absolute path: a worker on another node does not share our working directory
-            light = runner.Job(job.run, job.kind, None, job.directory.resolve(), False, False)
+            light = dataclasses.replace(job, thing=None, directory=job.directory.resolve(),
+                                        progress=False, keras_verbose=False)
             pending[self._task.remote(light, shared[key], self.threads_per_run())] = (i, job)
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)

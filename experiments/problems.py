@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import inspect
 import os
 import pathlib
 import pickle
@@ -97,6 +98,10 @@ def get(spec):
 def load(spec):
     """Load the problem described by `spec` (see `get`)."""
     problem, arguments = get(spec)
+    accepted = inspect.signature(problem.load).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
+        for key in arguments:
+            lookup(f"argument of problem {problem.name!r}", accepted, key)
     try:
         return problem.load(**arguments)
     except TypeError as error:

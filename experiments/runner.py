@@ -26,12 +26,16 @@ Layout of `<logdir>/<batch>/` (a `_2`, `_3`, ... suffix if it already holds runs
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
 import json
 import math
 import pathlib
 import platform
+import shutil
+import signal
+import threading
 import time
 import traceback
 
@@ -46,7 +50,7 @@ from custom_optimizers._base import bias_correction
 from experiments import figures, models, problems, ranking
 from experiments.config import Batch, Run, steps_per_epoch
 from experiments.objectives2d import minimise
-from experiments.validation import ConfigError
+from experiments.validation import ConfigError, lookup
 
 
 @dataclasses.dataclass
@@ -59,7 +63,11 @@ class Result:
     curves: dict = dataclasses.field(default_factory=dict)  # for the batch's figures
     error: str | None = None
     best: dict = dataclasses.field(default_factory=dict)  # best value over the run of each metric
-    status: str = "ok"  # "ok" or "failed"
+    status: str = "ok"  # "ok", "diverged", "failed" or "interrupted" (stopped to resume later)
+    divergence: dict | None = None  # a diverged run's {step, loss, reason}
+    fingerprint: str | None = None  # `checkpoint.fingerprint` of its resolved config
+    resumed: bool = False  # went on from a checkpoint
+    skipped: bool = False  # finished by an earlier invocation of the same batch
 
     def record(self):
         """What `result.json` and `summary.json` keep of the run."""
@@ -67,7 +75,24 @@ class Result:
         return {"run": run.name, "group": run.group, "index": run.index, "seed": run.seed,
                 "trial": run.trial, "trial_id": run.trial_id, "round": run.round, "kind": self.kind,
                 "status": self.status, "metrics": self.metrics, "best": self.best,
-                "seconds": self.seconds, "error": self.error}
+                "seconds": self.seconds, "error": self.error, "divergence": self.divergence,
+                "fingerprint": self.fingerprint}
+
+
+#: Statuses of a run that is over: re-running its batch skips it. A failed run is tried again.
+FINISHED = ("ok", "diverged")
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What a kind's run function returns."""
+
+    metrics: dict
+    seconds: float
+    curves: dict
+    best: dict
+    status: str = "ok"  # "ok", "diverged" or "interrupted"
+    divergence: dict | None = None
 
 
 @dataclasses.dataclass
@@ -80,6 +105,8 @@ class Job:
     directory: pathlib.Path
     progress: bool = False
     keras_verbose: bool = False
+    fingerprint: str | None = None  # of the resolved config: what result.json and checkpoints carry
+    resume: bool = False  # go on from `<directory>/checkpoint.npz`
 
 
 @dataclasses.dataclass
@@ -95,7 +122,11 @@ class BatchResult:
 
     @property
     def failed(self):
-        return [r for r in self.results if r.error]
+        return [r for r in self.results if r.status == "failed"]
+
+    @property
+    def diverged(self):
+        return [r for r in self.results if r.status == "diverged"]
 
     def ranking(self):
         return ranking.rank_groups([r.record() for r in self.results], self.metric, self.mode)
@@ -113,6 +144,12 @@ def make_optimizer(run, steps_per_epoch=1):
     arguments = dict(run.optimizer)
     name = arguments.pop("name")
     cls = co.OPTIMIZERS.get(name.lower())
+    if cls is not None:  # Keras would say only "Argument(s) not recognized"
+        accepted = {k: 0 for base in cls.__mro__ if "__init__" in vars(base)
+                    for k, p in inspect.signature(vars(base)["__init__"]).parameters.items()
+                    if k not in ("self", "name") and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+        for key in arguments:
+            lookup(f"argument of optimizer {name!r}", accepted, key)
     try:
         if run.schedule is not None:
             schedule = dict(run.schedule)
@@ -176,9 +213,10 @@ METRICS["dataset"] += ["test_loss", "best/train_accuracy"]
 METRICS["objective"] += ["x", "y"]
 
 
-def _write_final(directory, metrics, seconds, best=None):
-    """`final/<metric>`, `best/<metric>` and `wall_seconds` at the run's root (step 0):
-    the HParams dashboard's metrics."""
+def _write_final(directory, metrics, seconds, best=None, diverged=None):
+    """`final/<metric>`, `best/<metric>`, `wall_seconds` and (for runs that
+    can diverge) `diverged` (1 or 0) at the run's root (step 0): the HParams
+    dashboard's metrics."""
     writer = cb_writers.borrow(directory)
     with writer.as_default(step=0):
         for name, value in metrics.items():
@@ -186,18 +224,89 @@ def _write_final(directory, metrics, seconds, best=None):
         for name, value in (best or {}).items():
             tf.summary.scalar(f"best/{name}", value)
         tf.summary.scalar("wall_seconds", seconds)
+        if diverged is not None:
+            tf.summary.scalar("diverged", float(diverged))
     cb_writers.give_back(directory)
 
 
+#: Set (by `run_batch`'s Ctrl-C handler) to stop the running run at its next epoch end, after
+#: saving its checkpoint, and start no other.
+STOP = threading.Event()
+
+
+def divergence_reason(loss, first, lowest, factor):
+    """Why a run whose loss is now `loss` has diverged, or None.
+
+    Diverged: the loss is NaN or infinite, or it exceeds both `factor` times
+    its lowest value so far and its first value. (The second condition keeps
+    a run that wobbles near a minimum of almost 0 from counting: only a loss
+    that climbs back above where it started is a divergence.)
+    """
+    if not math.isfinite(loss):
+        return f"the loss is {loss}"
+    if lowest is not None and lowest > 0 and loss > factor * lowest and loss > first:
+        return (f"the loss {loss:.4g} exceeds {factor:g} x its lowest value {lowest:.4g} "
+                f"and its first value {first:.4g}")
+    return None
+
+
+class DivergenceStop(keras.callbacks.Callback):
+    """Stop `fit` right after a step whose loss (Keras's running mean over the
+    epoch so far) makes `divergence_reason` say so; `self.divergence` then holds
+    {step, loss, reason}. `first`/`lowest` carry on from a checkpoint."""
+
+    def __init__(self, factor, first=None, lowest=None):
+        super().__init__()
+        self.factor, self.first, self.lowest = factor, first, lowest
+        self.divergence = None
+
+    def on_train_begin(self, logs=None):
+        self._step = int(self.model.optimizer.iterations.numpy())
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step += 1
+        loss = float((logs or {}).get("loss", math.nan))
+        reason = divergence_reason(loss, self.first, self.lowest, self.factor)
+        if reason is not None:
+            self.divergence = {"step": self._step, "loss": loss, "reason": reason}
+            self.model.stop_training = True
+            return
+        self.first = loss if self.first is None else self.first
+        self.lowest = loss if self.lowest is None else min(self.lowest, loss)
+
+
+class BestSoFar(keras.callbacks.Callback):
+    """The best epoch value of the training and validation loss and accuracy
+    (Keras's running means for training, every validation), NaN ignored, and
+    not counting the epoch in which the run diverged (`diverging`)."""
+
+    PICKS = (("loss", "train_loss", min), ("accuracy", "train_accuracy", max),
+             ("val_loss", "validation_loss", min), ("val_accuracy", "validation_accuracy", max))
+
+    def __init__(self, best=None, diverging=None):
+        super().__init__()
+        self.best = dict(best or {})
+        self.diverging = diverging
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.diverging is not None and self.diverging.divergence is not None:
+            return
+        for key, name, pick in self.PICKS:
+            value = (logs or {}).get(key)
+            if value is not None and math.isfinite(float(value)):
+                value = float(value)
+                self.best[name] = pick(self.best[name], value) if name in self.best else value
+
+
 class StopAtStep(keras.callbacks.Callback):
-    """Stop `fit` after exactly `steps` optimizer steps (Keras checks between steps)."""
+    """Stop `fit` once the optimizer has taken `steps` steps in all (Keras checks between steps)."""
 
     def __init__(self, steps):
         super().__init__()
         self.steps = steps
 
     def on_train_begin(self, logs=None):
-        self._taken = 0
+        self._taken = int(self.model.optimizer.iterations.numpy())  # a resumed run's earlier steps
 
     def on_train_batch_end(self, batch, logs=None):
         self._taken += 1
@@ -205,20 +314,65 @@ class StopAtStep(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Save the run's state (`experiments.checkpoint`) at every `every`-th
+    epoch end and the last; on `STOP`, save at this epoch end and stop.
+
+    Goes last in the callback list: the loggers have written the epoch's
+    events by then, and the checkpoint records their file sizes after
+    flushing every writer under the run. Saves nothing once the run has
+    stopped for another reason (diverged, or `steps` reached mid-epoch).
+    """
+
+    def __init__(self, directory, every, epochs, state):
+        super().__init__()
+        self.directory, self.every, self.epochs, self.state = directory, every, epochs, state
+        self.interrupted = False
+        self.saved_epoch = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.model.stop_training:
+            return
+        done = epoch + 1
+        if STOP.is_set() or done % self.every == 0 or done == self.epochs:
+            from experiments import checkpoint
+
+            cb_writers.flush_under(self.directory)
+            arrays, meta = self.state(done)
+            meta["events"] = checkpoint.event_files(self.directory)
+            checkpoint.save(self.directory, arrays, meta)
+            self.saved_epoch = done
+        if STOP.is_set() and done < self.epochs:
+            self.interrupted = True
+            self.model.stop_training = True
+
+
 # --- one function per problem kind ----------------------------------------
 
 
-def training_dataset(run, data):
+def training_dataset(run, data, first_epoch=0):
     """Reshuffled every pass; one pass is one epoch (fit with `steps_per_epoch`).
 
-    Repeating the dataset lets Keras keep one iterator for the whole fit
+    Epoch e's order is a stateless shuffle seeded by `(run.seed, e)`, so it
+    depends on nothing but the seed and the epoch: a run resumed at epoch
+    `first_epoch` sees exactly the batches an uninterrupted one would.
+    One endless dataset lets Keras keep one iterator for the whole fit
     instead of building one per epoch, which costs more than the training
     itself on small problems.
     """
-    size = len(data.x_train) if run.batch_size == "full" else run.batch_size
-    return (tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train))
-            .shuffle(len(data.x_train), seed=run.seed, reshuffle_each_iteration=True)
-            .batch(size).repeat().prefetch(tf.data.AUTOTUNE))
+    n = len(data.x_train)
+    size = n if run.batch_size == "full" else run.batch_size
+    x, y = tf.constant(data.x_train), tf.constant(data.y_train)
+
+    def epoch(e):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(n, dtype=tf.int64), seed=tf.stack([tf.constant(run.seed, tf.int64), e]))
+        return tf.data.Dataset.from_tensor_slices(order).batch(size)
+
+    return (tf.data.Dataset.range(first_epoch, 2**62).flat_map(epoch)
+            .map(lambda i: (tf.gather(x, i), tf.gather(y, i)), num_parallel_calls=tf.data.AUTOTUNE,
+                 deterministic=True)
+            .prefetch(tf.data.AUTOTUNE))
 
 
 def epoch_cadence(run, epochs):
@@ -244,56 +398,112 @@ def logging_callbacks(run, directory, data, epochs):
     return callbacks + ([history] if history else []), history
 
 
-def fit_run(run, directory, data, progress=None, keras_verbose=False):
-    """Train `run.model` on `data` with `model.fit`; TensorBoard logs in `directory`."""
+def fit_run(run, directory, data, progress=None, keras_verbose=False, resume=False, fingerprint=None):
+    """Train `run.model` on `data` with `model.fit`; TensorBoard logs in `directory`.
+
+    Checkpoints at the epochs it logs (`epoch_cadence`) and the last; with
+    `resume`, goes on from `<directory>/checkpoint.npz` (whose events
+    `_job` has already cut back). Stops at once when the loss diverges
+    (`DivergenceStop`), or at the next epoch end when `STOP` is set.
+    """
+    from experiments import checkpoint
+
     keras.utils.set_random_seed(run.seed)
     model = models.build(run.model, data)
     per_epoch = steps_per_epoch(run, len(data.x_train))
     epochs = run.epochs or math.ceil(run.steps / per_epoch)
     model.compile(optimizer=make_optimizer(run, per_epoch), loss=models.loss_for(model),
                   metrics=["accuracy"])
-    train = training_dataset(run, data)
+    stored = checkpoint.load(directory) if resume else None
+    if stored is not None and stored[1].get("fingerprint") != fingerprint:
+        stored = None
+    arrays, meta = stored or ({}, {"epoch": 0, "best": {}, "seconds": 0.0})
+    if stored is not None:
+        model.optimizer.build(model.trainable_variables)
+        _restore(model.variables, arrays, "model")
+        _restore(model.optimizer.variables, arrays, "optimizer")
+    first_epoch = meta["epoch"]
+
     callbacks, history = logging_callbacks(run, directory, data, epochs)
+    if history is not None and stored is not None:
+        history.carry_on(arrays["step_loss"].tolist(), arrays["step_seconds"].tolist())
+    diverging = DivergenceStop(run.divergence_factor, meta.get("first_loss"), meta.get("lowest_loss"))
+    best = BestSoFar(meta["best"], diverging)
+    callbacks += [diverging, best]
     if run.steps is not None:
         callbacks.append(StopAtStep(run.steps))
     if progress:
-        callbacks.append(cb.EpochProgress(run.name))
+        callbacks.append(cb.EpochProgress(run.name, initial=first_epoch))
+    start = time.perf_counter()
+
+    def state(done):
+        steps = history.losses if history is not None else []
+        seconds = history.seconds if history is not None else []
+        return ({**_named(model.variables, "model"), **_named(model.optimizer.variables, "optimizer"),
+                 "step_loss": np.array(steps, np.float64), "step_seconds": np.array(seconds, np.float64)},
+                {"fingerprint": fingerprint, "epoch": done, "best": best.best,
+                 "first_loss": diverging.first, "lowest_loss": diverging.lowest,
+                 "seconds": meta["seconds"] + time.perf_counter() - start})
+
+    saver = EpochCheckpoint(directory, epoch_cadence(run, epochs), epochs, state)
+    callbacks.append(saver)  # last: after the loggers have written the epoch
     validation = None
     if len(data.x_val):  # a dataset, not arrays: Keras rebuilds its adapter for arrays every time
         validation = tf.data.Dataset.from_tensor_slices((data.x_val, data.y_val)).batch(1024).cache()
 
-    start = time.perf_counter()
-    logs = model.fit(train, epochs=epochs, steps_per_epoch=per_epoch, shuffle=False,
-                     validation_data=validation, validation_freq=epoch_cadence(run, epochs),
-                     callbacks=callbacks, verbose=2 if keras_verbose else 0).history
-    seconds = time.perf_counter() - start
-    best = {}  # over the epochs: Keras's running means for training, every validation
-    for key, name, pick in (("loss", "train_loss", min), ("accuracy", "train_accuracy", max),
-                            ("val_loss", "validation_loss", min),
-                            ("val_accuracy", "validation_accuracy", max)):
-        if logs.get(key):
-            best[name] = float(pick(logs[key]))
+    if first_epoch < epochs:
+        model.fit(training_dataset(run, data, first_epoch), epochs=epochs, initial_epoch=first_epoch,
+                  steps_per_epoch=per_epoch, shuffle=False, validation_data=validation,
+                  validation_freq=epoch_cadence(run, epochs), callbacks=callbacks,
+                  verbose=2 if keras_verbose else 0)
+    seconds = meta["seconds"] + time.perf_counter() - start
+    curves = {"step_loss": history.losses if history else [],
+              "step_seconds": history.seconds if history else [], "steps_per_epoch": per_epoch}
+    if saver.interrupted:
+        return Outcome({"epochs": saver.saved_epoch}, seconds, curves, best.best, status="interrupted")
 
     metrics = {"epochs": epochs, "steps": int(model.optimizer.iterations.numpy())}
+    if diverging.divergence is not None:
+        metrics["epochs"] = math.ceil(metrics["steps"] / per_epoch)
     for split, x, y in (("train", data.x_train, data.y_train), ("validation", data.x_val, data.y_val),
                         ("test", data.x_test, data.y_test)):
         if len(x):
             scores = model.evaluate(x, y, batch_size=1024, verbose=0, return_dict=True)
             metrics[f"{split}_loss"] = float(scores["loss"])
             metrics[f"{split}_accuracy"] = float(scores["accuracy"])
-    _write_final(directory, metrics, seconds, best)
-    curves = {"step_loss": history.losses if history else [],
-              "step_seconds": history.seconds if history else [], "steps_per_epoch": per_epoch}
+    _write_final(directory, metrics, seconds, best.best, diverged=diverging.divergence is not None)
     if data.input_shape == (2,):
         from callbacks.decision_boundary import probability_grid
 
         curves["grid"] = probability_grid(model, data.x_train)
         curves["points"] = (data.x_train, data.y_train)
-    return metrics, seconds, curves, best
+    if diverging.divergence is not None:
+        return Outcome(metrics, seconds, curves, best.best, "diverged", diverging.divergence)
+    return Outcome(metrics, seconds, curves, best.best)
 
 
-def path_run(run, directory, objective, progress=None, keras_verbose=False):
-    """Minimise a 2-D objective from its start point for `run.steps` steps."""
+def _named(variables, prefix):
+    return {f"{prefix}/{i}": np.asarray(v.numpy()) for i, v in enumerate(variables)}
+
+
+def _restore(variables, arrays, prefix):
+    """Assign `arrays[prefix/i]` to the i-th variable; refuse a checkpoint of another shape."""
+    stored = sorted((k for k in arrays if k.startswith(prefix + "/")), key=lambda k: int(k.split("/")[1]))
+    if len(stored) != len(variables):
+        raise ValueError(f"the checkpoint holds {len(stored)} {prefix} variables, the run has {len(variables)}")
+    for variable, key in zip(variables, stored):
+        if tuple(variable.shape) != arrays[key].shape:
+            raise ValueError(f"checkpoint {key} has shape {arrays[key].shape}, the run's {tuple(variable.shape)}")
+        variable.assign(arrays[key])
+
+
+def path_run(run, directory, objective, progress=None, keras_verbose=False, **_):
+    """Minimise a 2-D objective from its start point for `run.steps` steps.
+
+    The path takes milliseconds, so it is computed whole and then cut at
+    its first diverged point (`divergence_reason` over f along the path):
+    nothing after that point is logged, as if the run had stopped there.
+    """
     optimizer = make_optimizer(run)
     rates = []
     start = time.perf_counter()
@@ -305,20 +515,30 @@ def path_run(run, directory, objective, progress=None, keras_verbose=False):
         losses = objective.f(points)
     gradient_norms = tf.norm(tape.gradient(losses, points), axis=0).numpy()
     losses = losses.numpy()
+    divergence, lowest = None, None
+    for t, loss in enumerate(losses):
+        reason = divergence_reason(float(loss), float(losses[0]), lowest, run.divergence_factor)
+        if reason is not None:
+            divergence = {"step": t, "loss": float(loss), "reason": reason}
+            path, losses, gradient_norms = path[:t + 1], losses[:t + 1], gradient_norms[:t + 1]
+            break
+        lowest = float(loss) if lowest is None else min(lowest, float(loss))
     with tf.summary.create_file_writer(str(directory / "train")).as_default():
         for t in range(len(path)):
             tf.summary.scalar("loss", losses[t], step=t)
             tf.summary.scalar("x", path[t, 0], step=t)
             tf.summary.scalar("y", path[t, 1], step=t)
             tf.summary.scalar("gradient_norm", gradient_norms[t], step=t)
-            if t < run.steps:
+            if t < len(path) - 1:  # the rate of the step from point t
                 tf.summary.scalar("learning_rate", rates[t], step=t)
     metrics = {"loss": float(losses[-1]), "x": float(path[-1, 0]), "y": float(path[-1, 1])}
     if objective.minimum is not None:
         metrics["distance"] = float(np.linalg.norm(path[-1] - np.array(objective.minimum)))
-    best = {"loss": float(np.min(losses))}
-    _write_final(directory, metrics, seconds, best)
-    return metrics, seconds, {"path": path}, best
+    metrics["steps"] = len(path) - 1
+    finite = losses[np.isfinite(losses)]
+    best = {"loss": float(np.min(finite))} if len(finite) else {}
+    _write_final(directory, metrics, seconds, best, diverged=divergence is not None)
+    return Outcome(metrics, seconds, {"path": path}, best, "diverged" if divergence else "ok", divergence)
 
 
 def _averager(run):
@@ -338,7 +558,7 @@ def _averager(run):
     return beta, corrected, optimizer
 
 
-def average_run(run, directory, series, progress=None, keras_verbose=False):
+def average_run(run, directory, series, progress=None, keras_verbose=False, **_):
     """Exponentially weighted average of a series, via `Momentum(form="ewa")`.
 
     With learning rate 1 and the series fed as the gradient, the optimizer's
@@ -366,37 +586,79 @@ def average_run(run, directory, series, progress=None, keras_verbose=False):
     metrics = {"rms_error": float(np.sqrt(np.mean(error**2))),
                "first_10_mean_error": float(np.mean(error[:10]))}
     _write_final(directory, metrics, seconds)
-    return metrics, seconds, {"average": averages, "series": series}, {}
+    return Outcome(metrics, seconds, {"average": averages, "series": series}, {})
 
 
-#: kind -> function(run, directory, problem, progress, keras_verbose) -> (final metrics,
-#: seconds, curves for the figures, best metrics); each writes the run's events.
+#: kind -> function(run, directory, problem, progress=, keras_verbose=, resume=, fingerprint=)
+#: -> Outcome; each writes the run's events. Only `dataset` runs checkpoint (and resume):
+#: the others take seconds and start again.
 RUNNERS = {"dataset": fit_run, "objective": path_run, "series": average_run}
 
 
 def execute(job):
     """Run one job into `job.directory`; never raises for the run's own errors.
 
-    Writes the run's HParams session (grouped with its other seeds), lets
-    the kind's runner train and log, and ends the session with its status.
-    A run that raises gets `error.txt` (the traceback) and status "failed".
+    Writes the run's HParams session (grouped with its other seeds; a
+    resumed run's is already there), lets the kind's runner train and log,
+    and ends the session with its status, unless the run was interrupted
+    to go on later. A run that raises gets `error.txt` (the traceback) and
+    status "failed"; one that diverged, status "diverged".
     """
     run, directory = job.run, job.directory
     keras.backend.clear_session()
     root = cb_writers.borrow(directory)  # one writer for the run's root, held to the end
     result = None
     try:
-        _start_session(root, job)
-        metrics, seconds, curves, best = RUNNERS[job.kind](
-            run, directory, job.thing, progress=job.progress, keras_verbose=job.keras_verbose)
-        result = Result(run, job.kind, directory, metrics, seconds, curves, best=best)
+        if not job.resume:
+            _start_session(root, job)
+        outcome = RUNNERS[job.kind](run, directory, job.thing, progress=job.progress,
+                                    keras_verbose=job.keras_verbose, resume=job.resume,
+                                    fingerprint=job.fingerprint)
+        result = Result(run, job.kind, directory, outcome.metrics, outcome.seconds, outcome.curves,
+                        best=outcome.best, status=outcome.status, divergence=outcome.divergence,
+                        fingerprint=job.fingerprint, resumed=job.resume)
     except Exception as error:  # one broken run must not lose the others
         (directory / "error.txt").write_text(traceback.format_exc())
         result = failed(job, f"{type(error).__name__}: {error}")
     finally:
-        cb.hparams.write_status(root, result.status if result else "failed")
+        status = result.status if result else "failed"
+        if result is not None and status != "interrupted":
+            cb.hparams.write_status(root, status)
         cb_writers.give_back(directory)
+        cb_writers.close_under(directory)  # what a run that raised left open
+    if result.status in FINISHED:
+        _save_curves(directory, result.curves)
     return result
+
+
+def _save_curves(directory, curves):
+    """The figures' data of a finished run, for a later invocation that skips it."""
+    arrays = {}
+    for key, value in curves.items():
+        if key == "points":
+            arrays["points_x"], arrays["points_y"] = value
+        elif key != "series":  # the problem's own data: loaded again
+            arrays[key] = np.asarray(value)
+    with open(directory / "curves.npz", "wb") as file:
+        np.savez(file, **arrays)
+
+
+def _load_curves(directory, kind, thing):
+    path = directory / "curves.npz"
+    if not path.is_file():
+        return {}
+    with np.load(path, allow_pickle=False) as stored:
+        curves = {key: stored[key] for key in stored.files}
+    if "points_x" in curves:
+        curves["points"] = (curves.pop("points_x"), curves.pop("points_y"))
+    for key in ("step_loss", "step_seconds"):
+        if key in curves:
+            curves[key] = curves[key].tolist()
+    if "steps_per_epoch" in curves:
+        curves["steps_per_epoch"] = int(curves["steps_per_epoch"])
+    if kind == "series":
+        curves["series"] = thing
+    return curves
 
 
 def _start_session(writer, job):
@@ -411,7 +673,8 @@ def _start_session(writer, job):
 
 def failed(job, error):
     """The Result of a run that did not finish, with `error` as its one-line reason."""
-    return Result(job.run, job.kind, job.directory, {}, 0.0, error=error, status="failed")
+    return Result(job.run, job.kind, job.directory, {}, 0.0, error=error, status="failed",
+                  fingerprint=job.fingerprint)
 
 
 # --- a batch ---------------------------------------------------------------
@@ -480,21 +743,56 @@ def _check_kind(run, kind):
         raise ConfigError("a dataset problem needs `epochs` or `steps`")
 
 
-def batch_directory(logdir, name):
-    """`<logdir>/<name>`, or `<name>_2`, `_3`, ... when that already holds runs."""
-    logdir = pathlib.Path(logdir)
-    candidate, n = logdir / name, 1
-    while candidate.exists() and any(candidate.iterdir()):
-        n += 1
-        candidate = logdir / f"{name}_{n}"
+def batch_fingerprint(batch):
+    """What makes two invocations the same batch: its name, every run and the search."""
+    from experiments import checkpoint
+
+    return checkpoint.fingerprint({"name": batch.name, "runs": [r.to_dict() for r in batch.runs],
+                                   "search": dataclasses.asdict(batch.search) if batch.search else None})
+
+
+def _read_json(path):
     try:
-        candidate.mkdir(parents=True, exist_ok=True)
-        probe = candidate / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as error:
-        raise ConfigError(f"cannot write the logs to {str(candidate)!r}: {error.strerror}") from None
-    return candidate
+        return json.loads(pathlib.Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def open_batch_directory(logdir, batch, fresh=False):
+    """(directory, lock, resuming) for `batch` under `logdir`, locked for this process.
+
+    The same batch (`batch_fingerprint`) goes on in the directory it ran in
+    before; another batch of that name gets `<name>_2`, `_3`, ... When the
+    same batch is running there now, a ConfigError says so. `fresh`: a new
+    directory even if the same batch ran before.
+    """
+    from experiments import checkpoint
+
+    logdir, key = pathlib.Path(logdir), batch_fingerprint(batch)
+    n = 0
+    while True:
+        n += 1
+        candidate = logdir / (batch.name if n == 1 else f"{batch.name}_{n}")
+        if candidate.exists() and not candidate.is_dir():
+            continue
+        held = candidate.is_dir() and any(p.name != checkpoint.LOCK for p in candidate.iterdir())
+        if held and (fresh or (_read_json(candidate / "batch.json") or {}).get("fingerprint") != key):
+            continue
+        try:
+            candidate.mkdir(parents=True, exist_ok=True)
+            lock = checkpoint.BatchLock(candidate).acquire()
+        except checkpoint.LockedError as holder:
+            if held:
+                raise ConfigError(f"{str(candidate)!r} is being written by another run of batch "
+                                  f"{batch.name!r} (pid {holder}); wait for it to finish, or give "
+                                  "another --logdir") from None
+            continue  # another process has just started a batch there
+        except OSError as error:
+            raise ConfigError(f"cannot write the logs to {str(candidate)!r}: {error.strerror}") from None
+        if not held and any(p.name != checkpoint.LOCK for p in candidate.iterdir()):
+            lock.release()  # filled between our look and our lock
+            continue
+        return candidate, lock, held
 
 
 def _versions():
@@ -517,12 +815,45 @@ def resolved_config(run, kind, thing, batch):
     return config
 
 
+def run_fingerprint(config):
+    """A run's identity: its resolved config less the versions and the batch's prose."""
+    from experiments import checkpoint
+
+    return checkpoint.fingerprint({k: v for k, v in config.items() if k not in ("versions", "batch")})
+
+
 def _job(directory, batch, run, kind, thing, progress, keras_verbose):
+    """(Job, None) for a run to train, or (Job, Result) for one an earlier
+    invocation of the batch finished (same fingerprint in its `result.json`).
+
+    A run directory left unfinished goes on from its checkpoint, its events
+    cut back to the checkpoint's; without a usable checkpoint (or with
+    another fingerprint) it is cleared and the run starts again.
+    """
+    from experiments import checkpoint
+
     run_dir = directory / run.name
+    config = resolved_config(run, kind, thing, batch)
+    config["fingerprint"] = key = run_fingerprint(config)
+    job = Job(run, kind, thing, run_dir, progress, keras_verbose, fingerprint=key)
+    if run_dir.exists():
+        record = _read_json(run_dir / "result.json") or {}
+        if record.get("fingerprint") == key and record.get("status") in FINISHED:
+            return job, Result(run, kind, run_dir, record["metrics"], record["seconds"],
+                               _load_curves(run_dir, kind, thing), record.get("error"),
+                               record.get("best") or {}, record["status"], record.get("divergence"),
+                               key, skipped=True)
+        stored = checkpoint.load_meta(run_dir)
+        if stored is not None and stored.get("fingerprint") == key:
+            checkpoint.rewind_events(run_dir, stored["events"])
+            for stale in ("result.json", "error.txt", "curves.npz"):
+                (run_dir / stale).unlink(missing_ok=True)
+            job.resume = True
+            return job, None
+        shutil.rmtree(run_dir)
     run_dir.mkdir()
-    (run_dir / "config.json").write_text(
-        json.dumps(resolved_config(run, kind, thing, batch), indent=2, default=str))
-    return Job(run, kind, thing, run_dir, progress, keras_verbose)
+    (run_dir / "config.json").write_text(json.dumps(config, indent=2, default=str))
+    return job, None
 
 
 def close_failed(job):
@@ -570,8 +901,52 @@ def _describe_round(batch, round_index):
         for t in batch.templates if t.dimensions}}
 
 
+class Interrupted(Exception):
+    """Ctrl-C stopped a batch; what finished is saved and the same command goes on."""
+
+    def __init__(self, directory, finished, total, saved=None):
+        self.directory, self.finished, self.total, self.saved = directory, finished, total, saved
+        where = f"; {saved}" if saved else ""
+        super().__init__(f"stopped: {finished} of {total} runs in {directory} are finished{where}")
+
+
+@contextlib.contextmanager
+def _stop_on_ctrl_c(report):
+    """The first Ctrl-C sets `STOP` (the running run saves at its epoch end,
+    then the batch stops); a second one interrupts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        if STOP.is_set():
+            raise KeyboardInterrupt
+        STOP.set()
+        report("\nCtrl-C: stopping after saving the running run at its next epoch end "
+               "(Ctrl-C again to stop at once; its last checkpoint is kept)")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        STOP.clear()
+
+
+def _clear_batch_outputs(directory):
+    """Drop what a batch writes once all its runs are done (root events, figures,
+    mean runs): an invocation that goes on writes them anew, not twice."""
+    from experiments import checkpoint
+
+    for path in directory.glob(f"{checkpoint.EVENTS}*"):
+        path.unlink()
+    for path in [directory / "figures", *directory.glob("*_mean")]:
+        if path.is_dir():
+            shutil.rmtree(path)
+
+
 def run_batch(batch, logdir="logs", progress=True, keras_verbose=False, prepared=None,
-              workers=None, address=None):
+              workers=None, address=None, fresh=False, report=None):
     """Run every run of `batch` into `<logdir>/<batch>/`; return a BatchResult.
 
     `prepared` is `prepare(batch)`'s result when the caller already has it.
@@ -579,46 +954,81 @@ def run_batch(batch, logdir="logs", progress=True, keras_verbose=False, prepared
     A search runs its rounds in turn; groups of seeds get a mean run
     (`experiments.aggregate`). A run that raises is recorded as failed with
     its error and the batch goes on; finished runs are never lost.
+
+    Running the same batch again goes on where it stopped: finished runs are
+    skipped, unfinished ones resume from their checkpoints (`fresh`: start
+    over in a new directory). The batch directory is locked while it runs.
+    Ctrl-C saves the running run and raises `Interrupted`. `report(text)`
+    tells the user what is resumed and what Ctrl-C does.
     """
     from tqdm.auto import tqdm
 
     from experiments import aggregate, parallel
 
+    report = report or (lambda text: None)
     parallel.check(workers, address)
     loaded = {}
     prepared = list(prepared if prepared is not None else prepare(batch, loaded=loaded))
     for run, _, thing in prepared:
         loaded.setdefault(_spec_key(run.problem), thing)
-    directory = batch_directory(logdir, batch.name)
-    (directory / "batch.json").write_text(json.dumps(
-        {**batch.header(), "runs": [r.to_dict() for r in batch.runs],
-         "search": dataclasses.asdict(batch.search) if batch.search else None}, indent=2, default=str))
-    _write_experiment(directory, batch, prepared, loaded)
+    directory, lock, resuming = open_batch_directory(logdir, batch, fresh)
+    try:
+        if resuming:
+            _clear_batch_outputs(directory)
+        (directory / "batch.json").write_text(json.dumps(
+            {**batch.header(), "fingerprint": batch_fingerprint(batch),
+             "runs": [r.to_dict() for r in batch.runs],
+             "search": dataclasses.asdict(batch.search) if batch.search else None}, indent=2, default=str))
+        _write_experiment(directory, batch, prepared, loaded)
+        with _stop_on_ctrl_c(report):
+            return _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose,
+                               workers, address, resuming, report, tqdm, aggregate, parallel)
+    finally:
+        lock.release()
+
+
+def _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose, workers, address,
+                resuming, report, tqdm, aggregate, parallel):
     metric = batch.search.metric if batch.search else None
     mode = batch.search.mode_for(metric) if metric else None
     rounds = batch.search.rounds if batch.search else 1
     searched = sum(run.trial is not None for run, _, _ in prepared)
-    bar = tqdm(total=len(prepared) + (rounds - 1) * searched, desc=batch.name, unit="run",
-               disable=not progress, position=0, dynamic_ncols=True)
+    total = len(prepared) + (rounds - 1) * searched
+    bar = tqdm(total=total, desc=batch.name, unit="run", disable=not progress, position=0,
+               dynamic_ncols=True)
     results, history = [], []
-    with parallel.Pool(workers, address) as pool:
+    with bar, parallel.Pool(workers, address) as pool:
         ready = prepared
         for round_index in range(1, rounds + 1):
             if round_index > 1:
                 ready = prepare(batch, _next_round(batch, results, round_index, metric, mode), loaded)
                 prepared += ready
             history.append(_describe_round(batch, round_index))
-            jobs = [_job(directory, batch, run, kind, thing, progress and pool.local, keras_verbose)
-                    for run, kind, thing in ready]
-            finished = {}
-            for i, result in pool.map(jobs):
-                finished[i] = result
+            jobs, finished = [], {}
+            for run, kind, thing in ready:
+                job, done = _job(directory, batch, run, kind, thing, progress and pool.local, keras_verbose)
+                if done is not None:
+                    finished[len(jobs)] = done
+                    bar.update()
+                jobs.append(job)
+            if resuming:
+                resumed = sum(job.resume for job in jobs)
+                report(f"going on in {directory}: {len(finished)} finished run(s) skipped, "
+                       f"{resumed} resumed from a checkpoint, {len(jobs) - len(finished) - resumed} to run"
+                       + (f" (round {round_index})" if rounds > 1 else ""))
+            todo = [i for i in range(len(jobs)) if i not in finished]
+            for k, result in pool.map([jobs[i] for i in todo]):
+                if result.status == "interrupted":
+                    raise Interrupted(directory, _count_finished(directory), total,
+                                      f"{result.run.name} saved at epoch {result.metrics['epochs']}")
+                finished[todo[k]] = result
                 (result.directory / "result.json").write_text(
                     json.dumps(result.record(), indent=2, default=str))
                 bar.set_postfix_str(result.run.name)
                 bar.update()
+                if STOP.is_set():
+                    raise Interrupted(directory, _count_finished(directory), total)
             results += [finished[i] for i in range(len(jobs))]
-    bar.close()
     if batch.search:
         (directory / "search.json").write_text(json.dumps(
             {**dataclasses.asdict(batch.search), "mode": mode, "history": history}, indent=2, default=str))
@@ -626,6 +1036,10 @@ def run_batch(batch, logdir="logs", progress=True, keras_verbose=False, prepared
     written = figures.batch_figures(directory, results, prepared)
     (directory / "summary.json").write_text(json.dumps([r.record() for r in results], indent=2, default=str))
     return BatchResult(batch, directory, results, written, aggregates, metric, mode)
+
+
+def _count_finished(directory):
+    return sum((_read_json(path) or {}).get("status") in FINISHED for path in directory.glob("*/result.json"))
 
 
 def summary_table(result):
@@ -645,10 +1059,17 @@ def summary_table(result):
         lines.append(f"{'run':{width}s}  " + "  ".join(f"{label:>12s}" for _, label in cols)
                      + f"  {'wall [s]':>9s}")
         for r in rows:
-            if r.error:
+            if r.status == "failed":
                 lines.append(f"{r.run.name:{width}s}  FAILED: {r.error}")
                 continue
             cells = [f"{r.metrics[key]:12.4g}" if key in r.metrics else f"{'-':>12s}" for key, _ in cols]
-            lines.append(f"{r.run.name:{width}s}  " + "  ".join(cells) + f"  {r.seconds:9.1f}")
+            note = ""
+            if r.status == "diverged":
+                note = f"  DIVERGED at step {r.divergence['step']}: {r.divergence['reason']}"
+            elif r.skipped:
+                note = "  (finished before)"
+            elif r.resumed:
+                note = "  (resumed)"
+            lines.append(f"{r.run.name:{width}s}  " + "  ".join(cells) + f"  {r.seconds:9.1f}" + note)
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

@@ -36,7 +36,7 @@ def test_batch_layout(digits_batch):
     names = [r.run.name for r in digits_batch.results]
     assert names == ["sgd_lr0.1_s0", "adam_lr0.01_s0"]
     assert {p.name for p in out.iterdir()} == {
-        *names, "batch.json", "summary.json", "figures", "loss_curves.png",
+        *names, "batch.json", "summary.json", "figures", "loss_curves.png", ".lock",
         *[p.name for p in out.glob("events.out.tfevents.*")]}
     for name in names:
         assert {p.name for p in (out / name).iterdir() if p.is_dir()} == {"train", "validation"}
@@ -61,7 +61,8 @@ def test_event_values_agree_with_the_final_metrics(digits_batch):
     result = digits_batch.results[1]
     root, train, validation = (scalars(result.directory / sub) for sub in (".", "train", "validation"))
     assert set(root) == ({f"final/{k}" for k in result.metrics} | {f"best/{k}" for k in result.best}
-                         | {"wall_seconds"})
+                         | {"wall_seconds", "diverged"})
+    assert root["diverged"][1] == [0.0]
     for key, value in result.metrics.items():
         assert root[f"final/{key}"][1][0] == pytest.approx(value, rel=1e-6)
     assert set(result.best) == {"train_loss", "train_accuracy", "validation_loss", "validation_accuracy"}
@@ -79,8 +80,11 @@ def test_event_values_agree_with_the_final_metrics(digits_batch):
 def test_same_seed_same_numbers_other_seed_other_numbers(tmp_path):
     runs = [{"optimizer": {"name": "momentum"}, "seed": s} for s in (0, 1)]
     first = runner.run_batch(batch_of(runs, DIGITS), tmp_path, progress=False)
-    second = runner.run_batch(batch_of(runs, DIGITS), tmp_path, progress=False)
-    assert second.directory.name == "t_2"  # an existing batch directory is never overwritten
+    second = runner.run_batch(batch_of(runs, DIGITS), tmp_path, progress=False, fresh=True)
+    assert second.directory.name == "t_2"  # `fresh`: a new directory, the old one untouched
+    again = runner.run_batch(batch_of(runs, DIGITS), tmp_path, progress=False)
+    assert again.directory.name == "t" and all(r.skipped for r in again.results)  # the same batch
+    assert [r.metrics for r in again.results] == [r.metrics for r in first.results]
     a, b = (r.curves["step_loss"] for r in first.results)
     assert first.results[0].curves["step_loss"] == second.results[0].curves["step_loss"]
     assert first.results[0].metrics == second.results[0].metrics

@@ -1,0 +1,211 @@
+"""Bad input through the real command line: each gets one line naming the
+field and the value received, exit status 2, no traceback, and nothing written.
+
+Each case is (id, what it changes, value, the message expected on stderr):
+`file` is the whole batch file (built from BASE), `bytes` its raw bytes,
+`set` one `--set`, `logdir` the `--logdir` (relative to the test's folder),
+`args` the whole command line. The runs are real: a valid BASE trains.
+"""
+
+import subprocess
+import sys
+
+import pytest
+
+from experiments import __main__ as cli
+
+BASE = """[batch]
+name = "b"
+[defaults]
+problem = "digits"
+model = "mnist_mlp"
+epochs = 1
+[[runs]]
+optimizer = { name = "sgd", learning_rate = 0.1 }
+"""
+
+
+def with_(old, new):
+    assert old in BASE
+    return BASE.replace(old, new)
+
+
+CASES = [
+ ("toml_syntax", "file", with_("epochs = 1", "epochs = = 1"),
+  "batch file '{dir}/b.toml' is not valid TOML: Invalid value (at line 6, column 10)"),
+ ("toml_unclosed", "file", BASE + "oops = [1, 2\n",
+  "batch file '{dir}/b.toml' is not valid TOML: Unclosed array (at end of document)"),
+ ("unknown_section", "file", BASE.replace("[defaults]", "[defualts]"),
+  "Unknown section in batch file 'defualts'. Did you mean 'defaults'?"),
+ ("unknown_header_key", "file", BASE.replace('name = "b"', 'name = "b"\nnmae = "c"'),
+  "Unknown key in [batch] 'nmae'. Did you mean 'name'?"),
+ ("unknown_run_field", "file", with_('optimizer = {', 'optimzer = {'),
+  "Unknown field in runs[0] 'optimzer'. Did you mean 'optimizer'?"),
+ ("no_runs", "file", BASE.split("[[runs]]")[0],
+  '{dir}/b.toml: a batch needs at least one [[runs]] entry'),
+ ("missing_problem", "file", BASE.replace('problem = "digits"\n', ''),
+  "runs[0]: `problem` is required. Received fields: ['epochs', 'model', 'optimizer', 'seed']"),
+ ("epochs_string", "file", with_("epochs = 1", 'epochs = "ten"'),
+  "`runs[0].epochs` must be an integer >= 1. Received: runs[0].epochs='ten'"),
+ ("epochs_float", "file", with_("epochs = 1", 'epochs = 1.5'),
+  '`runs[0].epochs` must be an integer >= 1. Received: runs[0].epochs=1.5'),
+ ("batch_size_zero", "file", with_("epochs = 1", "epochs = 1\nbatch_size = 0"),
+  '`runs[0].batch_size` must be an integer >= 1. Received: runs[0].batch_size=0'),
+ ("batch_size_negative", "file", with_("epochs = 1", "epochs = 1\nbatch_size = -5"),
+  '`runs[0].batch_size` must be an integer >= 1. Received: runs[0].batch_size=-5'),
+ ("steps_zero", "file", with_("epochs = 1", "steps = 0"),
+  '`runs[0].steps` must be an integer >= 1. Received: runs[0].steps=0'),
+ ("epochs_and_steps", "file", with_("epochs = 1", "epochs = 1\nsteps = 5"),
+  'runs[0]: give `epochs` or `steps`, not both. Received: epochs=1, steps=5'),
+ ("seed_negative", "file", with_("epochs = 1", "epochs = 1\nseed = -1"),
+  '`runs[0].seed` must be an integer >= 0. Received: runs[0].seed=-1'),
+ ("run_name", "file", with_("epochs = 1", 'epochs = 1\nname = "a/b"'),
+  "`runs[0].name` may hold letters, digits and . = + - _ only. Received: name='a/b'"),
+ ("optimizer_number", "file", with_('optimizer = { name = "sgd", learning_rate = 0.1 }', "optimizer = 5"),
+  '`runs[0].optimizer` must be a name or a table with a `name`. Received: runs[0].optimizer=5'),
+ ("optimizer_no_name", "file", with_('optimizer = { name = "sgd", learning_rate = 0.1 }', "optimizer = { learning_rate = 0.1 }"),
+  "`runs[0].optimizer` needs a `name`. Received: runs[0].optimizer={'learning_rate': 0.1}"),
+ ("log_not_table", "file", with_("epochs = 1", "epochs = 1\nlog = 3"),
+  '`runs[0].log` must be a table. Received: log=3'),
+ ("log_unknown", "file", with_("epochs = 1", "epochs = 1\nlog = { histogram = false }"),
+  "Unknown log setting in runs[0] 'histogram'. Did you mean 'histograms'?"),
+ ("log_bool", "file", with_("epochs = 1", 'epochs = 1\nlog = { histograms = "yes" }'),
+  "`runs[0].log.histograms` must be true or false. Received: histograms='yes'"),
+ ("log_every_zero", "file", with_("epochs = 1", "epochs = 1\nlog = { every_epochs = 0 }"),
+  '`runs[0].log.every_epochs` must be an integer >= 1. Received: runs[0].log.every_epochs=0'),
+ ("unknown_optimizer", "file", with_('name = "sgd"', 'name = "adma"'),
+  "run 'adma_lr0.1_s0' (runs[0]): optimizer 'adma': Unknown optimizer 'adma'. Did you mean 'adam'?"),
+ ("unknown_schedule", "file", with_("epochs = 1", 'epochs = 1\nschedule = { name = "cosinee" }'),
+  "run 'sgd_lr0.1_cosinee_s0' (runs[0]): optimizer 'sgd': Unknown schedule 'cosinee'. Did you mean 'warmup_cosine'?"),
+ ("unknown_problem", "file", with_('problem = "digits"', 'problem = "digit"'),
+  "run 'sgd_lr0.1_s0' (runs[0]): Unknown problem 'digit'. Did you mean 'digits'?"),
+ ("unknown_model", "file", with_('model = "mnist_mlp"', 'model = "mnist_mpl"'),
+  "run 'sgd_lr0.1_s0' (runs[0]): Unknown model 'mnist_mpl'. Did you mean 'mnist_mlp'?"),
+ ("lr_negative", "file", with_("learning_rate = 0.1", "learning_rate = -0.1"),
+  "run 'sgd_lr-0.1_s0' (runs[0]): optimizer 'sgd': `learning_rate` must be in (0, inf). Received: learning_rate=-0.1"),
+ ("lr_zero", "file", with_("learning_rate = 0.1", "learning_rate = 0"),
+  "run 'sgd_lr0_s0' (runs[0]): optimizer 'sgd': `learning_rate` must be in (0, inf). Received: learning_rate=0.0"),
+ ("lr_string", "file", with_("learning_rate = 0.1", 'learning_rate = "fast"'),
+  "run 'sgd_lrfast_s0' (runs[0]): optimizer 'sgd': `learning_rate` must be a number. Received: learning_rate='fast' (of type str)"),
+ ("adam_beta_1", "file", with_('name = "sgd", learning_rate = 0.1', 'name = "adam", beta_1 = 1.0'),
+  "run 'adam_beta_11_s0' (runs[0]): optimizer 'adam': `beta_1` must be in [0, 1). Received: beta_1=1.0"),
+ ("adam_beta_2", "file", with_('name = "sgd", learning_rate = 0.1', 'name = "adam", beta_2 = -0.1'),
+  "run 'adam_beta_2-0.1_s0' (runs[0]): optimizer 'adam': `beta_2` must be in [0, 1). Received: beta_2=-0.1"),
+ ("momentum_big", "file", with_('name = "sgd", learning_rate = 0.1', 'name = "momentum", momentum = 1.5'),
+  "run 'momentum_mom1.5_s0' (runs[0]): optimizer 'momentum': `momentum` must be in [0, 1). Received: momentum=1.5"),
+ ("rho_big", "file", with_('name = "sgd", learning_rate = 0.1', 'name = "rmsprop", rho = 1.5'),
+  "run 'rmsprop_rho1.5_s0' (runs[0]): optimizer 'rmsprop': `rho` must be in [0, 1]. Received: rho=1.5"),
+ ("epsilon_negative", "file", with_('name = "sgd", learning_rate = 0.1', 'name = "adam", epsilon = -1e-8'),
+  "run 'adam_eps-1e-08_s0' (runs[0]): optimizer 'adam': `epsilon` must be in [0, inf). Received: epsilon=-1e-08"),
+ ("optimizer_unknown_arg", "file", with_("learning_rate = 0.1", "learning_rat = 0.1"),
+  "run 'sgd_learning_rat0.1_s0' (runs[0]): Unknown argument of optimizer 'sgd' 'learning_rat'. Did you mean 'learning_rate'?"),
+ ("schedule_decay_negative", "file", with_("epochs = 1", 'epochs = 1\nschedule = { name = "inverse_time", decay_rate = -1 }'),
+  "run 'sgd_lr0.1_inverse_time_decay_rate-1_s0' (runs[0]): optimizer 'sgd': `decay_rate` must be in [0, inf). Received: decay_rate=-1.0"),
+ ("schedule_steps_per_epoch", "file", with_("epochs = 1", 'epochs = 1\nschedule = { name = "inverse_time", decay_rate = 1, steps_per_epoch = 0 }'),
+  "run 'sgd_lr0.1_inverse_time_decay_rate1_steps_per_epoch0_s0' (runs[0]): optimizer 'sgd': `steps_per_epoch` must be a positive integer. Received: steps_per_epoch=0"),
+ ("problem_unknown_arg", "file", with_('problem = "digits"', 'problem = { name = "digits", nrmalize = true }'),
+  "run 'sgd_lr0.1_s0' (runs[0]): Unknown argument of problem 'digits' 'nrmalize'. Did you mean 'normalize'?"),
+ ("dataset_no_length", "file", BASE.replace("epochs = 1\n", ""),
+  "run 'sgd_lr0.1_s0' (runs[0]): a dataset problem needs `epochs` or `steps`"),
+ ("objective_with_model", "file", with_('problem = "digits"', 'problem = "material"').replace("epochs = 1", "steps = 3"),
+  "run 'sgd_lr0.1_s0' (runs[0]): an objective problem takes no `model`. Received: model={'name': 'mnist_mlp'}"),
+ ("series_with_optimizer", "file", with_('problem = "digits"', 'problem = "noisy_series"').replace('model = "mnist_mlp"\n', '').replace("epochs = 1\n", ""),
+  "run 'sgd_lr0.1_s0' (runs[0]): a series problem takes no `optimizer`. Received: optimizer={'name': 'sgd', 'learning_rate': 0.1}"),
+ ("divergence_factor_one", "file", with_("epochs = 1", "epochs = 1\ndivergence_factor = 1"),
+  '`runs[0].divergence_factor` must be > 1 (inf: stop only at NaN or inf). Received: divergence_factor=1'),
+ ("divergence_factor_string", "file", with_("epochs = 1", 'epochs = 1\ndivergence_factor = "big"'),
+  "`runs[0].divergence_factor` must be a number. Received: runs[0].divergence_factor='big'"),
+ ("batch_name", "file", BASE.replace('name = "b"', 'name = "my batch"'),
+  "`batch.name` may hold letters, digits and . - _ only. Received: name='my batch'"),
+ ("seeds_duplicate", "file", with_("epochs = 1", "epochs = 1\nseeds = [1, 1]"),
+  '`runs[0].seeds` lists a seed twice. Received: seeds=[1, 1]'),
+ ("space_distribution", "file", with_("epochs = 1", 'epochs = 1\nspace = { "optimizer.learning_rate" = { distribution = "log_unifrom", low = 1e-4, high = 1 } }'),
+  "`runs[0].space.optimizer.learning_rate` must be one distribution, e.g. {log_uniform = [1e-4, 1.0]}. Received: {'distribution': 'log_unifrom', 'low': 0.0001, 'high': 1}"),
+ ("not_utf8", "bytes", b"[batch]\nname = \"\xff\"\n",
+  "batch file '{dir}/b.toml' is not valid TOML: 'utf-8' codec can't decode byte 0xff in position 16: invalid start byte"),
+ ("set_no_equals", "set", "epochs",
+  "--set expects key=value. Received: 'epochs'"),
+ ("set_bad_key", "set", "optimizer..learning_rate=1",
+  "--set: bad key 'optimizer..learning_rate' in 'optimizer..learning_rate=1'"),
+ ("set_unknown_field", "set", "epoch=3",
+  "Unknown field for --set 'epoch'. Did you mean 'epochs'?"),
+ ("set_lr_negative", "set", "optimizer.learning_rate=-1",
+  "run 'sgd_lr-1_s0' (runs[0]): optimizer 'sgd': `learning_rate` must be in (0, inf). Received: learning_rate=-1.0"),
+ ("set_batch_size_zero", "set", "batch_size=0",
+  '`runs[0].batch_size` must be an integer >= 1. Received: runs[0].batch_size=0'),
+ ("set_epochs_word", "set", "epochs=ten",
+  "`runs[0].epochs` must be an integer >= 1. Received: runs[0].epochs='ten'"),
+ ("set_momentum_one", "set", 'optimizer={name="momentum", momentum=1.0}',
+  "run 'momentum_mom1_s0' (runs[0]): optimizer 'momentum': `momentum` must be in [0, 1). Received: momentum=1.0"),
+ ("logdir_unwritable", "logdir", "/proc/experiments-logs",
+  "cannot write the logs to '/proc/experiments-logs/b': No such file or directory"),
+ ("logdir_file", "logdir", "file",
+  "`--logdir` must be a directory, and '{dir}/file' is a file. Received: --logdir='{dir}/file'"),
+ ("logdir_under_file", "logdir", "file/sub",
+  "`--logdir` must be a directory, and '{dir}/file' is a file. Received: --logdir='{dir}/file/sub'"),
+ ("unknown_batch", "args", ["run", "mnsit"],
+  "Unknown batch 'mnsit'. Did you mean 'mnist'?"),
+ ("missing_file", "args", ["run", "{dir}/missing.toml"],
+  "batch file '{dir}/missing.toml' does not exist"),
+ ("workers_zero", "args", ["run", "naive2d", "--workers", "0"],
+  '`--workers` must be an integer >= 1. Received: --workers=0'),
+ ("address_blank", "args", ["run", "naive2d", "--address", " "],
+  "`--address` must be `auto` or `ray://host:port`. Received: ' '"),
+]
+
+
+def command_line(tmp_path, kind, value):
+    """The arguments of a case; writes its batch file."""
+    (tmp_path / "file").write_text("")
+    batch = tmp_path / "b.toml"
+    args = ["run", str(batch), "--logdir", str(tmp_path / "logs"), "--quiet"]
+    if kind == "file":
+        batch.write_text(value)
+    elif kind == "bytes":
+        batch.write_bytes(value)
+    else:
+        batch.write_text(BASE)
+    if kind == "set":
+        args += ["--set", value]
+    elif kind == "logdir":
+        args[3] = str(tmp_path / value)
+    elif kind == "args":
+        args = [a.replace("{dir}", str(tmp_path)) for a in value]
+    return args
+
+
+def test_there_are_at_least_40_distinct_bad_inputs():
+    assert len({case[0] for case in CASES}) == len(CASES) >= 40
+    assert len({case[3] for case in CASES}) >= 40  # as many different messages
+
+
+@pytest.mark.parametrize("name,kind,value,message", CASES, ids=[case[0] for case in CASES])
+def test_bad_input_is_one_clear_line_and_exit_2_with_nothing_written(tmp_path, capsys, name, kind,
+                                                                       value, message):
+    args = command_line(tmp_path, kind, value)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(args)
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert err == f"python -m experiments: error: {err.split('error: ', 1)[1]}"  # one prefix
+    assert message.replace("{dir}", str(tmp_path)) in err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert captured.out == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.toml", "file"]  # no logs/
+
+
+def test_the_real_process_prints_no_traceback_from_tensorflow(tmp_path):
+    """Through `python -m experiments` itself, for bad inputs found before and
+    after TensorFlow is imported: only the one line (and TensorFlow's own
+    start-up notices, which it prints before anything of ours runs)."""
+    for name in ("unknown_optimizer", "schedule_steps_per_epoch", "logdir_file"):
+        kind, value, message = next(case[1:] for case in CASES if case[0] == name)
+        args = command_line(tmp_path, kind, value)
+        done = subprocess.run([sys.executable, "-m", "experiments", *args], capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 2, done.stderr
+        ours = [line for line in done.stderr.splitlines() if "experiments" in line]
+        assert len(ours) == 1 and message.replace("{dir}", str(tmp_path)) in ours[0]
+        assert "Traceback" not in done.stderr
+        assert not (tmp_path / "logs").exists()

@@ -5,6 +5,7 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import metadata as hp_metadata
 
 
 def accumulator(run_dir):
@@ -38,3 +39,33 @@ def plugin_of(run_dir, tag):
 
 def event_files(run_dir):
     return sorted(pathlib.Path(run_dir).glob("events.out.tfevents.*"))
+
+
+def raw_events(run_dir):
+    """{tag: [(step, value), ...]} of every summary value in every event file
+    of `run_dir`, in the order TensorBoard reads them and with nothing dropped:
+    where `tensors` (TensorBoard's accumulator) would hide a duplicated or
+    out-of-order step, this shows it. Values: floats for scalars, else None."""
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+    out = {}
+    for path in event_files(run_dir):
+        for event in EventFileLoader(str(path)).Load():
+            for value in event.summary.value:
+                array = tf.make_ndarray(value.tensor) if value.HasField("tensor") else None
+                scalar = float(array) if array is not None and np.ndim(array) == 0 and array.dtype.kind == "f" else None
+                out.setdefault(value.tag, []).append((event.step, scalar))
+    return out
+
+
+def session(run_dir):
+    """(group name, end status or None) of the HParams session in `run_dir`'s root."""
+    events = accumulator(run_dir)
+    tags = events.Tags()["tensors"]
+    start = hp_metadata.parse_session_start_info_plugin_data(
+        events.SummaryMetadata(hp_metadata.SESSION_START_INFO_TAG).plugin_data.content)
+    status = None
+    if hp_metadata.SESSION_END_INFO_TAG in tags:
+        status = hp_metadata.parse_session_end_info_plugin_data(
+            events.SummaryMetadata(hp_metadata.SESSION_END_INFO_TAG).plugin_data.content).status
+    return start.group_name, status

@@ -6,24 +6,10 @@ import math
 import numpy as np
 import pytest
 from tensorboard.plugins.hparams import api_pb2
-from tensorboard.plugins.hparams import metadata as hp_metadata
 
 from experiments import __main__ as cli
 from experiments import aggregate, config, runner
-from tb_events import accumulator, scalars
-
-
-def session(run_dir):
-    """(group name, end status or None) of the HParams session in `run_dir`'s root."""
-    events = accumulator(run_dir)
-    tags = events.Tags()["tensors"]
-    start = hp_metadata.parse_session_start_info_plugin_data(
-        events.SummaryMetadata(hp_metadata.SESSION_START_INFO_TAG).plugin_data.content)
-    status = None
-    if hp_metadata.SESSION_END_INFO_TAG in tags:
-        status = hp_metadata.parse_session_end_info_plugin_data(
-            events.SummaryMetadata(hp_metadata.SESSION_END_INFO_TAG).plugin_data.content).status
-    return start.group_name, status
+from tb_events import accumulator, scalars, session
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,321 @@
+"""Runs that go wrong, and batches that stop and go on, in this process.
+
+(Killing a real batch process, SIGKILL and Ctrl-C, is `test_interrupt.py`.)
+"""
+
+import json
+import math
+import signal
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from tensorboard.plugins.hparams import api_pb2
+
+from experiments import __main__ as cli
+from experiments import checkpoint, config, runner
+from experiments.objectives2d import OBJECTIVES
+from tb_events import event_files, raw_events, scalars, session
+
+DIGITS = {"problem": {"name": "digits", "validation": 0.2, "test": 0.2}, "model": "mnist_mlp",
+          "batch_size": 128}
+
+
+def batch_of(runs, defaults=None, name="r"):
+    return config.parse_batch({"batch": {"name": name}, "defaults": defaults or {}, "runs": runs})
+
+
+# --- divergence ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("loss,first,lowest,diverged", [
+    (math.nan, 2.0, 1.0, True), (math.inf, 2.0, 1.0, True), (-math.inf, None, None, True),
+    (150.0, 200.0, 1.0, False),  # 150 x its lowest, but below where it started
+    (201.0, 200.0, 1.0, True),
+    (99.0, 2.0, 1.0, False),  # above its start, under 100 x its lowest
+    (1e-3, 5.0, 1e-9, False),  # wobbling near a minimum of almost 0
+    (5.0, 2.0, None, False),  # the first step has no lowest yet
+    (-1.0, 0.0, -3.0, False),  # a loss below 0 (a saddle): only NaN or inf count
+])
+def test_divergence_rule(loss, first, lowest, diverged):
+    assert (runner.divergence_reason(loss, first, lowest, 100.0) is not None) == diverged
+
+
+@pytest.mark.parametrize("factor", [1, 0.5, -3, "big", True])
+def test_divergence_factor_must_be_a_number_above_1(factor):
+    with pytest.raises(config.ConfigError, match="divergence_factor"):
+        batch_of([{"problem": "material", "steps": 3, "optimizer": "sgd", "divergence_factor": factor}])
+
+
+@pytest.fixture(scope="module")
+def rho_batch(tmp_path_factory):
+    """The material's question, what happens at rho = 1, beside rho = 0.9; every step logged."""
+    batch = batch_of([{"optimizer": {"name": "rmsprop", "rho": 1.0}},
+                      {"optimizer": {"name": "rmsprop", "rho": 0.9}}],
+                     {**DIGITS, "optimizer": {"learning_rate": 0.001}, "steps": 60,
+                      "log": {"every_steps": 1, "every_epochs": 1}})
+    return runner.run_batch(batch, tmp_path_factory.mktemp("logs"), progress=False)
+
+
+def test_rmsprop_at_rho_1_diverges_at_once_and_the_batch_goes_on(rho_batch):
+    diverged, fine = rho_batch.results
+    assert (diverged.status, fine.status) == ("diverged", "ok")
+    step = diverged.divergence["step"]
+    # s never moves from 0, so the first steps are lr * g / eps: the loss explodes in a few steps
+    assert 1 <= step <= 5 and diverged.metrics["steps"] == step
+    assert fine.metrics["steps"] == 60 and fine.metrics["train_accuracy"] > 0.9
+    assert rho_batch.diverged == [diverged] and rho_batch.failed == []
+    record = json.loads((diverged.directory / "result.json").read_text())
+    assert record["status"] == "diverged" and record["divergence"]["step"] == step
+    # the events it wrote are kept, up to the step that diverged and no further
+    train = raw_events(diverged.directory / "train")
+    assert [s for s, _ in train["batch_loss"]] == list(range(step))
+    assert not math.isfinite(train["batch_loss"][-1][1]) or train["batch_loss"][-1][1] > 100 * 2.0
+    root = scalars(diverged.directory)
+    assert root["diverged"][1][0] == 1.0 and scalars(fine.directory)["diverged"][1][0] == 0.0
+    assert session(diverged.directory)[1] == api_pb2.STATUS_FAILURE
+    assert session(fine.directory)[1] == api_pb2.STATUS_SUCCESS
+    assert not (diverged.directory / "checkpoint.npz").exists()  # it never finished an epoch
+    table = runner.summary_table(rho_batch)
+    assert f"DIVERGED at step {step}" in table
+    # ranked below the run that finished, whatever its numbers
+    assert [row["group"] for row in rho_batch.ranking()] == [fine.run.group, diverged.run.group]
+
+
+def test_the_diverged_rows_best_values_leave_out_the_step_that_diverged(rho_batch):
+    diverged = rho_batch.results[0]
+    assert all(math.isfinite(v) for v in diverged.best.values())
+    assert diverged.best.get("train_loss", 0) < 100  # not the exploded running mean
+
+
+def sgd_path(lr, start, steps):
+    """SGD on the material's f = x^2/20 + y^2, in NumPy: the points and f along the path."""
+    w, path = np.array(start, float), []
+    for _ in range(steps + 1):
+        path.append(w.copy())
+        w = w - lr * np.array([w[0] / 10, 2 * w[1]])
+    path = np.array(path)
+    return path, path[:, 0] ** 2 / 20 + path[:, 1] ** 2
+
+
+def test_sgd_with_too_large_a_learning_rate_stops_where_numpy_says(tmp_path):
+    """lr = 1.5 > 2 / 2 (f's curvature along y): y doubles and flips every step."""
+    batch = batch_of([{"problem": "material", "steps": 30, "optimizer": {"name": "sgd", "learning_rate": 1.5}},
+                      {"problem": "material", "steps": 30, "optimizer": {"name": "sgd", "learning_rate": 0.95}}])
+    result = runner.run_batch(batch, tmp_path, progress=False)
+    diverged, fine = result.results
+    path, f = sgd_path(1.5, OBJECTIVES["material"].start, 30)
+    expected = next(t for t in range(1, 31) if f[t] > 100 * f[:t].min() and f[t] > f[0])
+    assert diverged.status == "diverged" and diverged.divergence["step"] == expected
+    assert diverged.metrics["steps"] == expected
+    assert diverged.metrics["loss"] == pytest.approx(f[expected], rel=1e-9)
+    steps, losses = scalars(diverged.directory / "train")["loss"]
+    assert steps == list(range(expected + 1))
+    np.testing.assert_allclose(losses, f[:expected + 1], rtol=1e-6)
+    assert fine.status == "ok" and fine.metrics["steps"] == 30  # the material's own rate converges
+
+
+def test_sgd_with_too_large_a_learning_rate_on_digits_diverges(tmp_path):
+    batch = batch_of([{"optimizer": {"name": "sgd", "learning_rate": 50.0}}], {**DIGITS, "epochs": 20})
+    result, = runner.run_batch(batch, tmp_path, progress=False).results
+    assert result.status == "diverged" and result.metrics["steps"] < 20 * 9
+
+
+def test_a_failed_run_gives_exit_status_1_and_a_summary_the_others_finish(tmp_path, capsys, monkeypatch):
+    real = runner.RUNNERS["objective"]
+
+    def out_of_memory(run, *args, **kwargs):
+        if run.optimizer["name"] == "adam":
+            raise MemoryError("no room for 10^12 floats")
+        return real(run, *args, **kwargs)
+
+    monkeypatch.setitem(runner.RUNNERS, "objective", out_of_memory)
+    code = cli.main(["run", "naive2d", "--logdir", str(tmp_path), "--quiet", "--set", "steps=3"])
+    assert code == 1
+    out = capsys.readouterr().out
+    assert "2 of 10 run(s) FAILED" in out
+    assert "  adam_lr0.3_material_s0: MemoryError: no room for 10^12 floats" in out
+    records = [json.loads(p.read_text()) for p in sorted((tmp_path / "naive2d").glob("*/result.json"))]
+    assert sorted(r["status"] for r in records) == ["failed"] * 2 + ["ok"] * 8
+
+
+# --- checkpoints and going on ---------------------------------------------------
+
+RESUMABLE = {**DIGITS, "epochs": 6, "log": {"every_epochs": 1, "every_steps": 1}}
+RESUMABLE_RUNS = [{"optimizer": {"name": "sgd", "learning_rate": 0.1}},
+                  {"optimizer": {"name": "adam", "learning_rate": 0.003},
+                   "schedule": {"name": "inverse_time", "decay_rate": 0.5}}]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    return runner.run_batch(batch_of(RESUMABLE_RUNS, RESUMABLE), tmp_path_factory.mktemp("ref"),
+                            progress=False)
+
+
+def assert_same_run(ours, reference):
+    """Same final weights and optimizer state, metrics, and every event at the
+    same steps with the same values, each step once."""
+    assert ours.metrics == reference.metrics and ours.best == reference.best
+    assert ours.curves["step_loss"] == reference.curves["step_loss"]
+    mine, theirs = checkpoint.load(ours.directory)[0], checkpoint.load(reference.directory)[0]
+    assert mine.keys() == theirs.keys()
+    for key in theirs:
+        if key != "step_seconds":
+            np.testing.assert_array_equal(mine[key], theirs[key], err_msg=key)
+    for sub in ("train", "validation", "."):
+        got, expected = raw_events(ours.directory / sub), raw_events(reference.directory / sub)
+        assert got.keys() == expected.keys()
+        for tag, entries in expected.items():
+            steps = [s for s, _ in got[tag]]
+            assert steps == [s for s, _ in entries], (sub, tag)  # each step once, in order
+            if tag != "wall_seconds":
+                assert [v for _, v in got[tag]] == [v for _, v in entries], (sub, tag)
+
+
+def crash_in(run_name, epoch, step_in_epoch, monkeypatch, how):
+    """Make `run_name` stop in `epoch` like a crash (`how="raise"`, after
+    `step_in_epoch` steps) or like Ctrl-C (`how="sigint"`, at the epoch's end)."""
+    real = runner.logging_callbacks
+
+    class Crash(keras.callbacks.Callback):
+        def on_epoch_begin(self, e, logs=None):
+            self.epoch, self.step = e, 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.step += 1
+            if how == "raise" and self.epoch == epoch and self.step == step_in_epoch:
+                raise RuntimeError("the machine went away")
+
+        def on_epoch_end(self, e, logs=None):
+            if how == "sigint" and e == epoch:
+                signal.raise_signal(signal.SIGINT)
+
+    def patched(run, *args):
+        callbacks, history = real(run, *args)
+        return callbacks + ([Crash()] if run.name == run_name else []), history
+
+    monkeypatch.setattr(runner, "logging_callbacks", patched)
+
+
+def test_a_crashed_run_goes_on_from_its_checkpoint_to_the_same_numbers(tmp_path, monkeypatch, uninterrupted):
+    batch = batch_of(RESUMABLE_RUNS, RESUMABLE)
+    crash_in("adam_lr0.003_inverse_time_decay_rate0.5_s0", 3, 5, monkeypatch, "raise")
+    first = runner.run_batch(batch, tmp_path, progress=False)
+    assert [r.status for r in first.results] == ["ok", "failed"]
+    crashed = first.results[1].directory
+    assert checkpoint.load_meta(crashed)["epoch"] == 3  # epochs 0-2 saved; 5 steps of epoch 3 lost
+    assert "the machine went away" in (crashed / "error.txt").read_text()
+    monkeypatch.undo()
+
+    notes = []
+    again = runner.run_batch(batch_of(RESUMABLE_RUNS, RESUMABLE), tmp_path, progress=False,
+                             report=notes.append)
+    assert again.directory == first.directory
+    assert notes == [f"going on in {again.directory}: 1 finished run(s) skipped, "
+                     "1 resumed from a checkpoint, 0 to run"]
+    assert [(r.skipped, r.resumed, r.status) for r in again.results] == [(True, False, "ok"),
+                                                                         (False, True, "ok")]
+    for ours, reference in zip(again.results, uninterrupted.results):
+        assert_same_run(ours, reference)
+    assert not (crashed / "error.txt").exists()
+    # the session was started once and ended once
+    root = raw_events(crashed)
+    assert len(root["_hparams_/session_start_info"]) == 1 and len(root["_hparams_/session_end_info"]) == 1
+
+
+def test_ctrl_c_saves_at_the_epoch_end_and_the_same_batch_goes_on(tmp_path, monkeypatch, uninterrupted):
+    crash_in("sgd_lr0.1_s0", 1, None, monkeypatch, "sigint")
+    notes = []
+    with pytest.raises(runner.Interrupted) as stopped:
+        runner.run_batch(batch_of(RESUMABLE_RUNS, RESUMABLE), tmp_path, progress=False, report=notes.append)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler put back
+    assert "Ctrl-C: stopping after saving the running run" in notes[0]
+    assert str(stopped.value) == (f"stopped: 0 of 2 runs in {tmp_path / 'r'} are finished; "
+                                  "sgd_lr0.1_s0 saved at epoch 2")
+    run_dir = tmp_path / "r" / "sgd_lr0.1_s0"
+    assert checkpoint.load_meta(run_dir)["epoch"] == 2
+    assert not (run_dir / "result.json").exists()
+    never_started = tmp_path / "r" / "adam_lr0.003_inverse_time_decay_rate0.5_s0"
+    assert [p.name for p in never_started.iterdir()] == ["config.json"]
+    monkeypatch.undo()
+
+    again = runner.run_batch(batch_of(RESUMABLE_RUNS, RESUMABLE), tmp_path, progress=False)
+    assert [(r.resumed, r.status) for r in again.results] == [(True, "ok"), (False, "ok")]
+    for ours, reference in zip(again.results, uninterrupted.results):
+        assert_same_run(ours, reference)
+
+
+def test_a_finished_batch_run_again_skips_everything_and_writes_its_outputs_once(tmp_path):
+    batch = batch_of([{"optimizer": {"name": "sgd", "learning_rate": 0.1}, "seeds": [0, 1]}],
+                     {**DIGITS, "epochs": 2})
+    first = runner.run_batch(batch, tmp_path, progress=False)
+    again = runner.run_batch(batch_of([{"optimizer": {"name": "sgd", "learning_rate": 0.1}, "seeds": [0, 1]}],
+                                      {**DIGITS, "epochs": 2}), tmp_path, progress=False)
+    assert again.directory == first.directory and all(r.skipped for r in again.results)
+    assert [r.metrics for r in again.results] == [r.metrics for r in first.results]
+    assert [p.name for p in again.figures] == [p.name for p in first.figures]
+    for directory in (again.directory, again.directory / "figures", *again.aggregates):
+        assert len(event_files(directory)) == 1 or directory.name.endswith("_mean")
+    mean = again.aggregates[0] / "train"
+    assert len(event_files(mean)) == 1
+    for tag, entries in raw_events(mean).items():
+        steps = [s for s, _ in entries]
+        assert steps == sorted(set(steps)), tag
+
+
+def test_another_batch_of_the_same_name_gets_its_own_directory_and_fresh_starts_over(tmp_path):
+    one = runner.run_batch(batch_of([{"problem": "material", "steps": 3, "optimizer": "sgd"}]), tmp_path,
+                           progress=False)
+    other = runner.run_batch(batch_of([{"problem": "material", "steps": 4, "optimizer": "sgd"}]), tmp_path,
+                             progress=False)
+    fresh = runner.run_batch(batch_of([{"problem": "material", "steps": 3, "optimizer": "sgd"}]), tmp_path,
+                             progress=False, fresh=True)
+    assert [b.directory.name for b in (one, other, fresh)] == ["r", "r_2", "r_3"]
+    assert not any(r.skipped for r in fresh.results)
+
+
+def test_a_run_whose_config_changed_is_run_again_not_resumed(tmp_path):
+    batch = batch_of([{"problem": "material", "steps": 3, "optimizer": "sgd"}])
+    first = runner.run_batch(batch, tmp_path, progress=False)
+    record = first.results[0].directory / "result.json"
+    record.write_text(record.read_text().replace(first.results[0].fingerprint, "0" * 16))
+    again = runner.run_batch(batch_of([{"problem": "material", "steps": 3, "optimizer": "sgd"}]), tmp_path,
+                             progress=False)
+    assert not again.results[0].skipped and again.results[0].metrics == first.results[0].metrics
+    assert len(event_files(again.results[0].directory / "train")) == 1  # the old events are gone
+
+
+def test_the_same_batch_running_elsewhere_is_refused_with_nothing_written(tmp_path, capsys):
+    """Another process holds the batch directory's lock: a clear refusal, exit 2."""
+    assert cli.main(["run", "naive2d", "--logdir", str(tmp_path), "--quiet", "--set", "steps=2"]) == 0
+    capsys.readouterr()
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "naive2d").rglob("*") if p.name != ".lock"}
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, sys, time\n"
+        f"f = open({str(tmp_path / 'naive2d' / '.lock')!r}, 'a+')\n"
+        "fcntl.flock(f, fcntl.LOCK_EX)\nf.seek(0); f.truncate(); f.write('4242'); f.flush()\n"
+        "print('locked', flush=True)\ntime.sleep(60)\n")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main(["run", "naive2d", "--logdir", str(tmp_path), "--quiet", "--set", "steps=2"])
+    finally:
+        holder.kill()
+        holder.wait()
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"python -m experiments: error: {str(tmp_path / 'naive2d')!r} is being written by "
+                   "another run of batch 'naive2d' (pid 4242); wait for it to finish, or give another --logdir")
+    after = {p: p.stat().st_mtime_ns for p in (tmp_path / "naive2d").rglob("*") if p.name != ".lock"}
+    assert after == before and sorted(p.name for p in tmp_path.iterdir()) == ["naive2d"]
+
+
+def test_same_batch_same_seeds_identical_numbers_run_to_run(tmp_path):
+    runs = [{"optimizer": {"name": "adam", "learning_rate": 0.003}}, {"optimizer": "momentum"}]
+    a = runner.run_batch(batch_of(runs, {**DIGITS, "epochs": 3}), tmp_path / "a", progress=False)
+    b = runner.run_batch(batch_of(runs, {**DIGITS, "epochs": 3}), tmp_path / "b", progress=False)
+    for x, y in zip(a.results, b.results):
+        assert x.metrics == y.metrics and x.best == y.best and x.curves["step_loss"] == y.curves["step_loss"]

@@ -47,6 +47,11 @@ def _run(args):
     from experiments import parallel
 
     parallel.check(args.workers, args.address)  # before TensorFlow is even imported
+    if not args.checkpoint_seconds >= 0:  # NaN too
+        from experiments.validation import ConfigError
+
+        raise ConfigError("`--checkpoint-seconds` must be a number >= 0. "
+                          f"Received: --checkpoint-seconds={args.checkpoint_seconds}")
     from experiments import config
 
     batches = [config.load_batch(b, overrides=args.set or ()) for b in args.batch]
@@ -66,7 +71,8 @@ def _run(args):
             result = runner.run_batch(batch, args.logdir, progress=not args.quiet,
                                       keras_verbose=args.verbose, prepared=ready,
                                       workers=args.workers, address=args.address,
-                                      fresh=args.fresh, report=_say)
+                                      fresh=args.fresh, report=_say,
+                                      checkpoint_seconds=args.checkpoint_seconds)
         except (runner.Interrupted, KeyboardInterrupt) as stop:
             where = f"\n{stop}" if isinstance(stop, runner.Interrupted) else ""
             _say(f"{where}\nTo go on where it stopped, run the same command again:\n"
@@ -163,6 +169,9 @@ def main(argv=None):
                      help="run on an existing Ray cluster: auto, or ray://HOST:PORT")
     run.add_argument("--fresh", action="store_true",
                      help="start the batch over in a new directory, even if it ran (or stopped) before")
+    run.add_argument("--checkpoint-seconds", type=float, default=5.0, metavar="S",
+                     help="save a running run at most once per S seconds, at an epoch end it logs "
+                          "(default 5; 0: at every one); a killed batch loses at most that much")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.add_argument("--verbose", action="store_true", help="also print Keras's line per epoch")
     best = commands.add_parser("best", help="rank the trials of finished batches, mean +- std over seeds")

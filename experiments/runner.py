@@ -12,11 +12,16 @@ weighted average). Everything a batch needs is checked and loaded by
 `prepare` before the first run starts, so a typo fails in a second, not
 after an hour of training.
 
-Layout of `<logdir>/<batch>/` (a `_2`, `_3`, ... suffix if it already holds runs):
+Layout of `<logdir>/<batch>/` (the same batch run again goes on in it; another
+batch of the same name, or `fresh`, gets a `_2`, `_3`, ... suffix):
 
-    batch.json               the batch as resolved: header and every run
+    batch.json               the batch as resolved: header, every run, its fingerprint
     summary.json             final metrics and wall time of every run
-    <run-name>/config.json   the run's resolved config (defaults filled in)
+    .lock                    held (flock) while a process runs the batch
+    <run-name>/config.json   the run's resolved config (defaults filled in) and fingerprint
+    <run-name>/result.json   status (ok, diverged, failed), metrics, best values
+    <run-name>/checkpoint.npz  the state at the last saved epoch end (dataset runs)
+    <run-name>/curves.npz    the figures' data of a finished run
     <run-name>/              HParams session, final/* scalars, wall_seconds
     <run-name>/train/        epoch_* (and batch_*) scalars, update_ratio/*, histograms, images
     <run-name>/validation/   epoch_* scalars
@@ -107,6 +112,7 @@ class Job:
     keras_verbose: bool = False
     fingerprint: str | None = None  # of the resolved config: what result.json and checkpoints carry
     resume: bool = False  # go on from `<directory>/checkpoint.npz`
+    checkpoint_seconds: float = 5.0  # at most one checkpoint per this many seconds (and the last)
 
 
 @dataclasses.dataclass
@@ -316,7 +322,10 @@ class StopAtStep(keras.callbacks.Callback):
 
 class EpochCheckpoint(keras.callbacks.Callback):
     """Save the run's state (`experiments.checkpoint`) at every `every`-th
-    epoch end and the last; on `STOP`, save at this epoch end and stop.
+    epoch end once `seconds` have passed since the last save (a checkpoint
+    costs a few milliseconds: tiny epochs would pay more for it than for
+    training), and at the last epoch end; on `STOP`, save at this epoch end
+    and stop.
 
     Goes last in the callback list: the loggers have written the epoch's
     events by then, and the checkpoint records their file sizes after
@@ -324,24 +333,27 @@ class EpochCheckpoint(keras.callbacks.Callback):
     stopped for another reason (diverged, or `steps` reached mid-epoch).
     """
 
-    def __init__(self, directory, every, epochs, state):
+    def __init__(self, directory, every, epochs, state, seconds=0.0):
         super().__init__()
         self.directory, self.every, self.epochs, self.state = directory, every, epochs, state
+        self.seconds = seconds
         self.interrupted = False
         self.saved_epoch = None
+        self._saved_at = time.monotonic()
 
     def on_epoch_end(self, epoch, logs=None):
         if self.model.stop_training:
             return
         done = epoch + 1
-        if STOP.is_set() or done % self.every == 0 or done == self.epochs:
+        due = done % self.every == 0 and time.monotonic() - self._saved_at >= self.seconds
+        if STOP.is_set() or due or done == self.epochs:
             from experiments import checkpoint
 
             cb_writers.flush_under(self.directory)
             arrays, meta = self.state(done)
             meta["events"] = checkpoint.event_files(self.directory)
             checkpoint.save(self.directory, arrays, meta)
-            self.saved_epoch = done
+            self.saved_epoch, self._saved_at = done, time.monotonic()
         if STOP.is_set() and done < self.epochs:
             self.interrupted = True
             self.model.stop_training = True
@@ -398,10 +410,12 @@ def logging_callbacks(run, directory, data, epochs):
     return callbacks + ([history] if history else []), history
 
 
-def fit_run(run, directory, data, progress=None, keras_verbose=False, resume=False, fingerprint=None):
+def fit_run(run, directory, data, progress=None, keras_verbose=False, resume=False, fingerprint=None,
+            checkpoint_seconds=0.0):
     """Train `run.model` on `data` with `model.fit`; TensorBoard logs in `directory`.
 
-    Checkpoints at the epochs it logs (`epoch_cadence`) and the last; with
+    Checkpoints at the epochs it logs (`epoch_cadence`), at most once per
+    `checkpoint_seconds`, and the last; with
     `resume`, goes on from `<directory>/checkpoint.npz` (whose events
     `_job` has already cut back). Stops at once when the loss diverges
     (`DivergenceStop`), or at the next epoch end when `STOP` is set.
@@ -445,7 +459,7 @@ def fit_run(run, directory, data, progress=None, keras_verbose=False, resume=Fal
                  "first_loss": diverging.first, "lowest_loss": diverging.lowest,
                  "seconds": meta["seconds"] + time.perf_counter() - start})
 
-    saver = EpochCheckpoint(directory, epoch_cadence(run, epochs), epochs, state)
+    saver = EpochCheckpoint(directory, epoch_cadence(run, epochs), epochs, state, checkpoint_seconds)
     callbacks.append(saver)  # last: after the loggers have written the epoch
     validation = None
     if len(data.x_val):  # a dataset, not arrays: Keras rebuilds its adapter for arrays every time
@@ -589,7 +603,8 @@ def average_run(run, directory, series, progress=None, keras_verbose=False, **_)
     return Outcome(metrics, seconds, {"average": averages, "series": series}, {})
 
 
-#: kind -> function(run, directory, problem, progress=, keras_verbose=, resume=, fingerprint=)
+#: kind -> function(run, directory, problem, progress=, keras_verbose=, resume=, fingerprint=,
+#: checkpoint_seconds=)
 #: -> Outcome; each writes the run's events. Only `dataset` runs checkpoint (and resume):
 #: the others take seconds and start again.
 RUNNERS = {"dataset": fit_run, "objective": path_run, "series": average_run}
@@ -613,17 +628,17 @@ def execute(job):
             _start_session(root, job)
         outcome = RUNNERS[job.kind](run, directory, job.thing, progress=job.progress,
                                     keras_verbose=job.keras_verbose, resume=job.resume,
-                                    fingerprint=job.fingerprint)
+                                    fingerprint=job.fingerprint,
+                                    checkpoint_seconds=job.checkpoint_seconds)
         result = Result(run, job.kind, directory, outcome.metrics, outcome.seconds, outcome.curves,
                         best=outcome.best, status=outcome.status, divergence=outcome.divergence,
                         fingerprint=job.fingerprint, resumed=job.resume)
     except Exception as error:  # one broken run must not lose the others
         (directory / "error.txt").write_text(traceback.format_exc())
         result = failed(job, f"{type(error).__name__}: {error}")
-    finally:
-        status = result.status if result else "failed"
-        if result is not None and status != "interrupted":
-            cb.hparams.write_status(root, status)
+    finally:  # no result: a second Ctrl-C (KeyboardInterrupt); the run goes on from its checkpoint
+        if result is not None and result.status != "interrupted":
+            cb.hparams.write_status(root, result.status)
         cb_writers.give_back(directory)
         cb_writers.close_under(directory)  # what a run that raised left open
     if result.status in FINISHED:
@@ -946,7 +961,7 @@ def _clear_batch_outputs(directory):
 
 
 def run_batch(batch, logdir="logs", progress=True, keras_verbose=False, prepared=None,
-              workers=None, address=None, fresh=False, report=None):
+              workers=None, address=None, fresh=False, report=None, checkpoint_seconds=5.0):
     """Run every run of `batch` into `<logdir>/<batch>/`; return a BatchResult.
 
     `prepared` is `prepare(batch)`'s result when the caller already has it.
@@ -957,7 +972,8 @@ def run_batch(batch, logdir="logs", progress=True, keras_verbose=False, prepared
 
     Running the same batch again goes on where it stopped: finished runs are
     skipped, unfinished ones resume from their checkpoints (`fresh`: start
-    over in a new directory). The batch directory is locked while it runs.
+    over in a new directory). A run checkpoints at most once per
+    `checkpoint_seconds` (0: at every epoch it logs). The batch directory is locked while it runs.
     Ctrl-C saves the running run and raises `Interrupted`. `report(text)`
     tells the user what is resumed and what Ctrl-C does.
     """
@@ -982,13 +998,14 @@ def run_batch(batch, logdir="logs", progress=True, keras_verbose=False, prepared
         _write_experiment(directory, batch, prepared, loaded)
         with _stop_on_ctrl_c(report):
             return _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose,
-                               workers, address, resuming, report, tqdm, aggregate, parallel)
+                               workers, address, resuming, report, tqdm, aggregate, parallel,
+                               checkpoint_seconds)
     finally:
         lock.release()
 
 
 def _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose, workers, address,
-                resuming, report, tqdm, aggregate, parallel):
+                resuming, report, tqdm, aggregate, parallel, checkpoint_seconds):
     metric = batch.search.metric if batch.search else None
     mode = batch.search.mode_for(metric) if metric else None
     rounds = batch.search.rounds if batch.search else 1
@@ -1007,6 +1024,7 @@ def _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose, wor
             jobs, finished = [], {}
             for run, kind, thing in ready:
                 job, done = _job(directory, batch, run, kind, thing, progress and pool.local, keras_verbose)
+                job.checkpoint_seconds = checkpoint_seconds
                 if done is not None:
                     finished[len(jobs)] = done
                     bar.update()

@@ -200,13 +200,18 @@ def crash_in(run_name, epoch, step_in_epoch, monkeypatch, how):
     monkeypatch.setattr(runner, "logging_callbacks", patched)
 
 
-def test_a_crashed_run_goes_on_from_its_checkpoint_to_the_same_numbers(tmp_path, monkeypatch, uninterrupted):
+@pytest.mark.parametrize("seconds", [0, 1e9])
+def test_a_crashed_run_goes_on_from_its_checkpoint_to_the_same_numbers(tmp_path, monkeypatch, uninterrupted,
+                                                                      seconds):
+    """`checkpoint_seconds=0`: saved at every epoch end; 1e9: only at the last, so
+    the crashed run has no checkpoint and starts again from scratch."""
     batch = batch_of(RESUMABLE_RUNS, RESUMABLE)
     crash_in("adam_lr0.003_inverse_time_decay_rate0.5_s0", 3, 5, monkeypatch, "raise")
-    first = runner.run_batch(batch, tmp_path, progress=False)
+    first = runner.run_batch(batch, tmp_path, progress=False, checkpoint_seconds=seconds)
     assert [r.status for r in first.results] == ["ok", "failed"]
     crashed = first.results[1].directory
-    assert checkpoint.load_meta(crashed)["epoch"] == 3  # epochs 0-2 saved; 5 steps of epoch 3 lost
+    meta = checkpoint.load_meta(crashed)
+    assert (meta["epoch"] if meta else None) == (3 if seconds == 0 else None)  # 5 steps of epoch 3 lost
     assert "the machine went away" in (crashed / "error.txt").read_text()
     monkeypatch.undo()
 
@@ -214,10 +219,11 @@ def test_a_crashed_run_goes_on_from_its_checkpoint_to_the_same_numbers(tmp_path,
     again = runner.run_batch(batch_of(RESUMABLE_RUNS, RESUMABLE), tmp_path, progress=False,
                              report=notes.append)
     assert again.directory == first.directory
+    resumed = seconds == 0
     assert notes == [f"going on in {again.directory}: 1 finished run(s) skipped, "
-                     "1 resumed from a checkpoint, 0 to run"]
+                     f"{int(resumed)} resumed from a checkpoint, {int(not resumed)} to run"]
     assert [(r.skipped, r.resumed, r.status) for r in again.results] == [(True, False, "ok"),
-                                                                         (False, True, "ok")]
+                                                                         (False, resumed, "ok")]
     for ours, reference in zip(again.results, uninterrupted.results):
         assert_same_run(ours, reference)
     assert not (crashed / "error.txt").exists()

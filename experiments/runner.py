@@ -890,6 +890,8 @@ def _write_experiment(directory, batch, prepared, loaded):
             values.setdefault(name, []).append(value)
     kinds = {kind for _, kind, _ in prepared}
     metrics = [m for kind in HPARAM_METRICS if kind in kinds for m in HPARAM_METRICS[kind]]
+    if kinds & {"dataset", "objective"}:  # the runs that can diverge
+        metrics.append(("diverged", None, "diverged (1 = yes)"))
     cb.hparams.write_config(directory, values, metrics + [("wall_seconds", None, "wall time [s]")])
 
 

@@ -39,6 +39,8 @@ def test_run_prints_a_summary_and_the_tensorboard_command(tmp_path, capsys):
     (["run", "naive2d", "moons", "--set", "epochs=0"], "must be an integer >= 1. Received: runs[0].epochs=0"),
     (["run", "naive2d", "--logdir", "{dir}/file"], "`--logdir` must be a directory, and '{dir}/file' is a file"),
     (["run", "naive2d", "--workers", "0"], "`--workers` must be an integer >= 1. Received: --workers=0"),
+    (["run", "naive2d", "--checkpoint-seconds", "-1"],
+     "`--checkpoint-seconds` must be a number >= 0. Received: --checkpoint-seconds=-1.0"),
     (["run", "naive2d", "--address", " "], "`--address` must be `auto` or `ray://host:port`. Received: ' '"),
     (["run", "lr_search", "--set", "seeds=[1, 1]"], "`runs[0].seeds` lists a seed twice. Received: seeds=[1, 1]"),
     (["run", "lr_search", "--set", "space={}"], "`runs[0].space` must be a table"),

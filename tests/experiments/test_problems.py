@@ -166,7 +166,7 @@ def test_fallback_uses_the_offline_dataset_and_says_so(tmp_path):
     ({"name": "digits", "validation": 0.5, "test": 0.5}, "validation + test must be below 1"),
     ({"name": "digits", "normalize": "yes"}, "`digits.normalize` must be true or false. Received: digits.normalize='yes'"),
     ({"name": "moons", "noise": -1}, "`moons.noise` must be in [0, inf]. Received: moons.noise=-1"),
-    ({"name": "moons", "n_sample": 10}, "problem 'moons': "),
+    ({"name": "moons", "n_sample": 10}, "Unknown argument of problem 'moons' 'n_sample'. Did you mean 'n_samples'?"),
     ({"name": "mnist", "fallback": "digts"}, "Unknown fallback problem 'digts'. Did you mean 'digits'?"),
     ({"name": "material", "start": [1]}, "`material.start` must be two numbers [x, y]. Received: start=[1]"),
 ])

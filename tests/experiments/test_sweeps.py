@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 from tensorboard.plugins.hparams import api_pb2
+from tensorboard.plugins.hparams import metadata as hp_metadata
 
 from experiments import __main__ as cli
 from experiments import aggregate, config, runner

@@ -92,7 +92,7 @@ def test_hparams_dashboard_lists_hyperparameters_and_metrics(served):
     assert {"optimizer.learning_rate", "optimizer.rho", "batch_size", "seed", "problem", "model"} <= set(hparams)
     metrics = {m["name"]["tag"] for m in experiment["metricInfos"]}
     assert {"final/train_loss", "final/validation_accuracy", "final/test_accuracy", "wall_seconds",
-            "best/validation_loss", "best/validation_accuracy"} <= metrics
+            "best/validation_loss", "best/validation_accuracy", "diverged"} <= metrics
     groups = get("/data/plugin/hparams/session_groups", {
         "experimentName": "", "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE",
                                                   "STATUS_RUNNING"],
@@ -106,6 +106,8 @@ def test_hparams_dashboard_lists_hyperparameters_and_metrics(served):
     best = [m for m in sgd["sessions"][0]["metricValues"] if m["name"]["tag"] == "best/validation_loss"]
     run = next(r for r in result.results if r.run.name == sgd["sessions"][0]["name"])
     assert best[0]["value"] == pytest.approx(run.best["validation_loss"], rel=1e-6)
+    diverged = [m["value"] for m in sgd["sessions"][0]["metricValues"] if m["name"]["tag"] == "diverged"]
+    assert diverged == [0.0]
 
 
 def test_histograms_and_images_are_served(served):

@@ -67,30 +67,26 @@ def save(directory, arrays, meta):
     os.replace(temporary, directory / FILE)
 
 
-def load(directory):
-    """(arrays, meta) from `<directory>/checkpoint.npz`, or None if there is none or it is unreadable."""
+def load(directory, meta_only=False):
+    """(arrays, meta) from `<directory>/checkpoint.npz`, or just `meta` with
+    `meta_only` (an npz member is read only when asked for); None if there is
+    none or it is unreadable."""
     path = pathlib.Path(directory) / FILE
     if not path.is_file():
         return None
     try:
         with np.load(path, allow_pickle=False) as stored:
-            arrays = {name: stored[name] for name in stored.files if name != "__meta__"}
             meta = json.loads(str(stored["__meta__"]))
+            if meta_only:
+                return meta
+            arrays = {name: stored[name] for name in stored.files if name != "__meta__"}
     except Exception:  # truncated (a full disk) or not ours: the run starts again
         return None
     return arrays, meta
 
 
 def load_meta(directory):
-    """The checkpoint's `meta` alone (an npz member is read only when asked for), or None."""
-    path = pathlib.Path(directory) / FILE
-    if not path.is_file():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as stored:
-            return json.loads(str(stored["__meta__"]))
-    except Exception:
-        return None
+    return load(directory, meta_only=True)
 
 
 class LockedError(RuntimeError):

@@ -979,9 +979,7 @@ def run_batch(batch, logdir="logs", progress=True, keras_verbose=False, prepared
     Ctrl-C saves the running run and raises `Interrupted`. `report(text)`
     tells the user what is resumed and what Ctrl-C does.
     """
-    from tqdm.auto import tqdm
-
-    from experiments import aggregate, parallel
+    from experiments import parallel
 
     report = report or (lambda text: None)
     parallel.check(workers, address)
@@ -1000,14 +998,18 @@ def run_batch(batch, logdir="logs", progress=True, keras_verbose=False, prepared
         _write_experiment(directory, batch, prepared, loaded)
         with _stop_on_ctrl_c(report):
             return _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose,
-                               workers, address, resuming, report, tqdm, aggregate, parallel,
-                               checkpoint_seconds)
+                               workers, address, resuming, report, checkpoint_seconds)
     finally:
         lock.release()
 
 
 def _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose, workers, address,
-                resuming, report, tqdm, aggregate, parallel, checkpoint_seconds):
+                resuming, report, checkpoint_seconds):
+    """`run_batch`'s work once the directory is locked: every round, then the batch's outputs."""
+    from tqdm.auto import tqdm
+
+    from experiments import aggregate, parallel
+
     metric = batch.search.metric if batch.search else None
     mode = batch.search.mode_for(metric) if metric else None
     rounds = batch.search.rounds if batch.search else 1

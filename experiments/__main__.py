@@ -11,7 +11,8 @@ and exits with status 2 before anything trains. A run that fails while
 training is reported in the summary; the others still run, and the exit
 status is 1. A run that diverges stops there and is reported as diverged
 (exit status 0: it is a result). Running the same command again goes on
-where a batch stopped; Ctrl-C stops it cleanly (exit status 130).
+where a batch stopped; Ctrl-C (exit status 130) or SIGTERM (143) stops it
+cleanly, saving the running run first.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ import argparse
 import logging
 import os
 import shlex
+import signal
 import sys
+
+from experiments import signals
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -77,7 +81,7 @@ def _run(args):
             where = f"\n{stop}" if isinstance(stop, runner.Interrupted) else ""
             _say(f"{where}\nTo go on where it stopped, run the same command again:\n"
                  f"  python -m experiments {' '.join(shlex.quote(a) for a in args.argv)}")
-            return 130
+            return signals.exit_status(getattr(stop, "signal", signal.SIGINT))
         print(f"\n{batch.name}: {len(result.results)} runs in {result.directory}\n")
         print(runner.summary_table(result))
         if batch.search or result.aggregates:
@@ -186,9 +190,13 @@ def main(argv=None):
     from experiments.validation import ConfigError
 
     try:
-        return {"list": _list, "run": _run, "best": _best}[args.command](args)
+        with signals.on_start_up():
+            return {"list": _list, "run": _run, "best": _best}[args.command](args)
     except ConfigError as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
+    except signals.Stop as stop:  # before any batch started: nothing to save
+        _say(f"{parser.prog}: stopped by {stop} before anything ran; nothing was written")
+        return signals.exit_status(stop.signal)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ import pathlib
 
 import numpy as np
 
+from experiments import checkpoint
+
 #: suffix -> how a (seeds, steps) array becomes one curve
 BANDS = {
     "": lambda v: v.mean(axis=0),
@@ -80,7 +82,7 @@ def write_aggregate(directory, group, results):
                     for step, value in zip(steps, curve):
                         tf.summary.scalar(tag + suffix, value, step=step)
         writer.close()
-    (out / "aggregate.json").write_text(json.dumps(
+    checkpoint.write(out / "aggregate.json", json.dumps(
         {"group": group, "runs": [r.run.name for r in results], "seeds": [r.run.seed for r in results],
          "bands": {"<tag>": "mean", "<tag>/std_low": "mean - sample std",
                    "<tag>/std_high": "mean + sample std", "<tag>/min": "min", "<tag>/max": "max"}},

@@ -21,10 +21,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
+import io
 import json
 import os
 import pathlib
+import shutil
 
 import numpy as np
 
@@ -52,19 +56,110 @@ def rewind_events(directory, sizes):
     directory = pathlib.Path(directory)
     for relative, size in event_files(directory).items():
         if relative not in sizes:
-            (directory / relative).unlink()
+            remove_inside(directory / relative, directory)
         elif size > sizes[relative]:
-            with open(directory / relative, "r+b") as file:
+            with open(inside(directory / relative, directory), "r+b") as file:
                 file.truncate(sizes[relative])
+
+
+class OutsideError(RuntimeError):
+    """The suite was about to delete or truncate something outside the directory it owns."""
+
+
+def inside(path, owner):
+    """`path`, if it lies strictly inside the directory `owner` once both are
+    resolved (`..` and symbolic links followed); else OutsideError. Every
+    deletion and truncation goes through here: nothing a user names can make
+    the suite remove `owner` itself or anything beside it."""
+    resolved, root = pathlib.Path(path).resolve(), pathlib.Path(owner).resolve()
+    if root not in resolved.parents:
+        raise OutsideError(f"refusing to delete or truncate {str(path)!r}: it is not inside {str(owner)!r}")
+    return path
+
+
+def remove_inside(path, owner, missing_ok=False):
+    """Delete the file or directory tree `path`, which must be `inside(owner)`.
+
+    A symbolic link is removed itself, never what it points to."""
+    path = pathlib.Path(path)
+    if path.is_symlink():
+        inside(path.parent / "_", owner)  # the link's own place, not its target
+        path.unlink()
+        return
+    if missing_ok and not path.exists():
+        return
+    inside(path, owner)
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
 
 
 def save(directory, arrays, meta):
     """Write `arrays` ({name: array}) and `meta` (JSON-able) to `<directory>/checkpoint.npz` atomically."""
-    directory = pathlib.Path(directory)
-    temporary = directory / f".{FILE}.tmp"
-    with open(temporary, "wb") as file:  # no fsync: a killed process's writes survive it
-        np.savez(file, __meta__=np.array(json.dumps(meta, default=float)), **arrays)
-    os.replace(temporary, directory / FILE)
+    buffer = io.BytesIO()
+    np.savez(buffer, __meta__=np.array(json.dumps(meta, default=float)), **arrays)
+    write(pathlib.Path(directory) / FILE, buffer.getvalue())
+
+
+#: The errors that mean the disk, not the run, is at fault: no space, a quota, a file-size
+#: limit, a read-only filesystem, an I/O error.
+DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO)
+
+
+class WriteError(Exception):
+    """A file of the batch could not be written. Nothing half-written is left
+    behind; what finished is kept, and the same command goes on once the
+    cause is fixed."""
+
+    def __init__(self, path, reason):
+        path = pathlib.Path(path)
+        free = ""
+        for place in (path, *path.parents):
+            if place.exists():
+                free = f"; {_size(shutil.disk_usage(place).free)} free on the disk that holds {str(place)!r}"
+                break
+        super().__init__(f"cannot write {str(path)!r}: {reason}{free}")
+        self.path = path
+
+
+def _size(count):
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if count < 1024 or unit == "TB":
+            return f"{count:.0f} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
+        count /= 1024
+
+
+def write(path, data):
+    """Write `data` (str or bytes) to `path` atomically: to a temporary file
+    beside it, then renamed over it. A kill or a full disk at any moment
+    leaves the old file or the new one, never a part; a failed write raises
+    WriteError and leaves no temporary file."""
+    path = pathlib.Path(path)
+    temporary = path.with_name(f".{path.name}.tmp")
+    data = data.encode() if isinstance(data, str) else data
+    try:
+        with open(temporary, "wb") as file:  # no fsync: a killed process's writes survive it
+            file.write(data)
+        os.replace(temporary, path)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise WriteError(path, error.strerror or str(error)) from None
+
+
+def disk_fault(error, directory):
+    """A WriteError if `error` (raised anywhere while a run trains and logs,
+    TensorFlow's event writers included) says the disk is at fault, else None."""
+    if isinstance(error, WriteError):
+        return error
+    if isinstance(error, OSError) and error.errno in DISK_ERRNOS:
+        return WriteError(error.filename or directory, error.strerror)
+    text = str(error)
+    for number in DISK_ERRNOS:
+        if os.strerror(number) in text:
+            return WriteError(directory, os.strerror(number))
+    return None
 
 
 def load(directory, meta_only=False):
@@ -90,30 +185,47 @@ def load_meta(directory):
 
 
 class LockedError(RuntimeError):
-    """Another process holds the batch directory's lock."""
+    """Another process holds the batch directory's lock: `pid` and the `key`
+    (batch fingerprint) it wrote there, None where it wrote none in time."""
+
+    def __init__(self, pid, key):
+        super().__init__(pid)
+        self.pid, self.key = pid, key
 
 
 class BatchLock:
-    """An exclusive, non-blocking `flock` on `<directory>/.lock`; records the holder's pid."""
+    """An exclusive, non-blocking `flock` on `<directory>/.lock`.
+
+    The holder writes `<pid> <key>` in it at once, `key` being the batch's
+    fingerprint: a second process that finds the lock held learns which
+    batch holds it even before the holder has written anything else (a
+    still-empty directory), so the same batch is refused rather than run
+    twice."""
 
     def __init__(self, directory):
         self.path = pathlib.Path(directory) / LOCK
         self._file = None
 
-    def acquire(self):
+    def acquire(self, key=""):
         import fcntl
+        import time
 
         file = open(self.path, "a+")
         try:
             fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            file.seek(0)
-            holder = file.read().strip() or "unknown"
+            for _ in range(50):  # the holder writes its line right after locking: wait up to 1 s for it
+                file.seek(0)
+                words = file.read().split()
+                if len(words) >= 2:
+                    break
+                time.sleep(0.02)
             file.close()
-            raise LockedError(holder) from None
+            raise LockedError(words[0] if words else "unknown", words[1] if len(words) >= 2 else None) \
+                from None
         file.seek(0)
         file.truncate()
-        file.write(str(os.getpid()))
+        file.write(f"{os.getpid()} {key}\n" if key else f"{os.getpid()}\n")
         file.flush()
         self._file = file
         return self
@@ -129,3 +241,4 @@ class BatchLock:
     def __exit__(self, *exc):
         self.release()
         return False
+

@@ -37,7 +37,7 @@ import re
 import tomllib
 
 from experiments import search
-from experiments.validation import ConfigError, check_int, check_number, lookup
+from experiments.validation import ConfigError, check_int, check_number, check_path_name, lookup
 
 BATCH_DIR = pathlib.Path(__file__).parent / "batches"
 
@@ -128,9 +128,8 @@ class Run:
         if not self.divergence_factor > 1:
             raise ConfigError(f"`{where}.divergence_factor` must be > 1 (inf: stop only at NaN or inf). "
                               f"Received: divergence_factor={self.divergence_factor!r}")
-        if self.name is not None and not re.fullmatch(r"[\w.=+-]+", str(self.name)):
-            raise ConfigError(f"`{where}.name` may hold letters, digits and . = + - _ only. "
-                              f"Received: name={self.name!r}")
+        if self.name is not None:
+            check_path_name(f"{where}.name", self.name)
         for key in ("every_epochs", "every_steps"):
             if self.log[key] is not None:
                 check_int(f"{where}.log.{key}", self.log[key], minimum=1)
@@ -285,9 +284,7 @@ def parse_batch(data, source="python", default_name="batch", overrides=()):
     header = data.get("batch", {})
     for key in header:
         lookup("key in [batch]", {"name": 0, "reproduces": 0, "runtime": 0, "expected": 0}, key)
-    name = header.get("name", default_name)
-    if not isinstance(name, str) or not re.fullmatch(r"[\w.-]+", name):
-        raise ConfigError(f"`batch.name` may hold letters, digits and . - _ only. Received: name={name!r}")
+    name = check_path_name("batch.name", header.get("name", default_name))
     defaults = data.get("defaults", {})
     raw_runs = data.get("runs", [])
     if not isinstance(raw_runs, list) or not raw_runs:
@@ -404,10 +401,13 @@ def name_runs(runs):
                 parts.append(f"{_ABBREVIATIONS.get(key, key)}{label}")
         if run.trial_id is not None:
             parts.insert(0, f"t{run.trial_id:02d}")
-        run.group = re.sub(r"[^\w.=+-]", "", "_".join(parts))
+        run.group = re.sub(r"[^A-Za-z0-9_.=+-]", "", "_".join(parts)).lstrip(".-")
         run.name = f"{run.group}_s{run.seed}"
     seen = {}
     for run in runs:
+        where = "" if run.index is None else f" (runs[{run.index}])"
+        check_path_name(f"name of run{where}", run.name)  # made from its fields: may be too long
+        check_path_name(f"name of run{where}", run.group)
         seen.setdefault(run.name, []).append(run)
     for name, same in seen.items():
         if len(same) > 1:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from callbacks.decision_boundary import draw, image_summary, png_bytes
+from experiments import checkpoint
 
 
 def smooth(values, weight):
@@ -136,7 +137,7 @@ def batch_figures(directory, results, prepared):
         for name, fig in figures.items():
             png = png_bytes(fig)
             path = directory / f"{name}.png"
-            path.write_bytes(png)
+            checkpoint.write(path, png)
             image_summary(name, png, step=0)
             written.append(path)
     return written

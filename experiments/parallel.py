@@ -19,6 +19,7 @@ import dataclasses
 import logging
 import os
 
+from experiments import checkpoint
 from experiments.validation import ConfigError, check_int
 
 
@@ -123,7 +124,7 @@ class Pool:
                 result = ray.get(done[0])
             except ray.exceptions.RayError as error:  # the worker died: a crash, or out of memory
                 reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
-                (job.directory / "error.txt").write_text(f"{type(error).__name__}: {error}\n")
+                checkpoint.write(job.directory / "error.txt", f"{type(error).__name__}: {error}\n")
                 result = runner.failed(job, f"{type(error).__name__}: {reason}")
                 runner.close_failed(job)
             yield i, result

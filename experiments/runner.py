@@ -31,16 +31,13 @@ batch of the same name, or `fresh`, gets a `_2`, `_3`, ... suffix):
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import inspect
+import io
 import json
 import math
 import pathlib
 import platform
-import shutil
-import signal
-import threading
 import time
 import traceback
 
@@ -52,10 +49,10 @@ import callbacks as cb
 from callbacks import _writers as cb_writers
 import custom_optimizers as co
 from custom_optimizers._base import bias_correction
-from experiments import figures, models, problems, ranking
+from experiments import checkpoint, figures, models, problems, ranking, signals
 from experiments.config import Batch, Run, steps_per_epoch
 from experiments.objectives2d import minimise
-from experiments.validation import ConfigError, lookup
+from experiments.validation import ConfigError, check_path_name, lookup
 
 
 @dataclasses.dataclass
@@ -235,11 +232,6 @@ def _write_final(directory, metrics, seconds, best=None, diverged=None):
     cb_writers.give_back(directory)
 
 
-#: Set (by `run_batch`'s Ctrl-C handler) to stop the running run at its next epoch end, after
-#: saving its checkpoint, and start no other.
-STOP = threading.Event()
-
-
 def divergence_reason(loss, first, lowest, factor):
     """Why a run whose loss is now `loss` has diverged, or None.
 
@@ -346,15 +338,13 @@ class EpochCheckpoint(keras.callbacks.Callback):
             return
         done = epoch + 1
         due = done % self.every == 0 and time.monotonic() - self._saved_at >= self.seconds
-        if STOP.is_set() or due or done == self.epochs:
-            from experiments import checkpoint
-
+        if signals.STOP.is_set() or due or done == self.epochs:
             cb_writers.flush_under(self.directory)
             arrays, meta = self.state(done)
             meta["events"] = checkpoint.event_files(self.directory)
             checkpoint.save(self.directory, arrays, meta)
             self.saved_epoch, self._saved_at = done, time.monotonic()
-        if STOP.is_set() and done < self.epochs:
+        if signals.STOP.is_set() and done < self.epochs:
             self.interrupted = True
             self.model.stop_training = True
 
@@ -420,8 +410,6 @@ def fit_run(run, directory, data, progress=None, keras_verbose=False, resume=Fal
     `_job` has already cut back). Stops at once when the loss diverges
     (`DivergenceStop`), or at the next epoch end when `STOP` is set.
     """
-    from experiments import checkpoint
-
     keras.utils.set_random_seed(run.seed)
     model = models.build(run.model, data)
     per_epoch = steps_per_epoch(run, len(data.x_train))
@@ -634,7 +622,10 @@ def execute(job):
                         best=outcome.best, status=outcome.status, divergence=outcome.divergence,
                         fingerprint=job.fingerprint, resumed=job.resume)
     except Exception as error:  # one broken run must not lose the others
-        (directory / "error.txt").write_text(traceback.format_exc())
+        fault = checkpoint.disk_fault(error, directory)
+        if fault is not None:  # not the run's fault: stop the batch, keep what finished
+            raise fault from None
+        checkpoint.write(directory / "error.txt", traceback.format_exc())
         result = failed(job, f"{type(error).__name__}: {error}")
     finally:  # no result: a second Ctrl-C (KeyboardInterrupt); the run goes on from its checkpoint
         if result is not None and result.status != "interrupted":
@@ -654,8 +645,9 @@ def _save_curves(directory, curves):
             arrays["points_x"], arrays["points_y"] = value
         elif key != "series":  # the problem's own data: loaded again
             arrays[key] = np.asarray(value)
-    with open(directory / "curves.npz", "wb") as file:
-        np.savez(file, **arrays)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    checkpoint.write(directory / "curves.npz", buffer.getvalue())
 
 
 def _load_curves(directory, kind, thing):
@@ -712,9 +704,12 @@ def prepare(batch, runs=None, loaded=None):
               for run in (batch.runs if runs is None else runs)]
     if runs is None:  # a range's ends first: they name the cause
         checks = [(where, probe, False) for where, probe in batch.probes] + checks
+    check_path_name("batch.name", batch.name)  # a Batch made in Python has not been through parse_batch
     prepared = []
     for where, run, real in checks:
         try:
+            if real:  # a probe (a searched range's end) is never run, and has no name
+                check_path_name("name", run.name)
             problem, _ = problems.get(run.problem)
             key = _spec_key(run.problem)
             if key not in loaded:
@@ -760,8 +755,6 @@ def _check_kind(run, kind):
 
 def batch_fingerprint(batch):
     """What makes two invocations the same batch: its name, every run and the search."""
-    from experiments import checkpoint
-
     return checkpoint.fingerprint({"name": batch.name, "runs": [r.to_dict() for r in batch.runs],
                                    "search": dataclasses.asdict(batch.search) if batch.search else None})
 
@@ -781,8 +774,6 @@ def open_batch_directory(logdir, batch, fresh=False):
     same batch is running there now, a ConfigError says so. `fresh`: a new
     directory even if the same batch ran before.
     """
-    from experiments import checkpoint
-
     logdir, key = pathlib.Path(logdir), batch_fingerprint(batch)
     n = 0
     while True:
@@ -795,13 +786,13 @@ def open_batch_directory(logdir, batch, fresh=False):
             continue
         try:
             candidate.mkdir(parents=True, exist_ok=True)
-            lock = checkpoint.BatchLock(candidate).acquire()
+            lock = checkpoint.BatchLock(candidate).acquire(key)
         except checkpoint.LockedError as holder:
-            if held:
+            if held or holder.key == key:  # the same batch, even if it has written nothing yet
                 raise ConfigError(f"{str(candidate)!r} is being written by another run of batch "
-                                  f"{batch.name!r} (pid {holder}); wait for it to finish, or give "
+                                  f"{batch.name!r} (pid {holder.pid}); wait for it to finish, or give "
                                   "another --logdir") from None
-            continue  # another process has just started a batch there
+            continue  # another batch of that name has just started there
         except OSError as error:
             raise ConfigError(f"cannot write the logs to {str(candidate)!r}: {error.strerror}") from None
         if not held and any(p.name != checkpoint.LOCK for p in candidate.iterdir()):
@@ -832,8 +823,6 @@ def resolved_config(run, kind, thing, batch):
 
 def run_fingerprint(config):
     """A run's identity: its resolved config less the versions and the batch's prose."""
-    from experiments import checkpoint
-
     return checkpoint.fingerprint({k: v for k, v in config.items() if k not in ("versions", "batch")})
 
 
@@ -845,8 +834,6 @@ def _job(directory, batch, run, kind, thing, progress, keras_verbose):
     cut back to the checkpoint's; without a usable checkpoint (or with
     another fingerprint) it is cleared and the run starts again.
     """
-    from experiments import checkpoint
-
     run_dir = directory / run.name
     config = resolved_config(run, kind, thing, batch)
     config["fingerprint"] = key = run_fingerprint(config)
@@ -862,12 +849,12 @@ def _job(directory, batch, run, kind, thing, progress, keras_verbose):
         if stored is not None and stored.get("fingerprint") == key:
             checkpoint.rewind_events(run_dir, stored["events"])
             for stale in ("result.json", "error.txt", "curves.npz"):
-                (run_dir / stale).unlink(missing_ok=True)
+                checkpoint.remove_inside(run_dir / stale, run_dir, missing_ok=True)
             job.resume = True
             return job, None
-        shutil.rmtree(run_dir)
+        checkpoint.remove_inside(run_dir, directory)
     run_dir.mkdir()
-    (run_dir / "config.json").write_text(json.dumps(config, indent=2, default=str))
+    checkpoint.write(run_dir / "config.json", json.dumps(config, indent=2, default=str))
     return job, None
 
 
@@ -919,47 +906,22 @@ def _describe_round(batch, round_index):
 
 
 class Interrupted(Exception):
-    """Ctrl-C stopped a batch; what finished is saved and the same command goes on."""
+    """Ctrl-C or SIGTERM stopped a batch; what finished is saved and the same command goes on.
+
+    `signal` is the signal that stopped it (the exit status is 128 + it)."""
 
     def __init__(self, directory, finished, total, saved=None):
         self.directory, self.finished, self.total, self.saved = directory, finished, total, saved
+        self.signal = signals.received()
         where = f"; {saved}" if saved else ""
         super().__init__(f"stopped: {finished} of {total} runs in {directory} are finished{where}")
-
-
-@contextlib.contextmanager
-def _stop_on_ctrl_c(report):
-    """The first Ctrl-C sets `STOP` (the running run saves at its epoch end,
-    then the batch stops); a second one interrupts at once."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        if STOP.is_set():
-            raise KeyboardInterrupt
-        STOP.set()
-        report("\nCtrl-C: stopping after saving the running run at its next epoch end "
-               "(Ctrl-C again to stop at once; its last checkpoint is kept)")
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        STOP.clear()
 
 
 def _clear_batch_outputs(directory):
     """Drop what a batch writes once all its runs are done (root events, figures,
     mean runs): an invocation that goes on writes them anew, not twice."""
-    from experiments import checkpoint
-
-    for path in directory.glob(f"{checkpoint.EVENTS}*"):
-        path.unlink()
-    for path in [directory / "figures", *directory.glob("*_mean")]:
-        if path.is_dir():
-            shutil.rmtree(path)
+    for path in [*directory.glob(f"{checkpoint.EVENTS}*"), directory / "figures", *directory.glob("*_mean")]:
+        checkpoint.remove_inside(path, directory, missing_ok=True)
 
 
 def run_batch(batch, logdir="logs", progress=True, keras_verbose=False, prepared=None,
@@ -991,12 +953,12 @@ def run_batch(batch, logdir="logs", progress=True, keras_verbose=False, prepared
     try:
         if resuming:
             _clear_batch_outputs(directory)
-        (directory / "batch.json").write_text(json.dumps(
+        checkpoint.write(directory / "batch.json", json.dumps(
             {**batch.header(), "fingerprint": batch_fingerprint(batch),
              "runs": [r.to_dict() for r in batch.runs],
              "search": dataclasses.asdict(batch.search) if batch.search else None}, indent=2, default=str))
         _write_experiment(directory, batch, prepared, loaded)
-        with _stop_on_ctrl_c(report):
+        with signals.stop_cleanly(report):
             return _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose,
                                workers, address, resuming, report, checkpoint_seconds)
     finally:
@@ -1044,19 +1006,19 @@ def _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose, wor
                     raise Interrupted(directory, _count_finished(directory), total,
                                       f"{result.run.name} saved at epoch {result.metrics['epochs']}")
                 finished[todo[k]] = result
-                (result.directory / "result.json").write_text(
-                    json.dumps(result.record(), indent=2, default=str))
+                checkpoint.write(result.directory / "result.json",
+                                 json.dumps(result.record(), indent=2, default=str))
                 bar.set_postfix_str(result.run.name)
                 bar.update()
-                if STOP.is_set():
+                if signals.STOP.is_set():
                     raise Interrupted(directory, _count_finished(directory), total)
             results += [finished[i] for i in range(len(jobs))]
     if batch.search:
-        (directory / "search.json").write_text(json.dumps(
+        checkpoint.write(directory / "search.json", json.dumps(
             {**dataclasses.asdict(batch.search), "mode": mode, "history": history}, indent=2, default=str))
     aggregates = aggregate.write_aggregates(directory, results)
     written = figures.batch_figures(directory, results, prepared)
-    (directory / "summary.json").write_text(json.dumps([r.record() for r in results], indent=2, default=str))
+    checkpoint.write(directory / "summary.json", json.dumps([r.record() for r in results], indent=2, default=str))
     return BatchResult(batch, directory, results, written, aggregates, metric, mode)
 
 

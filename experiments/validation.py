@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import math
 import numbers
+import re
 
 
 class ConfigError(ValueError):
@@ -49,3 +50,40 @@ def check_fraction(name, value):
     if value >= 1:
         raise ConfigError(f"`{name}` must be in [0, 1). Received: {name}={value!r}")
     return float(value)
+
+
+#: The longest name that may become a file or directory (a batch, a run, a group): room is
+#: left for the suffixes the suite adds (`_mean`, `_2`) under every filesystem's 255 bytes.
+MAX_NAME_LENGTH = 100
+
+#: What the suite writes beside the runs in a batch directory, and inside a run's: a user's
+#: name is never one of these, so no run can overwrite (or be deleted as) the suite's files.
+RESERVED_NAMES = frozenset({"batch.json", "summary.json", "search.json", "figures", "config.json",
+                            "result.json", "error.txt", "checkpoint.npz", "curves.npz",
+                            "aggregate.json", "train", "validation"})
+#: Endings of what the suite writes there too: figures, json files, mean-over-seeds runs.
+RESERVED_ENDINGS = (".png", ".json", ".txt", ".npz", ".tmp", "_mean")
+RESERVED_START = "events.out.tfevents"
+
+_PATH_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.=+-]*")
+
+
+def check_path_name(field, name):
+    """`name`, if it can safely be a directory under the log directory; else a ConfigError.
+
+    ASCII letters, digits and `_ . = + -` only, not starting with `.` or
+    `-` (so never `.` or `..`, nor a hidden file nor an option), at most
+    `MAX_NAME_LENGTH` characters, and none of the suite's own file names.
+    """
+    if not isinstance(name, str) or not _PATH_NAME.fullmatch(name):
+        raise ConfigError(f"`{field}` names a directory: it may hold ASCII letters, digits and . = + - _ "
+                          f"only, and may not start with . or -. Received: {field}={name!r}")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ConfigError(f"`{field}` names a directory: it may be at most {MAX_NAME_LENGTH} characters "
+                          f"long. Received: {field}={name[:40]!r}... ({len(name)} characters)")
+    if (name.lower() in RESERVED_NAMES or name.lower().endswith(RESERVED_ENDINGS)
+            or name.startswith(RESERVED_START)):
+        raise ConfigError(f"`{field}` may not be, or end like, a file the suite writes itself "
+                          f"({', '.join(sorted(RESERVED_NAMES))}, *{', *'.join(RESERVED_ENDINGS)}). "
+                          f"Received: {field}={name!r}")
+    return name

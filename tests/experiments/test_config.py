@@ -93,7 +93,7 @@ def test_builtin_batches_are_listed_and_each_one_validates():
     ("[[runs]]\nproblem='digits'\nbatch_size='half'", "`runs[0].batch_size` must be an integer"),
     ("[[runs]]\nproblem='digits'\nlog={every_step=3}", "Unknown log setting in runs[0] 'every_step'. Did you mean 'every_steps'?"),
     ("[[runs]]\nproblem='digits'\noptimizer={learning_rate=1}", "`runs[0].optimizer` needs a `name`"),
-    ("[[runs]]\nproblem='digits'\nname='a b'", "`runs[0].name` may hold letters, digits and . = + - _ only"),
+    ("[[runs]]\nproblem='digits'\nname='a b'", "`runs[0].name` names a directory: it may hold ASCII letters"),
     ("[[runs]]\nproblem='digits'\n[[runs]]\nproblem='digits'", "two runs are both named 'digits_s0'"),
     ("[[runs]\nproblem='digits'", "is not valid TOML"),
 ])

@@ -60,7 +60,7 @@ def _run(args):
 
     batches = [config.load_batch(b, overrides=args.set or ()) for b in args.batch]
     _check_logdir(args.logdir)
-    from experiments import ranking, runner
+    from experiments import checkpoint, ranking, runner
 
     # "N out of the last M calls triggered tf.function retracing": each run compiles its own functions
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
@@ -82,6 +82,10 @@ def _run(args):
             _say(f"{where}\nTo go on where it stopped, run the same command again:\n"
                  f"  python -m experiments {' '.join(shlex.quote(a) for a in args.argv)}")
             return signals.exit_status(getattr(stop, "signal", signal.SIGINT))
+        except checkpoint.WriteError as error:
+            _say(f"python -m experiments: error: {error}. What finished is kept; free some space (or fix the "
+                 "cause), then run the same command again to go on.")
+            return 1
         print(f"\n{batch.name}: {len(result.results)} runs in {result.directory}\n")
         print(runner.summary_table(result))
         if batch.search or result.aggregates:

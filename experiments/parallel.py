@@ -123,6 +123,9 @@ class Pool:
             try:
                 result = ray.get(done[0])
             except ray.exceptions.RayError as error:  # the worker died: a crash, or out of memory
+                fault = checkpoint.disk_fault(error, job.directory)
+                if fault is not None:  # the disk, not the run: stop the batch
+                    raise fault from None
                 reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
                 checkpoint.write(job.directory / "error.txt", f"{type(error).__name__}: {error}\n")
                 result = runner.failed(job, f"{type(error).__name__}: {reason}")

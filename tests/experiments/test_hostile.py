@@ -9,6 +9,10 @@ beside it, changed.
 import json
 import os
 import pathlib
+import resource
+import signal
+import subprocess
+import sys
 
 import pytest
 
@@ -206,3 +210,108 @@ def test_rewind_events_stays_inside_the_run(tmp_path):
     checkpoint.rewind_events(run, {f"train/{checkpoint.EVENTS}.1": 4, "../../etc/passwd": 0})
     assert [p.name for p in (run / "train").iterdir()] == [f"{checkpoint.EVENTS}.1"]
     assert (run / "train" / f"{checkpoint.EVENTS}.1").read_bytes() == b"xxxx"
+
+
+# --- the lock -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("same", [True, False])
+def test_the_lock_on_a_still_empty_directory_tells_which_batch_holds_it(tmp_path, same):
+    """A second process finds the lock held before the first has written anything:
+    the same batch is refused (not run twice into `<name>_2`); another batch of
+    that name goes on in `<name>_2`."""
+    batch = config.parse_batch({"batch": {"name": "e"},
+                                "runs": [{"problem": "material", "steps": 3, "optimizer": "sgd"}]})
+    (tmp_path / "e").mkdir()
+    key = runner.batch_fingerprint(batch) if same else "0123456789abcdef"
+    holder = checkpoint.BatchLock(tmp_path / "e").acquire(key)
+    try:
+        if same:
+            with pytest.raises(ConfigError, match=r"is being written by another run of batch 'e' \(pid \d+\)"):
+                runner.run_batch(batch, tmp_path, progress=False)
+            assert sorted(p.name for p in tmp_path.iterdir()) == ["e"]
+        else:
+            assert runner.run_batch(batch, tmp_path, progress=False).directory == tmp_path / "e_2"
+        assert sorted(p.name for p in (tmp_path / "e").iterdir()) == [".lock"]
+    finally:
+        holder.release()
+
+
+# --- a full disk ------------------------------------------------------------------
+
+
+def test_a_write_that_fails_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    target = tmp_path / "result.json"
+    checkpoint.write(target, '{"old": 1}')
+    monkeypatch.setattr(checkpoint, "open", lambda path, mode: open("/dev/full", mode), raising=False)
+    with pytest.raises(checkpoint.WriteError) as error:
+        checkpoint.write(target, '{"new": 2}' * 10000)
+    assert str(error.value).startswith(f"cannot write {str(target)!r}: No space left on device; ")
+    assert " free on the disk that holds " in str(error.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["result.json"]
+    assert target.read_text() == '{"old": 1}'
+
+
+FULL = """[batch]
+name = "full"
+[defaults]
+problem = { name = "digits", validation = 0.2, test = 0.2 }
+model = "mnist_mlp"
+batch_size = 128
+epochs = 6
+log = { every_epochs = 1, every_steps = 1 }
+[[runs]]
+optimizer = { name = "sgd", learning_rate = 0.1 }
+[[runs]]
+optimizer = { name = "adam", learning_rate = 0.003 }
+"""
+
+
+def _cli(batch_file, logdir, file_size_limit=None):
+    """The real command; with a limit on the size of every file it writes (what a
+    nearly full disk does to the file that crosses it: the write fails)."""
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG from the write, not a killed process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
+
+    return subprocess.run([sys.executable, "-m", "experiments", "run", str(batch_file), "--logdir", str(logdir),
+                           "--quiet", "--checkpoint-seconds", "0"], capture_output=True, text=True, timeout=300,
+                          preexec_fn=limit if file_size_limit else None)
+
+
+@pytest.fixture(scope="module")
+def full_batch(tmp_path_factory):
+    """The batch file, and the batch run to the end without a limit."""
+    folder = tmp_path_factory.mktemp("full")
+    batch_file = folder / "full.toml"
+    batch_file.write_text(FULL)
+    reference = _cli(batch_file, folder / "reference")
+    assert reference.returncode == 0, reference.stderr[-2000:]
+    return batch_file, folder / "reference" / "full"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("limit", [8_000, 60_000])  # an event file, or the first checkpoint, fails
+def test_a_full_disk_stops_the_batch_with_one_line_and_going_on_gives_the_same_results(tmp_path, full_batch,
+                                                                                      limit):
+    batch_file, reference = full_batch
+
+    stopped = _cli(batch_file, tmp_path / "logs", limit)
+    assert stopped.returncode == 1, stopped.stderr[-2000:]
+    ours = [line for line in stopped.stderr.splitlines() if "experiments" in line]
+    assert len(ours) == 1 and "Traceback" not in stopped.stderr
+    assert ours[0].startswith("python -m experiments: error: cannot write ")
+    assert ": File too large; " in ours[0] and " free on the disk that holds " in ours[0]
+    assert ours[0].endswith("then run the same command again to go on.")
+    batch_dir = tmp_path / "logs" / "full"
+    assert not list(batch_dir.rglob("*.tmp")) and not list(batch_dir.rglob("result.json"))
+    for path in batch_dir.rglob("*.json"):
+        json.loads(path.read_text())  # whole, never half-written
+
+    again = _cli(batch_file, tmp_path / "logs")
+    assert again.returncode == 0, again.stderr[-2000:]
+    for run in ("sgd_lr0.1_s0", "adam_lr0.003_s0"):
+        mine = json.loads((batch_dir / run / "result.json").read_text())
+        theirs = json.loads((reference / run / "result.json").read_text())
+        for key in ("status", "metrics", "best", "fingerprint"):
+            assert mine[key] == theirs[key], (run, key)

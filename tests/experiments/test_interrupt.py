@@ -139,12 +139,14 @@ def test_sigkill_in_the_middle_of_a_run_then_the_same_command_finishes_it(batch_
     assert_equal_batches(tmp_path / "long", reference)
 
 
-def test_ctrl_c_stops_after_saving_says_how_to_go_on_and_going_on_finishes(batch_file, reference, tmp_path):
+@pytest.mark.parametrize("signum,name,status", [(signal.SIGINT, "Ctrl-C", 130), (signal.SIGTERM, "SIGTERM", 143)])
+def test_ctrl_c_or_sigterm_stops_after_saving_says_how_to_go_on_and_going_on_finishes(
+        batch_file, reference, tmp_path, signum, name, status):
     process = start_and_wait_for(batch_file, tmp_path, NAMES[0], 3)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     out, err = process.communicate(timeout=60)
-    assert process.returncode == 130, err[-3000:]
-    assert "Ctrl-C: stopping after saving the running run at its next epoch end" in err
+    assert process.returncode == status, err[-3000:]
+    assert f"{name}: stopping after saving the running run at its next epoch end" in err
     assert "stopped: 0 of 3 runs in" in err and f"{NAMES[0]} saved at epoch" in err
     assert "To go on where it stopped, run the same command again:\n  python -m experiments run " in err
     assert "Traceback" not in err
@@ -161,3 +163,18 @@ def test_same_batch_same_numbers_in_this_process_as_in_another(batch_file, refer
     theirs = records(reference)
     for name in NAMES:
         assert ours[name]["metrics"] == theirs[name]["metrics"] and ours[name]["best"] == theirs[name]["best"]
+
+
+@pytest.mark.parametrize("signum,name,status", [(signal.SIGINT, "Ctrl-C", 130), (signal.SIGTERM, "SIGTERM", 143)])
+def test_a_signal_during_start_up_is_one_line(batch_file, tmp_path, signum, name, status):
+    """Sent while the command still imports TensorFlow: no traceback, nothing written."""
+    process = subprocess.Popen(command(batch_file, tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    time.sleep(0.8)  # the command has started; TensorFlow takes seconds to import
+    process.send_signal(signum)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == status, err[-3000:]
+    ours = [line for line in err.splitlines() if "experiments" in line]
+    assert ours == [f"python -m experiments: stopped by {name} before anything ran; nothing was written"]
+    assert "Traceback" not in err and out == ""
+    assert list(tmp_path.iterdir()) == []

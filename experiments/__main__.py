@@ -4,6 +4,7 @@
     python -m experiments run <name|file.toml> [more ...] [--set key=value ...] [--logdir DIR]
                               [--workers N | --address ray://HOST:PORT|auto] [--quiet] [--verbose]
     python -m experiments best <logdir> [--metric NAME] [--mode min|max] [--top N]
+    python -m experiments verify <logdir>
 
 Bad input (an unknown batch, field or name, an out-of-range value, an
 unwritable --logdir) prints one line naming the field and the value received
@@ -131,7 +132,9 @@ def _best(args):
     from experiments import ranking
     from experiments.validation import ConfigError
 
-    batches = ranking.load_records(args.logdir)
+    batches, damaged = ranking.load_records(args.logdir)
+    for path, damage in damaged:
+        _say(f"left out {str(path)!r}: {damage} (run its batch again to redo the run)")
     if not batches:
         raise ConfigError(f"no runs (result.json files) under {args.logdir!r}")
     if args.top is not None and args.top < 1:
@@ -151,6 +154,22 @@ def _best(args):
         if best.get("trial"):
             print("best trial's values: " + ", ".join(f"{k} = {v}" for k, v in best["trial"].items()) + "\n")
     return 0
+
+
+def _verify(args):
+    from experiments import checkpoint
+    from experiments.validation import ConfigError
+
+    checked = damaged = 0
+    for run, state, damage in checkpoint.verify(args.logdir):
+        checked += 1
+        damaged += damage is not None
+        print(f"{'DAMAGED' if damage else 'ok':7s}  {run}  {state}" + (f": {damage}" if damage else ""))
+    if not checked:
+        raise ConfigError(f"no runs (config.json files) under {args.logdir!r}")
+    print(f"\n{checked} run(s) checked, {damaged} damaged"
+          + ("; run each one's batch again: a damaged run is redone, the others are kept" if damaged else ""))
+    return 1 if damaged else 0
 
 
 def _metric_names(records):
@@ -188,6 +207,8 @@ def main(argv=None):
                                        "default: the batch's search metric, else the validation loss")
     best.add_argument("--mode", choices=("min", "max"), help="default: max for accuracies, else min")
     best.add_argument("--top", type=int, metavar="N", help="show the N best trials of each kind")
+    verify = commands.add_parser("verify", help="check that every run's files are whole and unchanged")
+    verify.add_argument("logdir", help="a batch directory, or a folder of them")
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
 
@@ -195,7 +216,7 @@ def main(argv=None):
 
     try:
         with signals.on_start_up():
-            return {"list": _list, "run": _run, "best": _best}[args.command](args)
+            return {"list": _list, "run": _run, "best": _best, "verify": _verify}[args.command](args)
     except ConfigError as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
     except signals.Stop as stop:  # before any batch started: nothing to save

@@ -50,6 +50,53 @@ def event_files(directory):
             for path in sorted(directory.rglob(f"{EVENTS}*")) if path.is_file()}
 
 
+RESULT = "result.json"
+CURVES = "curves.npz"
+
+
+def seal(record, directory):
+    """`record` as `result.json` keeps it: with the size of every event file
+    under the run and of its `curves.npz` (`files`), and a `checksum` over
+    all of it. `read_result` trusts nothing that no longer matches."""
+    directory = pathlib.Path(directory)
+    files = event_files(directory)
+    if (directory / CURVES).is_file():
+        files[CURVES] = (directory / CURVES).stat().st_size
+    sealed = {**record, "files": files}
+    return {**sealed, "checksum": fingerprint(sealed)}
+
+
+def missing_data(directory, sizes):
+    """Why the files `sizes` ({relative path: bytes}) recorded are not all
+    under `directory` at least that large, or None if they are."""
+    directory = pathlib.Path(directory)
+    for relative, size in sizes.items():
+        path = directory / relative
+        if not path.is_file():
+            return f"{relative} is missing"
+        if path.stat().st_size < size:
+            return f"{relative} holds {path.stat().st_size} bytes, {size} when it was written"
+    return None
+
+
+def read_result(directory):
+    """(record, None) for a run's sound `result.json`; (record or None, why
+    not) for one that is unreadable, was changed after it was written, or
+    whose files are no longer all there; (None, None) if there is none."""
+    path = pathlib.Path(directory) / RESULT
+    if not path.is_file():
+        return None, None
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        return None, f"{RESULT} is unreadable ({type(error).__name__})"
+    if not isinstance(record, dict):
+        return None, f"{RESULT} is not a JSON object"
+    if record.get("checksum") != fingerprint({k: v for k, v in record.items() if k != "checksum"}):
+        return record, f"{RESULT} was changed after it was written (its checksum does not match)"
+    return record, missing_data(directory, record.get("files") or {})
+
+
 def rewind_events(directory, sizes):
     """Truncate each event file under `directory` to `sizes[relative path]`;
     delete event files that `sizes` does not list (started after it was taken)."""
@@ -242,3 +289,34 @@ class BatchLock:
         self.release()
         return False
 
+
+
+def verify(logdir):
+    """Yield (run directory, state, why it is damaged or None) for every run
+    under `logdir` (a directory with a `config.json`): what `python -m
+    experiments verify` prints. A finished run is checked as the runner
+    checks it before skipping it (`read_result`, and a readable curves file);
+    an unfinished one, that its checkpoint is readable and its event files
+    are at least as long as the checkpoint recorded."""
+    for config in sorted(pathlib.Path(logdir).rglob("config.json")):
+        run = config.parent
+        record, damage = read_result(run)
+        if record is not None or damage is not None:
+            state = f"finished ({record.get('status')})" if isinstance(record, dict) else "finished"
+            if damage is None and (run / CURVES).is_file():
+                try:
+                    with np.load(run / CURVES, allow_pickle=False) as stored:
+                        for name in stored.files:
+                            stored[name]  # noqa: B018 (reading checks each member's CRC)
+                except Exception as error:
+                    damage = f"{CURVES} is unreadable ({type(error).__name__})"
+        elif (run / FILE).is_file():
+            stored = load(run)
+            if stored is None:
+                state, damage = "stopped", f"{FILE} is unreadable"
+            else:
+                state = f"stopped at epoch {stored[1].get('epoch')}"
+                damage = missing_data(run, stored[1].get("events") or {})
+        else:
+            state = "not started or without a checkpoint"
+        yield run, state, damage

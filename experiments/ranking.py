@@ -14,6 +14,7 @@ import pathlib
 
 import numpy as np
 
+from experiments import checkpoint
 from experiments.search import default_mode
 
 
@@ -76,25 +77,34 @@ def _order(row):
 
 
 def load_records(logdir):
-    """{batch directory: [result.json records]} for every batch under `logdir`."""
+    """({batch directory: [result.json records]}, [(path, why it was left out)])
+    for every run under `logdir`; a damaged `result.json` (`checkpoint.read_result`)
+    is left out and named, never trusted."""
     logdir = pathlib.Path(logdir)
-    batches = {}
-    for path in sorted(logdir.rglob("result.json")):
-        try:
-            record = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
+    batches, damaged = {}, []
+    for path in sorted(logdir.rglob(checkpoint.RESULT)):
+        record, damage = checkpoint.read_result(path.parent)
+        if damage is None and not isinstance(record.get("kind"), str):
+            damage = "it names no problem kind"
+        if damage is not None:
+            damaged.append((path, damage))
             continue
         batches.setdefault(path.parent.parent, []).append(record)
-    return batches
+    return batches, damaged
 
 
 def search_metric(batch_directory):
-    """The metric and mode the batch's `[search]` ranks by, if it had one."""
+    """The metric and mode the batch's `[search]` ranks by, if it had one (and its
+    `search.json` is readable)."""
     path = pathlib.Path(batch_directory) / "search.json"
-    if not path.is_file():
+    try:
+        search = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
         return None, None
-    search = json.loads(path.read_text())
-    return search.get("metric"), search.get("mode")
+    if not isinstance(search, dict):
+        return None, None
+    metric, mode = search.get("metric"), search.get("mode")
+    return (metric if isinstance(metric, str) else None), (mode if mode in ("min", "max") else None)
 
 
 def _number(value):

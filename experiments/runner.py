@@ -760,10 +760,12 @@ def batch_fingerprint(batch):
 
 
 def _read_json(path):
+    """The JSON object in `path`, or None if there is none (missing, unreadable, not an object)."""
     try:
-        return json.loads(pathlib.Path(path).read_text())
+        value = json.loads(pathlib.Path(path).read_text())
     except (OSError, ValueError):
         return None
+    return value if isinstance(value, dict) else None
 
 
 def open_batch_directory(logdir, batch, fresh=False):
@@ -826,32 +828,49 @@ def run_fingerprint(config):
     return checkpoint.fingerprint({k: v for k, v in config.items() if k not in ("versions", "batch")})
 
 
-def _job(directory, batch, run, kind, thing, progress, keras_verbose):
+def _job(directory, batch, run, kind, thing, progress, keras_verbose, report):
     """(Job, None) for a run to train, or (Job, Result) for one an earlier
     invocation of the batch finished (same fingerprint in its `result.json`).
 
-    A run directory left unfinished goes on from its checkpoint, its events
-    cut back to the checkpoint's; without a usable checkpoint (or with
-    another fingerprint) it is cleared and the run starts again.
+    Nothing on disk is trusted unchecked (`checkpoint.read_result`): a
+    finished run whose `result.json` was changed, whose event files are
+    shorter than when it finished, or whose `curves.npz` is unreadable is
+    not skipped. A run directory left unfinished (or so damaged) goes on
+    from its checkpoint, its events cut back to the checkpoint's, if the
+    checkpoint is readable and every event file is at least as long as it
+    recorded; otherwise it is cleared and the run starts again. `report`
+    says which runs were damaged and what is done about it.
     """
     run_dir = directory / run.name
     config = resolved_config(run, kind, thing, batch)
     config["fingerprint"] = key = run_fingerprint(config)
     job = Job(run, kind, thing, run_dir, progress, keras_verbose, fingerprint=key)
     if run_dir.exists():
-        record = _read_json(run_dir / "result.json") or {}
-        if record.get("fingerprint") == key and record.get("status") in FINISHED:
-            return job, Result(run, kind, run_dir, record["metrics"], record["seconds"],
-                               _load_curves(run_dir, kind, thing), record.get("error"),
-                               record.get("best") or {}, record["status"], record.get("divergence"),
-                               key, skipped=True)
-        stored = checkpoint.load_meta(run_dir)
-        if stored is not None and stored.get("fingerprint") == key:
-            checkpoint.rewind_events(run_dir, stored["events"])
-            for stale in ("result.json", "error.txt", "curves.npz"):
-                checkpoint.remove_inside(run_dir / stale, run_dir, missing_ok=True)
-            job.resume = True
-            return job, None
+        record, damage = checkpoint.read_result(run_dir)
+        if damage is None and record is not None and record.get("fingerprint") == key \
+                and record.get("status") in FINISHED:
+            try:
+                curves = _load_curves(run_dir, kind, thing)
+            except Exception as error:  # a damaged curves.npz: never trusted, never fatal
+                damage = f"{checkpoint.CURVES} is unreadable ({type(error).__name__})"
+            else:
+                return job, Result(run, kind, run_dir, record["metrics"], record["seconds"], curves,
+                                   record.get("error"), record.get("best") or {}, record["status"],
+                                   record.get("divergence"), key, skipped=True)
+        stored = checkpoint.load(run_dir)
+        if stored is not None and stored[1].get("fingerprint") == key:
+            lost = checkpoint.missing_data(run_dir, stored[1]["events"])
+            if lost is None:
+                if damage is not None:
+                    report(f"{run.name}: {damage}; going on from its checkpoint")
+                checkpoint.rewind_events(run_dir, stored[1]["events"])
+                for stale in (checkpoint.RESULT, "error.txt", checkpoint.CURVES):
+                    checkpoint.remove_inside(run_dir / stale, run_dir, missing_ok=True)
+                job.resume = True
+                return job, None
+            damage = f"{lost} (its checkpoint recorded more)"
+        if damage is not None:
+            report(f"{run.name}: {damage}; running it again from the start")
         checkpoint.remove_inside(run_dir, directory)
     run_dir.mkdir()
     checkpoint.write(run_dir / "config.json", json.dumps(config, indent=2, default=str))
@@ -989,7 +1008,8 @@ def _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose, wor
             history.append(_describe_round(batch, round_index))
             jobs, finished = [], {}
             for run, kind, thing in ready:
-                job, done = _job(directory, batch, run, kind, thing, progress and pool.local, keras_verbose)
+                job, done = _job(directory, batch, run, kind, thing, progress and pool.local, keras_verbose,
+                                 report)
                 job.checkpoint_seconds = checkpoint_seconds
                 if done is not None:
                     finished[len(jobs)] = done
@@ -1006,8 +1026,8 @@ def _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose, wor
                     raise Interrupted(directory, _count_finished(directory), total,
                                       f"{result.run.name} saved at epoch {result.metrics['epochs']}")
                 finished[todo[k]] = result
-                checkpoint.write(result.directory / "result.json",
-                                 json.dumps(result.record(), indent=2, default=str))
+                checkpoint.write(result.directory / checkpoint.RESULT, json.dumps(
+                    checkpoint.seal(result.record(), result.directory), indent=2, default=str))
                 bar.set_postfix_str(result.run.name)
                 bar.update()
                 if signals.STOP.is_set():

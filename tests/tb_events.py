@@ -7,6 +7,8 @@ import tensorflow as tf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import metadata as hp_metadata
 
+from experiments import checkpoint
+
 
 def accumulator(run_dir):
     events = EventAccumulator(str(run_dir), size_guidance={"tensors": 0})
@@ -69,3 +71,23 @@ def session(run_dir):
         status = hp_metadata.parse_session_end_info_plugin_data(
             events.SummaryMetadata(hp_metadata.SESSION_END_INFO_TAG).plugin_data.content).status
     return start.group_name, status
+
+
+def assert_same_run(ours, reference):
+    """Same final weights and optimizer state, metrics, and every event at the
+    same steps with the same values, each step once."""
+    assert ours.metrics == reference.metrics and ours.best == reference.best
+    assert ours.curves["step_loss"] == reference.curves["step_loss"]
+    mine, theirs = checkpoint.load(ours.directory)[0], checkpoint.load(reference.directory)[0]
+    assert mine.keys() == theirs.keys()
+    for key in theirs:
+        if key != "step_seconds":
+            np.testing.assert_array_equal(mine[key], theirs[key], err_msg=key)
+    for sub in ("train", "validation", "."):
+        got, expected = raw_events(ours.directory / sub), raw_events(reference.directory / sub)
+        assert got.keys() == expected.keys()
+        for tag, entries in expected.items():
+            steps = [s for s, _ in got[tag]]
+            assert steps == [s for s, _ in entries], (sub, tag)  # each step once, in order
+            if tag != "wall_seconds":
+                assert [v for _, v in got[tag]] == [v for _, v in entries], (sub, tag)

@@ -17,7 +17,7 @@ from tensorboard.plugins.hparams import api_pb2
 from experiments import __main__ as cli
 from experiments import checkpoint, config, runner
 from experiments.objectives2d import OBJECTIVES
-from tb_events import event_files, raw_events, scalars, session
+from tb_events import assert_same_run, event_files, raw_events, scalars, session
 
 DIGITS = {"problem": {"name": "digits", "validation": 0.2, "test": 0.2}, "model": "mnist_mlp",
           "batch_size": 128}
@@ -153,26 +153,6 @@ RESUMABLE_RUNS = [{"optimizer": {"name": "sgd", "learning_rate": 0.1}},
 def uninterrupted(tmp_path_factory):
     return runner.run_batch(batch_of(RESUMABLE_RUNS, RESUMABLE), tmp_path_factory.mktemp("ref"),
                             progress=False)
-
-
-def assert_same_run(ours, reference):
-    """Same final weights and optimizer state, metrics, and every event at the
-    same steps with the same values, each step once."""
-    assert ours.metrics == reference.metrics and ours.best == reference.best
-    assert ours.curves["step_loss"] == reference.curves["step_loss"]
-    mine, theirs = checkpoint.load(ours.directory)[0], checkpoint.load(reference.directory)[0]
-    assert mine.keys() == theirs.keys()
-    for key in theirs:
-        if key != "step_seconds":
-            np.testing.assert_array_equal(mine[key], theirs[key], err_msg=key)
-    for sub in ("train", "validation", "."):
-        got, expected = raw_events(ours.directory / sub), raw_events(reference.directory / sub)
-        assert got.keys() == expected.keys()
-        for tag, entries in expected.items():
-            steps = [s for s, _ in got[tag]]
-            assert steps == [s for s, _ in entries], (sub, tag)  # each step once, in order
-            if tag != "wall_seconds":
-                assert [v for _, v in got[tag]] == [v for _, v in entries], (sub, tag)
 
 
 def crash_in(run_name, epoch, step_in_epoch, monkeypatch, how):

@@ -58,7 +58,7 @@ def check_range(name, value, low=None, high=None, *, low_open=False, high_open=F
     value = float(value)
     too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and (value >= high if high_open else value > high)
-    if math.isnan(value) or too_low or too_high:
+    if math.isnan(value) or math.isinf(value) or too_low or too_high:  # inf: never a usable value
         left = "(" if low_open or low is None else "["
         right = ")" if high_open or high is None else "]"
         lo = "-inf" if low is None else f"{low:g}"

@@ -37,7 +37,8 @@ import re
 import tomllib
 
 from experiments import search
-from experiments.validation import ConfigError, check_int, check_number, check_path_name, lookup
+from experiments.validation import (ConfigError, check_int, check_number, check_path_name, check_seed,
+                                    lookup)
 
 BATCH_DIR = pathlib.Path(__file__).parent / "batches"
 
@@ -50,6 +51,12 @@ LOG_DEFAULTS = {
     "decision_boundary": True,  # for problems with two input features
     "step_losses": True,  # keep every step's loss for the batch's loss figure
 }
+
+
+#: The most steps (or epochs) a run may ask for, and runs a batch may make: what could not
+#: finish on any machine is refused up front rather than left running silently.
+MAX_STEPS = 10**9
+MAX_RUNS = 10_000
 
 
 def _internal():
@@ -119,12 +126,12 @@ class Run:
             check_int(f"{where}.batch_size", self.batch_size, minimum=1)
         for key in ("epochs", "steps"):
             if getattr(self, key) is not None:
-                check_int(f"{where}.{key}", getattr(self, key), minimum=1)
+                check_int(f"{where}.{key}", getattr(self, key), minimum=1, maximum=MAX_STEPS)
         if self.epochs is not None and self.steps is not None:
             raise ConfigError(f"{where}: give `epochs` or `steps`, not both. "
                               f"Received: epochs={self.epochs}, steps={self.steps}")
-        check_int(f"{where}.seed", self.seed, minimum=0)
-        check_number(f"{where}.divergence_factor", self.divergence_factor)
+        check_seed(f"{where}.seed", self.seed)
+        check_number(f"{where}.divergence_factor", self.divergence_factor, allow_inf=True)
         if not self.divergence_factor > 1:
             raise ConfigError(f"`{where}.divergence_factor` must be > 1 (inf: stop only at NaN or inf). "
                               f"Received: divergence_factor={self.divergence_factor!r}")
@@ -170,7 +177,7 @@ class Template:
             if not isinstance(seeds, list) or not seeds:
                 raise ConfigError(f"`{where}.seeds` must be a non-empty list of integers. Received: seeds={seeds!r}")
             for seed in seeds:
-                check_int(f"{where}.seeds", seed, minimum=0)
+                check_seed(f"{where}.seeds", seed)
             if len(set(seeds)) != len(seeds):
                 raise ConfigError(f"`{where}.seeds` lists a seed twice. Received: seeds={seeds!r}")
             if "seed" in values:
@@ -273,14 +280,24 @@ def load_batch(name_or_path, overrides=()):
         raise ConfigError(f"batch file {str(path)!r} does not exist")
     try:
         data = tomllib.loads(path.read_text())
+    except OSError as error:
+        raise ConfigError(f"cannot read batch file {str(path)!r}: {error.strerror or error}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ConfigError(f"batch file {str(path)!r} is not valid TOML: {error}") from None
+    except RecursionError:
+        raise ConfigError(f"batch file {str(path)!r} nests arrays or tables too deeply to read") from None
     return parse_batch(data, source=str(path), default_name=path.stem, overrides=overrides)
 
 
 def parse_batch(data, source="python", default_name="batch", overrides=()):
     for key in data:
         lookup("section in batch file", {"batch": 0, "defaults": 0, "runs": 0, "search": 0}, key)
+    for key in ("batch", "defaults", "search"):
+        if key in data and not isinstance(data[key], dict):
+            raise ConfigError(f"`{key}` must be a table, [{key}]. Received: {key}={data[key]!r}")
+    runs = data.get("runs", [])
+    if not isinstance(runs, list) or not all(isinstance(run, dict) for run in runs):
+        raise ConfigError(f"`runs` must be an array of tables, [[runs]]. Received: runs={runs!r}")
     header = data.get("batch", {})
     for key in header:
         lookup("key in [batch]", {"name": 0, "reproduces": 0, "runtime": 0, "expected": 0}, key)
@@ -294,7 +311,7 @@ def parse_batch(data, source="python", default_name="batch", overrides=()):
     for i, raw in enumerate(raw_runs):
         merged = merge(defaults, raw)
         for keys, value in assignments:
-            merged = assign(merged, keys, value)
+            merged = assign(merged, keys, value, where=f"--set {'.'.join(keys)}")
         templates.append(Template.from_dict(i, merged))
     searched = any(t.dimensions for t in templates)
     if "search" in data and not searched:
@@ -303,6 +320,12 @@ def parse_batch(data, source="python", default_name="batch", overrides=()):
     batch = Batch(name, [], header.get("reproduces", ""), header.get("runtime", ""),
                   header.get("expected", ""), source, plan, templates)
     batch.probes = [probe for t in templates for probe in t.corners()]
+    planned = sum(len(t.seed_list()) * (plan.count(t.dimensions) if t.dimensions else 1) for t in templates)
+    if planned > MAX_RUNS:  # before sampling: a billion trials would hold gigabytes for minutes
+        raise ConfigError(f"{source}: the batch makes {planned} runs (each [[runs]] entry's trials x its "
+                          f"seeds), more than {MAX_RUNS} can finish. Received: "
+                          + ", ".join(f"{k}={getattr(plan, k)}" for k in ("strategy", "trials", "points")
+                                      if plan is not None))
     batch.runs = batch.round(1, first_id=0)
     return batch
 
@@ -340,14 +363,18 @@ def parse_assignment(text):
     return keys, value
 
 
-def assign(run, keys, value):
+def assign(run, keys, value, where="space"):
+    """`run` with `run[keys[0]][keys[1]]... = value`; a name in the way becomes `{name = ...}`."""
     run = dict(run)
     if len(keys) == 1:
         run[keys[0]] = value
         return run
     table = run.get(keys[0])
+    if table is not None and not isinstance(table, (str, dict)):
+        raise ConfigError(f"`{where}`: `{keys[0]}` is not a table, so it has no `{keys[1]}`. "
+                          f"Received: {keys[0]}={table!r}")
     table = {"name": table} if isinstance(table, str) else dict(table or {})
-    run[keys[0]] = assign(table, keys[1:], value)
+    run[keys[0]] = assign(table, keys[1:], value, where)
     return run
 
 

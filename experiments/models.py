@@ -18,6 +18,9 @@ truncated), and zero biases.
 
 from __future__ import annotations
 
+import math
+import os
+
 import keras
 import tensorflow as tf
 from keras import ops
@@ -107,6 +110,8 @@ def _stack(data, hidden, batch_norm=False, binary_output=False, name="mlp"):
     if not isinstance(batch_norm, bool):
         raise ConfigError(f"`{name}.batch_norm` must be true or false. Received: batch_norm={batch_norm!r}")
     binary = binary_output and data.num_classes == 2
+    widths = [math.prod(data.input_shape), *hidden, 1 if binary else data.num_classes]
+    _check_fits(name, sum(a * b + b for a, b in zip(widths, widths[1:])))
     inputs = keras.Input(shape=data.input_shape, name="inputs")
     z = keras.layers.Flatten(name="flatten")(inputs) if len(data.input_shape) > 1 else inputs
     for i, units in enumerate(hidden, start=1):
@@ -122,6 +127,25 @@ def _stack(data, hidden, batch_norm=False, binary_output=False, name="mlp"):
         outputs = keras.layers.Dense(data.num_classes, activation="softmax",
                                      kernel_initializer=he_normal(), name="output")(z)
     return InstrumentedModel(inputs=inputs, outputs=outputs, binary=binary, name=name)
+
+
+#: float32 copies of the weights a run holds: the weights, their gradients, and up to three
+#: optimizer slots (Adam's moments; AMSGrad's maximum).
+COPIES = 5
+
+
+def _check_fits(name, parameters):
+    """Refuse a model whose weights, gradients and optimizer slots cannot fit in this
+    machine's memory, before anything is allocated."""
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not a POSIX system: nothing to compare with
+        return
+    needed = parameters * 4 * COPIES
+    if needed > memory:
+        raise ConfigError(f"model {name!r} has {parameters:.3g} parameters: with their gradients and the "
+                          f"optimizer's slots it needs about {needed / 2**30:.3g} GiB, and this machine has "
+                          f"{memory / 2**30:.3g} GiB of memory")
 
 
 @register("moons_net")

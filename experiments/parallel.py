@@ -23,10 +23,14 @@ from experiments import checkpoint
 from experiments.validation import ConfigError, check_int
 
 
+#: Local Ray workers: each is a process running one run; more than this is a typo.
+MAX_WORKERS = 1024
+
+
 def check(workers=None, address=None):
     """Refuse bad `--workers`/`--address`, or Ray missing, before anything trains."""
     if workers is not None:
-        check_int("--workers", workers, minimum=1)
+        check_int("--workers", workers, minimum=1, maximum=MAX_WORKERS)
     if address is not None and (not isinstance(address, str) or not address.strip()):
         raise ConfigError(f"`--address` must be `auto` or `ray://host:port`. Received: {address!r}")
     if workers is not None or address is not None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import inspect
+import math
 import os
 import pathlib
 import pickle
@@ -32,7 +33,7 @@ import pickle
 import numpy as np
 
 from experiments import objectives2d
-from experiments.validation import ConfigError, check_fraction, check_int, check_number, lookup
+from experiments.validation import ConfigError, check_fraction, check_int, check_number, check_seed, lookup
 
 
 @dataclasses.dataclass
@@ -123,6 +124,16 @@ def _split(x, y, validation, test, seed, stratify=True):
         )
         return x_keep, y_keep, x_out, y_out
 
+    if stratify:  # every class in every split: sklearn refuses a split smaller than the classes
+        classes, total = len(np.unique(y)), len(y)
+        held_out = {"test": math.ceil(test * total), "validation": math.ceil(validation * total)}
+        sizes = {**held_out, "training": total - sum(held_out.values())}
+        for split, size in sizes.items():
+            if size < classes and (split == "training" or size > 0):
+                raise ConfigError(
+                    f"the {split} split would hold {size} of {total} points, fewer than the {classes} "
+                    f"classes; give it at least {classes / total:.3g} of the data. "
+                    f"Received: validation={validation}, test={test}")
     x, y, x_test, y_test = cut(x, y, test)
     x_train, y_train, x_val, y_val = cut(x, y, validation / (1 - test))
     return x_train, y_train, x_val, y_val, x_test, y_test
@@ -172,7 +183,7 @@ def moons(n_samples=300, noise=0.2, validation=0.0, test=0.0, normalize=False, d
 
     n_samples = check_int("moons.n_samples", n_samples, minimum=4)
     noise = check_number("moons.noise", noise, minimum=0)
-    x, y = make_moons(n_samples=n_samples, noise=noise, random_state=check_int("moons.data_seed", data_seed))
+    x, y = make_moons(n_samples=n_samples, noise=noise, random_state=check_seed("moons.data_seed", data_seed))
     return _finish("moons", x, y, 2, f"sklearn.datasets.make_moons(n_samples={n_samples}, noise={noise})",
                    validation, test, normalize, data_seed)
 
@@ -184,7 +195,7 @@ def digits(validation=0.2, test=0.2, normalize=False, data_seed=0):
 
     x, y = load_digits(return_X_y=True)
     return _finish("digits", x / 16.0, y, 10, "sklearn.datasets.load_digits", validation, test,
-                   normalize, check_int("digits.data_seed", data_seed))
+                   normalize, check_seed("digits.data_seed", data_seed))
 
 
 # --- keras.datasets -----------------------------------------------------------
@@ -322,7 +333,7 @@ def _keras_problem(name):
         x = x.reshape(len(x), -1).astype("float32") / 255.0
         x_test = x_test.reshape(len(x_test), -1).astype("float32") / 255.0
         x_train, y_train, x_val, y_val, _, _ = _split(
-            x, y.astype("int32"), validation, 0.0, check_int(f"{name}.data_seed", data_seed),
+            x, y.astype("int32"), validation, 0.0, check_seed(f"{name}.data_seed", data_seed),
             stratify=False)
         data = Data(name, x_train, y_train, x_val, y_val, x_test, y_test.astype("int32"),
                     KERAS_DATASETS[name].num_classes, source)
@@ -347,9 +358,10 @@ def _objective_loader(name):
         objective = objectives2d.OBJECTIVES[name]
         if start is None:
             return objective
-        if (not isinstance(start, (list, tuple)) or len(start) != 2
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in start)):
+        if not isinstance(start, (list, tuple)) or len(start) != 2:
             raise ConfigError(f"`{name}.start` must be two numbers [x, y]. Received: start={start!r}")
+        for axis, value in zip("xy", start):
+            check_number(f"{name}.start.{axis}", value)
         return dataclasses.replace(objective, start=tuple(float(v) for v in start))
 
     return load
@@ -374,7 +386,7 @@ def noisy_series(length=200, noise=4.0, data_seed=0):
     """
     length = check_int("noisy_series.length", length, minimum=2)
     noise = check_number("noisy_series.noise", noise, minimum=0)
-    rng = np.random.default_rng(check_int("noisy_series.data_seed", data_seed))
+    rng = np.random.default_rng(check_seed("noisy_series.data_seed", data_seed))
     t = np.arange(1, length + 1)
     trend = 15 + 10 * np.sin(3 * np.pi * t / 365)
     return Series(trend + rng.normal(0, noise, length), trend)

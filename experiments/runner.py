@@ -50,7 +50,7 @@ from callbacks import _writers as cb_writers
 import custom_optimizers as co
 from custom_optimizers._base import bias_correction
 from experiments import checkpoint, figures, models, problems, ranking, signals
-from experiments.config import Batch, Run, steps_per_epoch
+from experiments.config import MAX_STEPS, Batch, Run, steps_per_epoch
 from experiments.objectives2d import minimise
 from experiments.validation import ConfigError, check_path_name, lookup
 
@@ -717,9 +717,16 @@ def prepare(batch, runs=None, loaded=None):
             thing = loaded[key]
             _check_kind(run, problem.kind)
             if problem.kind == "dataset":
+                per_epoch = steps_per_epoch(run, len(thing.x_train))
+                if run.epochs is not None and run.epochs * per_epoch > MAX_STEPS:
+                    raise ConfigError(f"`epochs` makes {run.epochs * per_epoch} steps ({per_epoch} per epoch), "
+                                      f"more than {MAX_STEPS} can finish. Received: epochs={run.epochs}")
                 models.build(run.model, thing)
-                make_optimizer(run, steps_per_epoch(run, len(thing.x_train)))
+                make_optimizer(run, per_epoch)
             elif problem.kind == "objective":
+                if run.steps > MAX_PATH_STEPS:
+                    raise ConfigError(f"a 2-D path keeps and logs every point: `steps` must be at most "
+                                      f"{MAX_PATH_STEPS}. Received: steps={run.steps}")
                 make_optimizer(run)
             else:
                 _averager(run)
@@ -734,6 +741,9 @@ def prepare(batch, runs=None, loaded=None):
     keras.backend.clear_session()
     return prepared
 
+
+#: The most steps of a 2-D path (`path_run` keeps every point and logs it).
+MAX_PATH_STEPS = 100_000
 
 _NEEDS = {"dataset": ("model", "optimizer"), "objective": ("optimizer", "steps"), "series": ("average",)}
 _FORBIDS = {"dataset": ("average",), "objective": ("model", "epochs", "average"),
@@ -968,28 +978,29 @@ def run_batch(batch, logdir="logs", progress=True, keras_verbose=False, prepared
     prepared = list(prepared if prepared is not None else prepare(batch, loaded=loaded))
     for run, _, thing in prepared:
         loaded.setdefault(_spec_key(run.problem), thing)
-    directory, lock, resuming = open_batch_directory(logdir, batch, fresh)
-    try:
-        if resuming:
-            _clear_batch_outputs(directory)
-        checkpoint.write(directory / "batch.json", json.dumps(
-            {**batch.header(), "fingerprint": batch_fingerprint(batch),
-             "runs": [r.to_dict() for r in batch.runs],
-             "search": dataclasses.asdict(batch.search) if batch.search else None}, indent=2, default=str))
-        _write_experiment(directory, batch, prepared, loaded)
-        with signals.stop_cleanly(report):
-            return _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose,
-                               workers, address, resuming, report, checkpoint_seconds)
-    finally:
-        lock.release()
+    with parallel.Pool(workers, address) as pool:  # Ray up before anything is written
+        directory, lock, resuming = open_batch_directory(logdir, batch, fresh)
+        try:
+            if resuming:
+                _clear_batch_outputs(directory)
+            checkpoint.write(directory / "batch.json", json.dumps(
+                {**batch.header(), "fingerprint": batch_fingerprint(batch),
+                 "runs": [r.to_dict() for r in batch.runs],
+                 "search": dataclasses.asdict(batch.search) if batch.search else None}, indent=2, default=str))
+            _write_experiment(directory, batch, prepared, loaded)
+            with signals.stop_cleanly(report):
+                return _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose,
+                                   pool, resuming, report, checkpoint_seconds)
+        finally:
+            lock.release()
 
 
-def _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose, workers, address,
-                resuming, report, checkpoint_seconds):
+def _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose, pool, resuming, report,
+                checkpoint_seconds):
     """`run_batch`'s work once the directory is locked: every round, then the batch's outputs."""
     from tqdm.auto import tqdm
 
-    from experiments import aggregate, parallel
+    from experiments import aggregate
 
     metric = batch.search.metric if batch.search else None
     mode = batch.search.mode_for(metric) if metric else None
@@ -999,7 +1010,7 @@ def _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose, wor
     bar = tqdm(total=total, desc=batch.name, unit="run", disable=not progress, position=0,
                dynamic_ncols=True)
     results, history = [], []
-    with bar, parallel.Pool(workers, address) as pool:
+    with bar:
         ready = prepared
         for round_index in range(1, rounds + 1):
             if round_index > 1:

@@ -217,6 +217,8 @@ class Search:
 
     @classmethod
     def from_dict(cls, values):
+        if values is not None and not isinstance(values, dict):
+            raise ConfigError(f"`search` must be a table, [search]. Received: search={values!r}")
         values = dict(values or {})
         for key in values:
             lookup("key in [search]", dict.fromkeys(f.name for f in dataclasses.fields(cls)), key)
@@ -239,6 +241,10 @@ class Search:
         if search.mode is not None:
             lookup("search.mode", {"min": 0, "max": 0}, search.mode)
         return search
+
+    def count(self, dimensions):
+        """How many trials a round samples over `dimensions` (without making them)."""
+        return self.points ** len(dimensions) if self.strategy == "grid" else self.trials
 
     def mode_for(self, metric):
         return self.mode or default_mode(metric)

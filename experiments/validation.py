@@ -26,9 +26,12 @@ def lookup(kind, table, name):
     raise ConfigError(f"Unknown {kind} {name!r}.{hint} Known: {', '.join(sorted(table))}.")
 
 
-def check_number(name, value, minimum=None, maximum=None):
+def check_number(name, value, minimum=None, maximum=None, allow_inf=False):
+    """`value`, if it is a finite real number in [minimum, maximum] (or +inf, with `allow_inf`)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
         raise ConfigError(f"`{name}` must be a number. Received: {name}={value!r}")
+    if math.isinf(value) and not (allow_inf and value > 0):
+        raise ConfigError(f"`{name}` must be a finite number. Received: {name}={value!r}")
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         low = "-inf" if minimum is None else f"{minimum:g}"
         high = "inf" if maximum is None else f"{maximum:g}"
@@ -36,12 +39,23 @@ def check_number(name, value, minimum=None, maximum=None):
     return value
 
 
-def check_int(name, value, minimum=None):
+def check_int(name, value, minimum=None, maximum=None):
     wrong_type = isinstance(value, bool) or not isinstance(value, numbers.Integral)
-    if wrong_type or (minimum is not None and value < minimum):
-        bound = "" if minimum is None else f" >= {minimum}"
+    if wrong_type or (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        if maximum is None:
+            bound = "" if minimum is None else f" >= {minimum}"
+        else:
+            bound = f" in [{minimum}, {maximum}]"
         raise ConfigError(f"`{name}` must be an integer{bound}. Received: {name}={value!r}")
     return int(value)
+
+
+#: Seeds are 32-bit: what NumPy's and TensorFlow's generators take.
+MAX_SEED = 2**32 - 1
+
+
+def check_seed(name, value):
+    return check_int(name, value, minimum=0, maximum=MAX_SEED)
 
 
 def check_fraction(name, value):

@@ -46,19 +46,19 @@ CASES = [
  ("missing_problem", "file", BASE.replace('problem = "digits"\n', ''),
   "runs[0]: `problem` is required. Received fields: ['epochs', 'model', 'optimizer', 'seed']"),
  ("epochs_string", "file", with_("epochs = 1", 'epochs = "ten"'),
-  "`runs[0].epochs` must be an integer >= 1. Received: runs[0].epochs='ten'"),
+  "`runs[0].epochs` must be an integer in [1, 1000000000]. Received: runs[0].epochs='ten'"),
  ("epochs_float", "file", with_("epochs = 1", 'epochs = 1.5'),
-  '`runs[0].epochs` must be an integer >= 1. Received: runs[0].epochs=1.5'),
+  '`runs[0].epochs` must be an integer in [1, 1000000000]. Received: runs[0].epochs=1.5'),
  ("batch_size_zero", "file", with_("epochs = 1", "epochs = 1\nbatch_size = 0"),
   '`runs[0].batch_size` must be an integer >= 1. Received: runs[0].batch_size=0'),
  ("batch_size_negative", "file", with_("epochs = 1", "epochs = 1\nbatch_size = -5"),
   '`runs[0].batch_size` must be an integer >= 1. Received: runs[0].batch_size=-5'),
  ("steps_zero", "file", with_("epochs = 1", "steps = 0"),
-  '`runs[0].steps` must be an integer >= 1. Received: runs[0].steps=0'),
+  '`runs[0].steps` must be an integer in [1, 1000000000]. Received: runs[0].steps=0'),
  ("epochs_and_steps", "file", with_("epochs = 1", "epochs = 1\nsteps = 5"),
   'runs[0]: give `epochs` or `steps`, not both. Received: epochs=1, steps=5'),
  ("seed_negative", "file", with_("epochs = 1", "epochs = 1\nseed = -1"),
-  '`runs[0].seed` must be an integer >= 0. Received: runs[0].seed=-1'),
+  '`runs[0].seed` must be an integer in [0, 4294967295]. Received: runs[0].seed=-1'),
  ("run_name", "file", with_("epochs = 1", 'epochs = 1\nname = "a/b"'),
   "`runs[0].name` names a directory: it may hold ASCII letters, digits and . = + - _ only, and may not start with . or -. Received: runs[0].name='a/b'"),
  ("optimizer_number", "file", with_('optimizer = { name = "sgd", learning_rate = 0.1 }', "optimizer = 5"),
@@ -134,7 +134,7 @@ CASES = [
  ("set_batch_size_zero", "set", "batch_size=0",
   '`runs[0].batch_size` must be an integer >= 1. Received: runs[0].batch_size=0'),
  ("set_epochs_word", "set", "epochs=ten",
-  "`runs[0].epochs` must be an integer >= 1. Received: runs[0].epochs='ten'"),
+  "`runs[0].epochs` must be an integer in [1, 1000000000]. Received: runs[0].epochs='ten'"),
  ("set_momentum_one", "set", 'optimizer={name="momentum", momentum=1.0}',
   "run 'momentum_mom1_s0' (runs[0]): optimizer 'momentum': `momentum` must be in [0, 1). Received: momentum=1.0"),
  ("logdir_unwritable", "logdir", "/proc/experiments-logs",
@@ -143,12 +143,73 @@ CASES = [
   "`--logdir` must be a directory, and '{dir}/file' is a file. Received: --logdir='{dir}/file'"),
  ("logdir_under_file", "logdir", "file/sub",
   "`--logdir` must be a directory, and '{dir}/file' is a file. Received: --logdir='{dir}/file/sub'"),
+ # hostile input (issue 15): wrong types at the top level, absurd sizes, infinities, out-of-range seeds
+ ("top_runs_not_tables", "file", "runs = [1, 2]\n",
+  "`runs` must be an array of tables, [[runs]]. Received: runs=[1, 2]"),
+ ("top_batch_not_table", "file", "batch = 3\n" + BASE.split('[batch]\nname = "b"\n')[1],
+  "`batch` must be a table, [batch]. Received: batch=3"),
+ ("top_defaults_not_table", "file", 'defaults = 3\n[[runs]]\nproblem = "material"\n',
+  "`defaults` must be a table, [defaults]. Received: defaults=3"),
+ ("top_search_not_table", "file", "search = 3\n" + BASE.split('[batch]\nname = "b"\n')[1],
+  "`search` must be a table, [search]. Received: search=3"),
+ ("nested_3000_deep", "file", "x = " + "[" * 3000 + "]" * 3000 + "\n" + BASE,
+  "batch file '{dir}/b.toml' nests arrays or tables too deeply to read"),
+ ("set_into_a_number", "set", "epochs.x=1",
+  "`--set epochs.x`: `epochs` is not a table, so it has no `x`. Received: epochs=1"),
+ ("set_into_a_list", "file+set", (with_("epochs = 1", "epochs = 1\nseeds = [0, 1]"), "seeds.x=1"),
+  "`--set seeds.x`: `seeds` is not a table, so it has no `x`. Received: seeds=[0, 1]"),
+ ("validation_too_small", "file", with_('problem = "digits"', 'problem = {name = "digits", validation = 0.001}'),
+  "run 'sgd_lr0.1_s0' (runs[0]): the validation split would hold 2 of 1797 points, fewer than the 10 classes; "
+  "give it at least 0.00556 of the data. Received: validation=0.001, test=0.2"),
+ ("series_data_seed", "file", '[[runs]]\nproblem = {name = "noisy_series", data_seed = -1}\naverage = "ewa"\n',
+  "run 'ewa_s0' (runs[0]): `noisy_series.data_seed` must be an integer in [0, 4294967295]. "
+  "Received: noisy_series.data_seed=-1"),
+ ("seed_too_big", "file", with_("epochs = 1", "epochs = 1\nseed = 4294967296"),
+  "`runs[0].seed` must be an integer in [0, 4294967295]. Received: runs[0].seed=4294967296"),
+ ("seeds_too_big", "file", with_("epochs = 1", "epochs = 1\nseeds = [0, 99999999999]"),
+  "`runs[0].seeds` must be an integer in [0, 4294967295]. Received: runs[0].seeds=99999999999"),
+ ("lr_inf", "file", with_("learning_rate = 0.1", "learning_rate = inf"),
+  "run 'sgd_lrinf_s0' (runs[0]): optimizer 'sgd': `learning_rate` must be in (0, inf). Received: learning_rate=inf"),
+ ("set_lr_inf", "set", "optimizer.learning_rate=inf",
+  "run 'sgd_lrinf_s0' (runs[0]): optimizer 'sgd': `learning_rate` must be in (0, inf). Received: learning_rate=inf"),
+ ("epsilon_inf", "file", with_('name = "sgd", learning_rate = 0.1', 'name = "adam", epsilon = inf'),
+  "run 'adam_epsinf_s0' (runs[0]): optimizer 'adam': `epsilon` must be in [0, inf). Received: epsilon=inf"),
+ ("start_inf", "file", '[[runs]]\nproblem = {name = "material", start = [inf, 1.0]}\nsteps = 3\noptimizer = "sgd"\n',
+  "run 'sgd_s0' (runs[0]): `material.start.x` must be a finite number. Received: material.start.x=inf"),
+ ("start_nan", "file", '[[runs]]\nproblem = {name = "material", start = [1.0, nan]}\nsteps = 3\noptimizer = "sgd"\n',
+  "run 'sgd_s0' (runs[0]): `material.start.y` must be a number. Received: material.start.y=nan"),
+ ("model_too_large", "file", with_('model = "mnist_mlp"', 'model = {name = "mlp", hidden = [100000000000]}'),
+  "run 'sgd_lr0.1_s0' (runs[0]): model 'mlp' has 7.5e+12 parameters: with their gradients and the "
+  "optimizer's slots it needs about 1.4e+05 GiB, and this machine has "),
+ ("epochs_absurd", "file", with_("epochs = 1", "epochs = 9223372036854775807"),
+  "`runs[0].epochs` must be an integer in [1, 1000000000]. Received: runs[0].epochs=9223372036854775807"),
+ ("epochs_times_steps_absurd", "file", with_("epochs = 1", "epochs = 999999999"),
+  "run 'sgd_lr0.1_s0' (runs[0]): `epochs` makes 16999999983 steps (17 per epoch), more than 1000000000 can "
+  "finish. Received: epochs=999999999"),
+ ("path_steps_absurd", "file", '[[runs]]\nproblem = "material"\nsteps = 9223372036854775807\noptimizer = "sgd"\n',
+  "`runs[0].steps` must be an integer in [1, 1000000000]. Received: runs[0].steps=9223372036854775807"),
+ ("path_steps_too_many", "file", '[[runs]]\nproblem = "material"\nsteps = 100001\noptimizer = "sgd"\n',
+  "run 'sgd_s0' (runs[0]): a 2-D path keeps and logs every point: `steps` must be at most 100000. "
+  "Received: steps=100001"),
+ ("trials_absurd", "file", '[search]\ntrials = 1000000000\n[[runs]]\nproblem = "material"\nsteps = 3\n'
+  'optimizer = "sgd"\nspace = { "optimizer.learning_rate" = { log_uniform = [1e-4, 1.0] } }\n',
+  "{dir}/b.toml: the batch makes 1000000000 runs (each [[runs]] entry's trials x its seeds), more than 10000 "
+  "can finish. Received: strategy=random, trials=1000000000, points=5"),
+ ("grid_absurd", "file", '[search]\nstrategy = "grid"\npoints = 1000\n[[runs]]\nproblem = "material"\nsteps = 3\n'
+  'optimizer = "adam"\nspace = { "optimizer.learning_rate" = { log_uniform = [1e-4, 1.0] }, '
+  '"optimizer.beta_1" = { uniform = [0.5, 0.9] } }\n',
+  "the batch makes 1000000 runs"),
+ ("workers_absurd", "args", ["run", "naive2d", "--workers", "1180591620717411303424", "--logdir", "{dir}/logs"],
+  "`--workers` must be an integer in [1, 1024]. Received: --workers=1180591620717411303424"),
+ ("batch_name_300", "file", BASE.replace('name = "b"', 'name = "' + "n" * 300 + '"'),
+  "`batch.name` names a directory: it may be at most 100 characters long. "
+  "Received: batch.name='nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn'... (300 characters)"),
  ("unknown_batch", "args", ["run", "mnsit"],
   "Unknown batch 'mnsit'. Did you mean 'mnist'?"),
  ("missing_file", "args", ["run", "{dir}/missing.toml"],
   "batch file '{dir}/missing.toml' does not exist"),
  ("workers_zero", "args", ["run", "naive2d", "--workers", "0"],
-  '`--workers` must be an integer >= 1. Received: --workers=0'),
+  '`--workers` must be an integer in [1, 1024]. Received: --workers=0'),
  ("address_blank", "args", ["run", "naive2d", "--address", " "],
   "`--address` must be `auto` or `ray://host:port`. Received: ' '"),
 ]
@@ -159,6 +220,10 @@ def command_line(tmp_path, kind, value):
     (tmp_path / "file").write_text("")
     batch = tmp_path / "b.toml"
     args = ["run", str(batch), "--logdir", str(tmp_path / "logs"), "--quiet"]
+    if kind == "file+set":
+        value, setting = value
+        kind = "file"
+        args += ["--set", setting]
     if kind == "file":
         batch.write_text(value)
     elif kind == "bytes":
@@ -209,3 +274,37 @@ def test_the_real_process_prints_no_traceback_from_tensorflow(tmp_path):
         assert len(ours) == 1 and message.replace("{dir}", str(tmp_path)) in ours[0]
         assert "Traceback" not in done.stderr
         assert not (tmp_path / "logs").exists()
+
+
+def test_an_unreadable_batch_file_is_one_line(tmp_path, capsys, monkeypatch):
+    """(Root reads any file whatever its mode, so the refusal is made to happen.)"""
+    import pathlib
+
+    batch = tmp_path / "b.toml"
+    batch.write_text(BASE)
+    real = pathlib.Path.read_text
+
+    def refuse(path, *args, **kwargs):
+        if path == batch:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "read_text", refuse)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["run", str(batch), "--logdir", str(tmp_path / "logs"), "--quiet"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == (f"python -m experiments: error: cannot read batch file {str(batch)!r}: "
+                                       "Permission denied\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.toml"]
+
+
+@pytest.mark.parametrize("name", ["nested_3000_deep", "seed_too_big", "top_runs_not_tables", "trials_absurd",
+                                  "workers_absurd", "batch_name_300"])
+def test_checks_that_need_no_tensorflow_print_nothing_else(tmp_path, name):
+    """Found before TensorFlow loads: the one line is all of stderr (no C++ start-up notices)."""
+    kind, value, message = next(case[1:] for case in CASES if case[0] == name)
+    args = command_line(tmp_path, kind, value)
+    done = subprocess.run([sys.executable, "-m", "experiments", *args], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [f"python -m experiments: error: {message.replace('{dir}', str(tmp_path))}"]

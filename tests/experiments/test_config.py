@@ -87,7 +87,7 @@ def test_builtin_batches_are_listed_and_each_one_validates():
     ("[batch]\nnam='x'\n[[runs]]\nproblem='digits'", "Unknown key in [batch] 'nam'. Did you mean 'name'?"),
     ("[defaults]\nproblem='digits'", "a batch needs at least one [[runs]] entry"),
     ("[[runs]]\noptimizer='sgd'", "runs[0]: `problem` is required"),
-    ("[[runs]]\nproblem='digits'\nepochs=0", "`runs[0].epochs` must be an integer >= 1. Received: runs[0].epochs=0"),
+    ("[[runs]]\nproblem='digits'\nepochs=0", "`runs[0].epochs` must be an integer in [1, 1000000000]. Received: runs[0].epochs=0"),
     ("[[runs]]\nproblem='digits'\nepochs=2\nsteps=3", "give `epochs` or `steps`, not both"),
     ("[[runs]]\nproblem='digits'\nbatch_size=-4", "`runs[0].batch_size` must be an integer >= 1. Received: runs[0].batch_size=-4"),
     ("[[runs]]\nproblem='digits'\nbatch_size='half'", "`runs[0].batch_size` must be an integer"),
@@ -107,7 +107,7 @@ def test_bad_batch_files(tmp_path, text, message):
     ("epochs", "--set expects key=value. Received: 'epochs'"),
     ("epoch=3", "Unknown field for --set 'epoch'. Did you mean 'epochs'?"),
     ("optimizer..lr=3", "--set: bad key 'optimizer..lr'"),
-    ("epochs=2.5", "`runs[0].epochs` must be an integer >= 1. Received: runs[0].epochs=2.5"),
+    ("epochs=2.5", "`runs[0].epochs` must be an integer in [1, 1000000000]. Received: runs[0].epochs=2.5"),
 ])
 def test_bad_overrides(tmp_path, override, message):
     with pytest.raises(ConfigError) as error:

@@ -164,7 +164,7 @@ def test_seeds_from_the_command_line():
 @pytest.mark.parametrize("run, message", [
     ({"seeds": 3}, "`runs[0].seeds` must be a non-empty list of integers. Received: seeds=3"),
     ({"seeds": []}, "`runs[0].seeds` must be a non-empty list of integers. Received: seeds=[]"),
-    ({"seeds": [0, -1]}, "`runs[0].seeds` must be an integer >= 0. Received: runs[0].seeds=-1"),
+    ({"seeds": [0, -1]}, "`runs[0].seeds` must be an integer in [0, 4294967295]. Received: runs[0].seeds=-1"),
     ({"seeds": [1, 1]}, "`runs[0].seeds` lists a seed twice. Received: seeds=[1, 1]"),
     ({"seeds": [1], "seed": 2}, "runs[0]: give `seed` or `seeds`, not both"),
     ({"space": {}}, "`runs[0].space` must be a table"),

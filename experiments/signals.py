@@ -48,12 +48,13 @@ def _stop_now(signum, frame):
 
 
 @contextlib.contextmanager
-def on_start_up():
-    """Until a batch starts, Ctrl-C and SIGTERM raise `Stop` (there is nothing to save yet)."""
+def _handling(handler):
+    """`handler` for Ctrl-C and SIGTERM while inside; the handlers in place before
+    (Python's, or Ray's) put back afterwards. Only the main thread may set them."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {number: signal.signal(number, _stop_now) for number in NAMES}
+    previous = {number: signal.signal(number, handler) for number in NAMES}
     try:
         yield
     finally:
@@ -61,15 +62,16 @@ def on_start_up():
             signal.signal(number, old)
 
 
+def on_start_up():
+    """Until a batch starts, Ctrl-C and SIGTERM raise `Stop` (there is nothing to save yet)."""
+    return _handling(_stop_now)
+
+
 @contextlib.contextmanager
 def stop_cleanly(report):
     """While a batch runs: the first Ctrl-C or SIGTERM sets `STOP`, a second raises `Stop`.
 
-    `report(text)` tells the user what happens. The handlers in place before
-    (Python's, or Ray's) are put back afterwards."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    `report(text)` tells the user what happens."""
 
     def handler(signum, frame):
         if STOP.is_set():
@@ -80,11 +82,9 @@ def stop_cleanly(report):
         report(f"\n{name}: stopping after saving the running run at its next epoch end "
                f"({name} again to stop at once; its last checkpoint is kept)")
 
-    previous = {number: signal.signal(number, handler) for number in NAMES}
     try:
-        yield
+        with _handling(handler):
+            yield
     finally:
-        for number, old in previous.items():
-            signal.signal(number, old)
         STOP.clear()
         _received.clear()

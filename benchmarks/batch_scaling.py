@@ -65,11 +65,11 @@ def main():
 
     import ray
 
-    from experiments import runner
+    from experiments import plan, runner
 
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     first = batch(args.runs, args.steps, args.problem)
-    prepared = runner.prepare(first)
+    prepared = plan.prepare(first)
 
     start = time.perf_counter()
     ray.init(num_cpus=args.workers, include_dashboard=False, log_to_driver=False,

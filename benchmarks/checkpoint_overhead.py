@@ -30,19 +30,20 @@ def main():
     parser.add_argument("--epochs", type=int, default=100)
     args = parser.parse_args()
 
+    import callbacks
     from experiments import config, runner
 
-    real = runner.EpochCheckpoint.on_epoch_end
+    real = callbacks.EpochCheckpoint.on_epoch_end
 
     def timed(seconds, enabled):
-        runner.EpochCheckpoint.on_epoch_end = real if enabled else (lambda self, epoch, logs=None: None)
+        callbacks.EpochCheckpoint.on_epoch_end = real if enabled else (lambda self, epoch, logs=None: None)
         batch = config.parse_batch({"batch": {"name": "bench"}, "runs": [{
             "problem": "digits", "model": "mnist_mlp", "batch_size": 128, "epochs": args.epochs,
             "optimizer": {"name": "adam", "learning_rate": 0.001}, "log": {"every_epochs": 1}}]})
         with tempfile.TemporaryDirectory() as logdir:
             result, = runner.run_batch(batch, logdir, progress=False, fresh=True,
                                        checkpoint_seconds=seconds).results
-        runner.EpochCheckpoint.on_epoch_end = real
+        callbacks.EpochCheckpoint.on_epoch_end = real
         return result.seconds
 
     timed(0, True)  # warm up: imports, data, first compilation

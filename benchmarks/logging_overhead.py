@@ -35,7 +35,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import custom_optimizers as co  # noqa: E402
-from experiments import config, models, problems, runner  # noqa: E402
+from experiments import config, fit, models, problems  # noqa: E402
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -68,10 +68,10 @@ def timed_fit(mode, data, epochs, logdir):
     if mode == "bare":
         model = keras.Model(model.inputs, model.outputs)  # Keras's own train_step
     else:
-        callbacks, _ = runner.logging_callbacks(run, os.path.join(logdir, mode), data, epochs)
+        callbacks, _ = fit.logging_callbacks(run, os.path.join(logdir, mode), data, epochs)
     model.compile(co.SGD(0.01), "sparse_categorical_crossentropy", metrics=["accuracy"])
     timer = EpochTimer()
-    model.fit(runner.training_dataset(run, data), epochs=epochs,
+    model.fit(fit.training_dataset(run, data), epochs=epochs,
               steps_per_epoch=config.steps_per_epoch(run, len(data.x_train)), shuffle=False,
               callbacks=callbacks + [timer], verbose=0)
     return timer.times[1:]

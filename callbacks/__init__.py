@@ -12,17 +12,31 @@ root, sharing one summary writer per directory (see `_writers`).
 * `DecisionBoundaryLogger`: decision-boundary images for two-feature data.
 * `StepHistory`: every step's loss and wall time, in memory.
 * `EpochProgress`: a progress bar over epochs.
+
+And those that steer a run: `DivergenceStop` (stop when the loss diverges,
+by `divergence_reason`), `BestSoFar` (each metric's best epoch value),
+`StopAtStep` (stop after an exact number of steps), `EpochCheckpoint`
+(save at epoch ends, and stop cleanly when asked).
 """
 
+from callbacks.best_so_far import BestSoFar
 from callbacks.decision_boundary import DecisionBoundaryLogger
+from callbacks.divergence import DivergenceStop, divergence_reason
+from callbacks.epoch_checkpoint import EpochCheckpoint
 from callbacks.histograms import HistogramLogger
 from callbacks.hparams import HParamsLogger
 from callbacks.progress import EpochProgress
 from callbacks.scalars import ScalarLogger
 from callbacks.step_history import StepHistory
+from callbacks.stop_at_step import StopAtStep
 from callbacks.update_ratio import UpdateRatioLogger
 
 __all__ = [
+    "BestSoFar",
+    "DivergenceStop",
+    "EpochCheckpoint",
+    "StopAtStep",
+    "divergence_reason",
     "DecisionBoundaryLogger",
     "EpochProgress",
     "HParamsLogger",

@@ -24,8 +24,8 @@ Registries: `problems.PROBLEMS`, `models.MODELS`, `custom_optimizers.OPTIMIZERS`
 
 _EXPORTS = {
     "Run": "config", "Batch": "config", "load_batch": "config", "parse_batch": "config",
-    "name_runs": "config", "builtin_batches": "config",
-    "run_batch": "runner", "summary_table": "runner", "prepare": "runner",
+    "name_runs": "naming", "builtin_batches": "config",
+    "run_batch": "runner", "summary_table": "report", "prepare": "plan",
 }
 
 

@@ -61,11 +61,11 @@ def _run(args):
 
     batches = [config.load_batch(b, overrides=args.set or ()) for b in args.batch]
     _check_logdir(args.logdir)
-    from experiments import checkpoint, ranking, runner
+    from experiments import checkpoint, plan, ranking, report, runner
 
     # "N out of the last M calls triggered tf.function retracing": each run compiles its own functions
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    prepared = [runner.prepare(batch) for batch in batches]  # check all before anything trains
+    prepared = [plan.prepare(batch) for batch in batches]  # check all before anything trains
     status = 0
     for batch, ready in zip(batches, prepared):
         if not args.quiet:
@@ -88,7 +88,7 @@ def _run(args):
                  "cause), then run the same command again to go on.")
             return 1
         print(f"\n{batch.name}: {len(result.results)} runs in {result.directory}\n")
-        print(runner.summary_table(result))
+        print(report.summary_table(result))
         if batch.search or result.aggregates:
             print(ranking.format_ranking(result.ranking(), top=10))
             print(f"all trials:  python -m experiments best {result.directory}\n")

@@ -66,6 +66,36 @@ def seal(record, directory):
     return {**sealed, "checksum": fingerprint(sealed)}
 
 
+def save_curves(directory, curves):
+    """The figures' data of a finished run, for a later invocation that skips it."""
+    arrays = {}
+    for key, value in curves.items():
+        if key == "points":
+            arrays["points_x"], arrays["points_y"] = value
+        elif key != "series":  # the problem's own data: loaded again
+            arrays[key] = np.asarray(value)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    write(pathlib.Path(directory) / CURVES, buffer.getvalue())
+
+
+def load_curves(directory):
+    """What `save_curves` kept, as the batch's figures take it; {} if there is none."""
+    path = pathlib.Path(directory) / CURVES
+    if not path.is_file():
+        return {}
+    with np.load(path, allow_pickle=False) as stored:
+        curves = {key: stored[key] for key in stored.files}
+    if "points_x" in curves:
+        curves["points"] = (curves.pop("points_x"), curves.pop("points_y"))
+    for key in ("step_loss", "step_seconds"):
+        if key in curves:
+            curves[key] = curves[key].tolist()
+    if "steps_per_epoch" in curves:
+        curves["steps_per_epoch"] = int(curves["steps_per_epoch"])
+    return curves
+
+
 def missing_data(directory, sizes):
     """Why the files `sizes` ({relative path: bytes}) recorded are not all
     under `directory` at least that large, or None if they are."""

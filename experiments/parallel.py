@@ -53,11 +53,11 @@ def _threads(count):
 
 
 def _in_worker(job, thing, threads):
-    from experiments import runner
+    from experiments import engine
 
     _threads(threads)
     job.thing = thing
-    return runner.execute(job)
+    return engine.execute(job)
 
 
 class Pool:
@@ -103,11 +103,11 @@ class Pool:
 
     def map(self, jobs):
         """Yield `(index, Result)` for every job, in the order they finish."""
-        from experiments import runner
+        from experiments import engine
 
         if self.local:
             for i, job in enumerate(jobs):
-                yield i, runner.execute(job)
+                yield i, engine.execute(job)
             return
         import ray
 
@@ -132,6 +132,6 @@ class Pool:
                     raise fault from None
                 reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
                 checkpoint.write(job.directory / "error.txt", f"{type(error).__name__}: {error}\n")
-                result = runner.failed(job, f"{type(error).__name__}: {reason}")
-                runner.close_failed(job)
+                result = engine.failed(job, f"{type(error).__name__}: {reason}")
+                engine.close_failed(job)
             yield i, result

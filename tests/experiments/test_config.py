@@ -2,7 +2,7 @@
 
 import pytest
 
-from experiments import config, runner
+from experiments import config, plan
 from experiments.validation import ConfigError
 
 BATCH = """
@@ -77,7 +77,7 @@ def test_builtin_batches_are_listed_and_each_one_validates():
     for name in sorted(names):
         batch = config.load_batch(name)
         assert batch.reproduces.startswith("SPEC") and batch.runtime and batch.expected
-        prepared = runner.prepare(batch)
+        prepared = plan.prepare(batch)
         assert len(prepared) == len(batch.runs)
         assert len({r.name for r in batch.runs}) == len(batch.runs)
 
@@ -131,7 +131,7 @@ def test_prepare_rejects_bad_runs_before_training(tmp_path, change, message):
     for key, value in change.items():
         setattr(batch.runs[0], key, value)
     with pytest.raises(ConfigError) as error:
-        runner.prepare(batch)
+        plan.prepare(batch)
     assert str(error.value).startswith("run 'sgd_lr0.05_bs32_s0' (runs[0]): ")
     assert message in str(error.value)
 
@@ -154,5 +154,5 @@ def test_prepare_rejects_bad_averages_before_the_first_run(average, message):
     batch = config.parse_batch({"runs": [{"problem": "material", "steps": 3, "optimizer": "sgd"},
                                          {"problem": "noisy_series", "average": average}]})
     with pytest.raises(ConfigError) as error:
-        runner.prepare(batch)
+        plan.prepare(batch)
     assert "(runs[1]): " in str(error.value) and message in str(error.value)

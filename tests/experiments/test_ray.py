@@ -8,7 +8,7 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from experiments import config, parallel, runner  # noqa: E402
+from experiments import config, parallel, plan, results, runner  # noqa: E402
 from tb_events import scalars  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -76,14 +76,14 @@ def test_a_run_whose_worker_dies_is_failed_and_the_others_finish(local_ray, tmp_
     batch = config.parse_batch({"runs": [
         {"problem": "material", "steps": 5, "optimizer": {"name": "sgd", "learning_rate": r}}
         for r in (0.1, 0.2, 0.3)]})
-    prepared = runner.prepare(batch)
+    prepared = plan.prepare(batch)
     jobs = []
     for i, (run, kind, thing) in enumerate(prepared):
         (tmp_path / run.name).mkdir()
-        jobs.append(runner.Job(run, kind, Bomb() if i == 1 else thing, tmp_path / run.name))
+        jobs.append(results.Job(run, kind, Bomb() if i == 1 else thing, tmp_path / run.name))
     with parallel.Pool(workers=2) as pool:
-        results = dict(pool.map(jobs))
-    assert [results[i].status for i in range(3)] == ["ok", "failed", "ok"]
-    assert results[1].error.startswith("WorkerCrashedError")
+        done = dict(pool.map(jobs))
+    assert [done[i].status for i in range(3)] == ["ok", "failed", "ok"]
+    assert done[1].error.startswith("WorkerCrashedError")
     assert "WorkerCrashedError" in (jobs[1].directory / "error.txt").read_text()
-    assert np.isfinite(results[2].metrics["loss"])
+    assert np.isfinite(done[2].metrics["loss"])

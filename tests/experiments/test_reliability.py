@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 from tensorboard.plugins.hparams import api_pb2
 
+import callbacks
 from experiments import __main__ as cli
-from experiments import checkpoint, config, runner
+from experiments import checkpoint, config, engine, fit, report, runner
 from experiments.objectives2d import OBJECTIVES
 from tb_events import assert_same_run, event_files, raw_events, scalars, session
 
@@ -40,7 +41,7 @@ def batch_of(runs, defaults=None, name="r"):
     (-1.0, 0.0, -3.0, False),  # a loss below 0 (a saddle): only NaN or inf count
 ])
 def test_divergence_rule(loss, first, lowest, diverged):
-    assert (runner.divergence_reason(loss, first, lowest, 100.0) is not None) == diverged
+    assert (callbacks.divergence_reason(loss, first, lowest, 100.0) is not None) == diverged
 
 
 @pytest.mark.parametrize("factor", [1, 0.5, -3, "big", True])
@@ -78,7 +79,7 @@ def test_rmsprop_at_rho_1_diverges_at_once_and_the_batch_goes_on(rho_batch):
     assert session(diverged.directory)[1] == api_pb2.STATUS_FAILURE
     assert session(fine.directory)[1] == api_pb2.STATUS_SUCCESS
     assert not (diverged.directory / "checkpoint.npz").exists()  # it never finished an epoch
-    table = runner.summary_table(rho_batch)
+    table = report.summary_table(rho_batch)
     assert f"DIVERGED at step {step}" in table
     # ranked below the run that finished, whatever its numbers
     assert [row["group"] for row in rho_batch.ranking()] == [fine.run.group, diverged.run.group]
@@ -124,14 +125,14 @@ def test_sgd_with_too_large_a_learning_rate_on_digits_diverges(tmp_path):
 
 
 def test_a_failed_run_gives_exit_status_1_and_a_summary_the_others_finish(tmp_path, capsys, monkeypatch):
-    real = runner.RUNNERS["objective"]
+    real = engine.RUNNERS["objective"]
 
     def out_of_memory(run, *args, **kwargs):
         if run.optimizer["name"] == "adam":
             raise MemoryError("no room for 10^12 floats")
         return real(run, *args, **kwargs)
 
-    monkeypatch.setitem(runner.RUNNERS, "objective", out_of_memory)
+    monkeypatch.setitem(engine.RUNNERS, "objective", out_of_memory)
     code = cli.main(["run", "naive2d", "--logdir", str(tmp_path), "--quiet", "--set", "steps=3"])
     assert code == 1
     out = capsys.readouterr().out
@@ -158,7 +159,7 @@ def uninterrupted(tmp_path_factory):
 def crash_in(run_name, epoch, step_in_epoch, monkeypatch, how):
     """Make `run_name` stop in `epoch` like a crash (`how="raise"`, after
     `step_in_epoch` steps) or like Ctrl-C (`how="sigint"`, at the epoch's end)."""
-    real = runner.logging_callbacks
+    real = fit.logging_callbacks
 
     class Crash(keras.callbacks.Callback):
         def on_epoch_begin(self, e, logs=None):
@@ -177,7 +178,7 @@ def crash_in(run_name, epoch, step_in_epoch, monkeypatch, how):
         callbacks, history = real(run, *args)
         return callbacks + ([Crash()] if run.name == run_name else []), history
 
-    monkeypatch.setattr(runner, "logging_callbacks", patched)
+    monkeypatch.setattr(fit, "logging_callbacks", patched)
 
 
 @pytest.mark.parametrize("seconds", [0, 1e9])

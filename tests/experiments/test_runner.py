@@ -8,7 +8,7 @@ import pytest
 from tb_events import scalars, tensors
 
 import custom_optimizers as co
-from experiments import config, runner
+from experiments import config, engine, report, runner
 from experiments.objectives2d import OBJECTIVES, minimise
 
 
@@ -158,19 +158,19 @@ def test_moons_runs_draw_decision_boundaries(tmp_path):
 
 
 def test_a_failing_run_is_reported_and_the_others_are_kept(tmp_path, monkeypatch):
-    real = runner.RUNNERS["objective"]
+    real = engine.RUNNERS["objective"]
 
     def flaky(run, *args, **kwargs):
         if run.optimizer["name"] == "adam":
             raise FloatingPointError("boom")
         return real(run, *args, **kwargs)
 
-    monkeypatch.setitem(runner.RUNNERS, "objective", flaky)
+    monkeypatch.setitem(engine.RUNNERS, "objective", flaky)
     runs = [{"problem": "material", "steps": 5, "optimizer": name} for name in ("sgd", "adam", "adagrad")]
     out = runner.run_batch(batch_of(runs), tmp_path, progress=False)
     assert [r.error for r in out.results] == [None, "FloatingPointError: boom", None]
     assert "FloatingPointError: boom" in (out.results[1].directory / "error.txt").read_text()
-    assert re.search(r"\nadam_s0 +FAILED: FloatingPointError: boom\n", runner.summary_table(out))
+    assert re.search(r"\nadam_s0 +FAILED: FloatingPointError: boom\n", report.summary_table(out))
     assert len([r for r in out.results if r.metrics]) == 2
 
 

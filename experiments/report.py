@@ -1,0 +1,55 @@
+"""What a batch tells a person: the HParams dashboard's columns and the summary table."""
+
+from __future__ import annotations
+
+import callbacks as cb
+from experiments.plan import hparams_of, spec_key
+from experiments.results import HPARAM_METRICS
+
+
+def write_hparams_config(directory, batch, prepared, loaded):
+    """The HParams dashboard's columns: every hyperparameter, over its whole searched range."""
+    values = {}
+    probes = [(run, loaded.get(spec_key(run.problem))) for _, run in batch.probes]
+    for run, thing in [(run, thing) for run, _, thing in prepared] + probes:
+        data = thing if run.model is not None else None  # the size of batch_size = "full"
+        for name, value in hparams_of(run, data).items():
+            values.setdefault(name, []).append(value)
+    kinds = {kind for _, kind, _ in prepared}
+    metrics = [m for kind in HPARAM_METRICS if kind in kinds for m in HPARAM_METRICS[kind]]
+    if kinds & {"dataset", "objective"}:  # the runs that can diverge
+        metrics.append(("diverged", None, "diverged (1 = yes)"))
+    cb.hparams.write_config(directory, values, metrics + [("wall_seconds", None, "wall time [s]")])
+
+
+def summary_table(result):
+    """The batch's final numbers as aligned text, one section per problem kind."""
+    columns = {
+        "dataset": [("train_loss", "train loss"), ("train_accuracy", "train acc"),
+                    ("validation_accuracy", "val acc"), ("test_accuracy", "test acc")],
+        "objective": [("loss", "final f"), ("distance", "to minimum"), ("x", "x"), ("y", "y")],
+        "series": [("rms_error", "RMS error"), ("first_10_mean_error", "mean error t<=10")],
+    }
+    lines = []
+    for kind, cols in columns.items():
+        rows = [r for r in result.results if r.kind == kind]
+        if not rows:
+            continue
+        width = max(len("run"), *(len(r.run.name) for r in rows))
+        lines.append(f"{'run':{width}s}  " + "  ".join(f"{label:>12s}" for _, label in cols)
+                     + f"  {'wall [s]':>9s}")
+        for r in rows:
+            if r.status == "failed":
+                lines.append(f"{r.run.name:{width}s}  FAILED: {r.error}")
+                continue
+            cells = [f"{r.metrics[key]:12.4g}" if key in r.metrics else f"{'-':>12s}" for key, _ in cols]
+            note = ""
+            if r.status == "diverged":
+                note = f"  DIVERGED at step {r.divergence['step']}: {r.divergence['reason']}"
+            elif r.skipped:
+                note = "  (finished before)"
+            elif r.resumed:
+                note = "  (resumed)"
+            lines.append(f"{r.run.name:{width}s}  " + "  ".join(cells) + f"  {r.seconds:9.1f}" + note)
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

@@ -26,6 +26,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/optimizer_step.py
 	$(BIN)/python benchmarks/logging_overhead.py
 	$(BIN)/python benchmarks/batch_scaling.py
+	$(BIN)/python benchmarks/engine.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -8,15 +8,24 @@
   either the old checkpoint or the new one. It holds every model and
   optimizer variable (the optimizer's `iterations` is the schedule's
   position), the epoch (the data order is a function of seed and epoch:
-  `runner.training_dataset`), the run's best values and per-step losses so
+  `fit.training_dataset`), the run's best values and per-step losses so
   far, and the size of every event file under the run at that moment.
+* `write`: every file the suite writes (but TensorBoard's events) goes to
+  a temporary file and is renamed into place; a failed write (a full disk)
+  raises `WriteError`, naming the file and the space left.
+* `seal` / `read_result`: `result.json` carries a checksum and the size of
+  every event file of its run; a changed or cut-short run is never trusted
+  (`verify` checks a whole log directory the same way).
 * `rewind_events`: cut the run's event files back to those sizes and delete
   the files started since. TensorBoard's event files are append-only
   records, so what was logged after the checkpoint disappears and the
   resumed run logs those steps again exactly once.
+* `remove_inside`: the only way anything is deleted; it refuses whatever is
+  not strictly inside the directory that owns it.
 * `BatchLock`: an exclusive `flock` on `<batch>/.lock`, held while a batch
-  runs. The kernel releases it when the process dies, even by SIGKILL, so
-  a crash never leaves a stale lock behind.
+  runs, with the holder's pid and batch fingerprint in it. The kernel
+  releases it when the process dies, even by SIGKILL, so a crash never
+  leaves a stale lock behind.
 """
 
 from __future__ import annotations

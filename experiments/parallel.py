@@ -1,7 +1,7 @@
 """Where a batch's runs execute: one after another here, or on Ray.
 
     with Pool() as pool: ...                      # in this process ("Panda")
-    with Pool(workers=2) as pool: ...             # a local Ray instance, 2 runs at once ("Caviar")
+    with Pool(workers=2) as pool: ...             # a new local Ray instance, 2 runs at once ("Caviar")
     with Pool(address="auto") as pool: ...        # an existing Ray cluster ("ray://host:10001" too)
 
 `pool.map(jobs)` yields `(index, Result)` as runs finish. Each run on Ray is
@@ -80,8 +80,9 @@ class Pool:
             try:
                 if self.address is not None:
                     ray.init(address=self.address, **options)
-                else:
-                    ray.init(num_cpus=self.workers, **options)
+                else:  # "local": a new instance of our own, whatever cluster RAY_ADDRESS or
+                    # /tmp/ray/ray_current_cluster names (ray.init() alone would join that one)
+                    ray.init(address="local", num_cpus=self.workers, **options)
             except (ConnectionError, ValueError, RuntimeError) as error:
                 raise ConfigError(f"cannot start Ray (address={self.address!r}, "
                                   f"workers={self.workers!r}): {error}") from None

@@ -2,6 +2,9 @@
 
 import json
 import os
+import pathlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -87,3 +90,85 @@ def test_a_run_whose_worker_dies_is_failed_and_the_others_finish(local_ray, tmp_
     assert done[1].error.startswith("WorkerCrashedError")
     assert "WorkerCrashedError" in (jobs[1].directory / "error.txt").read_text()
     assert np.isfinite(done[2].metrics["loss"])
+
+
+# --- --workers starts its own instance; --address joins a cluster ---------------
+
+SMALL = """[batch]
+name = "w"
+[defaults]
+problem = "material"
+steps = 5
+[[runs]]
+optimizer = { name = "sgd", learning_rate = 0.1 }
+[[runs]]
+optimizer = { name = "adam", learning_rate = 0.1 }
+"""
+
+
+@pytest.fixture
+def small_batch(tmp_path):
+    """The batch file, and its runs' metrics when run in this process."""
+    path = tmp_path / "w.toml"
+    path.write_text(SMALL)
+    here = runner.run_batch(config.load_batch(path), tmp_path / "here", progress=False)
+    return path, {r.run.name: r.metrics for r in here.results}
+
+
+@pytest.fixture
+def ray_tmpdir(monkeypatch):
+    """Ray's files in a folder of this test's (short: Ray's socket paths have a length limit)."""
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="rt", dir="/tmp")
+    monkeypatch.setenv("RAY_TMPDIR", folder)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    yield pathlib.Path(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def cli(batch_file, logdir, *args):
+    return subprocess.run([sys.executable, "-m", "experiments", "run", str(batch_file), "--logdir", str(logdir),
+                           "--quiet", *args], capture_output=True, text=True, timeout=300)
+
+
+def metrics_of(directory):
+    return {p.parent.name: json.loads(p.read_text())["metrics"] for p in directory.glob("*/result.json")}
+
+
+@pytest.mark.parametrize("stale", ["cluster_file", "RAY_ADDRESS"])
+def test_workers_start_a_local_instance_whatever_cluster_the_machine_remembers(small_batch, ray_tmpdir, tmp_path,
+                                                                               monkeypatch, stale):
+    """After `ray start --head` was once run here, Ray's `ray_current_cluster` file (or
+    RAY_ADDRESS) names a cluster that is gone: `--workers 2` must not try to join it."""
+    batch_file, expected = small_batch
+    if stale == "cluster_file":
+        (ray_tmpdir / "ray").mkdir()
+        (ray_tmpdir / "ray" / "ray_current_cluster").write_text("127.0.0.1:6399")
+    else:
+        monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:6399")
+    done = cli(batch_file, tmp_path / "logs", "--workers", "2")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "cannot start Ray" not in done.stderr
+    assert metrics_of(tmp_path / "logs" / "w") == expected
+    if stale == "cluster_file":  # the remembered cluster is left as it was
+        assert (ray_tmpdir / "ray" / "ray_current_cluster").read_text() == "127.0.0.1:6399"
+
+
+def test_address_joins_a_real_cluster_of_two_nodes(small_batch, ray_tmpdir, tmp_path):
+    """A head and a second node (`ray.cluster_utils.Cluster`, as Ray's own tests make
+    one), one CPU each; the batch joins through `--address` and equals the batch run here."""
+    from ray.cluster_utils import Cluster
+
+    batch_file, expected = small_batch
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    try:
+        cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        assert len(cluster.list_all_nodes()) == 2
+        done = cli(batch_file, tmp_path / "logs", "--address", cluster.address)
+    finally:
+        cluster.shutdown()
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert metrics_of(tmp_path / "logs" / "w") == expected

@@ -11,6 +11,14 @@ def check_frequency(name, value, allow_none=True):
     return value
 
 
+def logged_epoch(epoch, every, epochs=None):
+    """Whether epoch `epoch` (from 0) is one the epoch loggers record: every
+    `every`-th from the first, and the last of `epochs`. The runner validates
+    at exactly these epochs (`model.fit`'s `validation_freq` as a list), so
+    every logged epoch has its validation values beside it."""
+    return epoch % every == 0 or (epochs is not None and epoch == epochs - 1)
+
+
 def learning_rate_now(optimizer):
     """The rate the optimizer's next update will use.
 

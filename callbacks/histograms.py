@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from callbacks._steps import check_frequency
+from callbacks._steps import check_frequency, logged_epoch
 from callbacks._writers import Borrowed
 
 
@@ -28,8 +28,7 @@ class HistogramLogger(Borrowed, keras.callbacks.Callback):
         self._write = None
 
     def on_epoch_end(self, epoch, logs=None):
-        last = epoch == self.params.get("epochs", 0) - 1
-        if epoch % self.every_epochs and not last:
+        if not logged_epoch(epoch, self.every_epochs, self.params.get("epochs")):
             return
         if self._write is None:  # one compiled function: eager histograms cost ~ms each
             tagged = [(f"weights/{v.path}", v) for v in self.model.weights]

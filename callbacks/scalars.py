@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from callbacks._steps import check_frequency, learning_rate_now
+from callbacks._steps import check_frequency, learning_rate_now, logged_epoch
 from callbacks._writers import Borrowed
 
 
@@ -95,8 +95,7 @@ class ScalarLogger(Borrowed, keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self._flush()
-        last = self._epochs is not None and epoch == self._epochs - 1
-        if epoch % self.every_epochs and not last:
+        if not logged_epoch(epoch, self.every_epochs, self._epochs):
             return
         logs = logs or {}
         train = {k: v for k, v in logs.items() if not k.startswith(("val_", "step_"))}

@@ -16,6 +16,7 @@ import tensorflow as tf
 
 import callbacks as cb
 from callbacks import _writers as cb_writers
+from callbacks._steps import logged_epoch
 from experiments import checkpoint, models, signals
 from experiments.config import steps_per_epoch
 from experiments.plan import make_optimizer
@@ -121,8 +122,11 @@ def fit_run(run, directory, data, progress=None, keras_verbose=False, resume=Fal
              "seconds": meta["seconds"] + time.perf_counter() - start,
              "events": checkpoint.event_files(directory)})
 
-    saver = cb.EpochCheckpoint(save, epoch_cadence(run, epochs), epochs, checkpoint_seconds, signals.STOP)
+    every = epoch_cadence(run, epochs)
+    saver = cb.EpochCheckpoint(save, every, epochs, checkpoint_seconds, signals.STOP)
     callbacks.append(saver)  # last: after the loggers have written the epoch
+    # validated at the epochs the loggers record (Keras counts them from 1): each has its values
+    validated = [epoch + 1 for epoch in range(epochs) if logged_epoch(epoch, every, epochs)]
     validation = None
     if len(data.x_val):  # a dataset, not arrays: Keras rebuilds its adapter for arrays every time
         validation = tf.data.Dataset.from_tensor_slices((data.x_val, data.y_val)).batch(1024).cache()
@@ -130,7 +134,7 @@ def fit_run(run, directory, data, progress=None, keras_verbose=False, resume=Fal
     if first_epoch < epochs:
         model.fit(training_dataset(run, data, first_epoch), epochs=epochs, initial_epoch=first_epoch,
                   steps_per_epoch=per_epoch, shuffle=False, validation_data=validation,
-                  validation_freq=epoch_cadence(run, epochs), callbacks=callbacks,
+                  validation_freq=validated, callbacks=callbacks,
                   verbose=2 if keras_verbose else 0)
     seconds = meta["seconds"] + time.perf_counter() - start
     curves = {"step_loss": history.losses if history else [],

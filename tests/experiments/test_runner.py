@@ -180,3 +180,26 @@ def test_unwritable_logdir_is_refused_before_training(tmp_path):
     with pytest.raises(config.ConfigError, match="cannot write the logs to"):
         runner.run_batch(batch_of([{"problem": "material", "steps": 2, "optimizer": "sgd"}]),
                          blocker, progress=False)
+
+
+def test_a_long_run_has_its_validation_values_at_every_epoch_it_logs(tmp_path):
+    """201 epochs log every 2nd epoch by default: each logged epoch has its
+    validation values, equal value by value to those of the same run
+    validated and logged at every epoch (same seed, same batches)."""
+    from tb_events import raw_events
+
+    run = {"problem": {"name": "moons", "validation": 0.2}, "model": "moons_net", "batch_size": "full",
+           "epochs": 201, "optimizer": {"name": "adam", "learning_rate": 0.01},
+           "log": {"histograms": False, "update_ratio": False, "decision_boundary": False}}
+    batch = config.parse_batch({"batch": {"name": "long"}, "runs": [
+        {**run, "name": "default"}, {**run, "name": "every", "log": {**run["log"], "every_epochs": 1}}]})
+    default, every = runner.run_batch(batch, tmp_path, progress=False).results
+    logged = list(range(0, 201, 2))  # 0, 2, ..., 200: the last epoch is one of them
+    train, validation = raw_events(default.directory / "train"), raw_events(default.directory / "validation")
+    assert [s for s, _ in train["epoch_loss"]] == logged
+    reference = raw_events(every.directory / "validation")
+    for tag in ("epoch_loss", "epoch_accuracy"):
+        assert [s for s, _ in validation[tag]] == logged, tag
+        expected = dict(reference[tag])
+        assert [v for _, v in validation[tag]] == [expected[s] for s in logged], tag
+    assert validation["epoch_loss"][-1][1] == pytest.approx(default.metrics["validation_loss"], rel=1e-6)

@@ -296,16 +296,15 @@ def parse_batch(data, source="python", default_name="batch", overrides=()):
     for key in ("batch", "defaults", "search"):
         if key in data and not isinstance(data[key], dict):
             raise ConfigError(f"`{key}` must be a table, [{key}]. Received: {key}={data[key]!r}")
-    runs = data.get("runs", [])
-    if not isinstance(runs, list) or not all(isinstance(run, dict) for run in runs):
-        raise ConfigError(f"`runs` must be an array of tables, [[runs]]. Received: runs={runs!r}")
+    raw_runs = data.get("runs", [])
+    if not isinstance(raw_runs, list) or not all(isinstance(run, dict) for run in raw_runs):
+        raise ConfigError(f"`runs` must be an array of tables, [[runs]]. Received: runs={raw_runs!r}")
     header = data.get("batch", {})
     for key in header:
         lookup("key in [batch]", {"name": 0, "reproduces": 0, "runtime": 0, "expected": 0}, key)
     name = check_path_name("batch.name", header.get("name", default_name))
     defaults = data.get("defaults", {})
-    raw_runs = data.get("runs", [])
-    if not isinstance(raw_runs, list) or not raw_runs:
+    if not raw_runs:
         raise ConfigError(f"{source}: a batch needs at least one [[runs]] entry")
     assignments = [parse_assignment(text) for text in overrides]
     templates = []
@@ -323,10 +322,10 @@ def parse_batch(data, source="python", default_name="batch", overrides=()):
     batch.probes = [probe for t in templates for probe in t.corners()]
     planned = sum(len(t.seed_list()) * (plan.count(t.dimensions) if t.dimensions else 1) for t in templates)
     if planned > MAX_RUNS:  # before sampling: a billion trials would hold gigabytes for minutes
+        received = (f"strategy={plan.strategy}, trials={plan.trials}, points={plan.points}" if plan
+                    else f"{len(templates)} [[runs]] entries")
         raise ConfigError(f"{source}: the batch makes {planned} runs (each [[runs]] entry's trials x its "
-                          f"seeds), more than {MAX_RUNS} can finish. Received: "
-                          + ", ".join(f"{k}={getattr(plan, k)}" for k in ("strategy", "trials", "points")
-                                      if plan is not None))
+                          f"seeds), more than {MAX_RUNS} can finish. Received: {received}")
     batch.runs = batch.round(1, first_id=0)
     return batch
 

@@ -217,8 +217,6 @@ class Search:
 
     @classmethod
     def from_dict(cls, values):
-        if values is not None and not isinstance(values, dict):
-            raise ConfigError(f"`search` must be a table, [search]. Received: search={values!r}")
         values = dict(values or {})
         for key in values:
             lookup("key in [search]", dict.fromkeys(f.name for f in dataclasses.fields(cls)), key)

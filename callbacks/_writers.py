@@ -62,3 +62,42 @@ class Borrowed:
     def _give_back_writers(self):
         for sub in self.__dict__.pop("_borrowed", {}):
             give_back(os.path.join(self.logdir, sub))
+
+
+class ScalarSeries:
+    """Writes many scalars to several writers in one call of one compiled function.
+
+    `write([[(tag, step, value), ...] for each writer])`. Written eagerly, each
+    scalar costs about a tenth of a millisecond; a run that logs thousands
+    of them would spend longer writing than a small model spends training.
+    The function is traced once for the writers it was made with (a traced
+    summary op keeps the writer it was traced under).
+    """
+
+    def __init__(self, writers):
+        from tensorboard.plugins.scalar import metadata
+
+        self.writers = list(writers)
+        scalar = metadata.create_summary_metadata(display_name=None, description=None).SerializeToString()
+        spec = (tf.TensorSpec([None], tf.string), tf.TensorSpec([None], tf.int64),
+                tf.TensorSpec([None], tf.float32))
+
+        def write(series):
+            for writer, (tags, steps, values) in zip(self.writers, series):
+                with writer.as_default():
+                    def body(i, tags=tags, steps=steps, values=values):
+                        # tf.summary.write, not tf.summary.scalar: the loop's name scope would
+                        # otherwise prefix every tag with "while/"
+                        done = tf.summary.write(tags[i], values[i], step=steps[i], metadata=scalar)
+                        with tf.control_dependencies([done]):
+                            return i + 1
+
+                    tf.while_loop(lambda i, steps=steps: i < tf.size(steps), body, [tf.constant(0)])
+
+        self._write = tf.function(write, autograph=False, input_signature=[[spec] * len(self.writers)])
+
+    def write(self, series):
+        if not any(series):
+            return
+        self._write([(tf.constant([tag for tag, _, _ in s], tf.string), tf.constant([step for _, step, _ in s], tf.int64),
+                      tf.constant([value for _, _, value in s], tf.float32)) for s in series])

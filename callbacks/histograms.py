@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from callbacks._steps import check_frequency, logged_epoch
@@ -24,25 +25,18 @@ class HistogramLogger(Borrowed, keras.callbacks.Callback):
         self.logdir = str(logdir)
         self.every_epochs = check_frequency("every_epochs", every_epochs, allow_none=False)
 
-    def on_train_begin(self, logs=None):
-        self._write = None
-
     def on_epoch_end(self, epoch, logs=None):
         if not logged_epoch(epoch, self.every_epochs, self.params.get("epochs")):
             return
-        if self._write is None:  # one compiled function: eager histograms cost ~ms each
-            tagged = [(f"weights/{v.path}", v) for v in self.model.weights]
-            tagged += [(f"slots/{v.name}", v) for v in self.model.optimizer.variables
-                       if len(v.shape) > 0]
+        from tensorboard.plugins.histogram.summary_v2 import histogram_pb
 
-            @tf.function
-            def write(step):
-                for tag, variable in tagged:
-                    tf.summary.histogram(tag, variable.value, step=step)
-
-            self._write = write
+        # Buckets by NumPy, written as one batch of protos: TensorFlow's own histogram op costs
+        # about 0.15 s to trace per tag, more than a small model's whole run.
+        tagged = [(f"weights/{v.path}", v) for v in self.model.weights]
+        tagged += [(f"slots/{v.name}", v) for v in self.model.optimizer.variables if len(v.shape) > 0]
+        protos = [histogram_pb(tag, np.asarray(v.numpy())).SerializeToString() for tag, v in tagged]
         with self._writer("train").as_default():
-            self._write(tf.constant(epoch, tf.int64))
+            tf.summary.experimental.write_raw_pb(tf.constant(protos), step=epoch)
 
     def on_train_end(self, logs=None):
         self._give_back_writers()

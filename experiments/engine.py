@@ -1,8 +1,9 @@
-"""Execute one run: its HParams session, its kind's run function, its result.
+"""Execute a group of runs: their HParams sessions, their training, their results.
 
-`RUNNERS` maps a problem kind to the function that trains and logs it;
-`execute` runs a `Job` in this process (or a Ray worker's) and never lets
-the run's own errors escape, except a failing disk (`checkpoint.WriteError`),
+`execute_group` runs the jobs of one group (`plan.groups`) in this process
+(or a Ray worker's): dataset runs through the compiled program
+(`experiments.train`), the other kinds through `RUNNERS`. It never lets a
+run's own errors escape, except a failing disk (`checkpoint.WriteError`),
 which is not the run's fault and stops the batch.
 """
 
@@ -15,56 +16,82 @@ import keras
 import callbacks as cb
 from callbacks import _writers as cb_writers
 from experiments import checkpoint
-from experiments.fit import fit_run
 from experiments.plan import hparams_of
 from experiments.results import FINISHED, Result
+from experiments.train import train_group
 from experiments.trainers import average_run, path_run
 
 
-#: kind -> function(run, directory, problem, progress=, keras_verbose=, resume=, fingerprint=,
-#: checkpoint_seconds=)
-#: -> Outcome; each writes the run's events. Only `dataset` runs checkpoint (and resume):
-#: the others take seconds and start again.
-RUNNERS = {"dataset": fit_run, "objective": path_run, "series": average_run}
+#: kind -> function(run, directory, problem) -> Outcome, for the kinds that train one run at a
+#: time; each writes the run's events. They take seconds, do not checkpoint, and start again.
+#: Dataset runs train a group at a time (`experiments.train.train_group`).
+RUNNERS = {"objective": path_run, "series": average_run}
 
 
 def execute(job):
-    """Run one job into `job.directory`; never raises for the run's own errors.
+    """`execute_group([job])`'s one Result."""
+    return execute_group([job])[0]
 
-    Writes the run's HParams session (grouped with its other seeds; a
-    resumed run's is already there), lets the kind's runner train and log,
-    and ends the session with its status, unless the run was interrupted
-    to go on later. A run that raises gets `error.txt` (the traceback) and
-    status "failed"; one that diverged, status "diverged".
+
+def execute_group(jobs):
+    """Run a group of jobs (`plan.groups`: dataset runs that train together, or one run of
+    another kind) into their directories; return their Results. Never raises for a run's own
+    errors, except a failing disk (`checkpoint.WriteError`), which is not the run's fault and
+    stops the batch.
+
+    Writes each run's HParams session (grouped with its other seeds; a
+    resumed run's is already there), trains, and ends the session with its
+    status, unless the run was interrupted to go on later. A run that raises
+    gets `error.txt` (the traceback) and status "failed"; one that diverged,
+    status "diverged"; the others of its group go on.
     """
-    run, directory = job.run, job.directory
     keras.backend.clear_session()
-    root = cb_writers.borrow(directory)  # one writer for the run's root, held to the end
-    result = None
+    roots = [cb_writers.borrow(job.directory) for job in jobs]  # one writer per run root, held to the end
+    results = [None] * len(jobs)
     try:
-        if not job.resume:
-            start_session(root, job)
-        outcome = RUNNERS[job.kind](run, directory, job.thing, progress=job.progress,
-                                    keras_verbose=job.keras_verbose, resume=job.resume,
-                                    fingerprint=job.fingerprint,
-                                    checkpoint_seconds=job.checkpoint_seconds)
-        result = Result(run, job.kind, directory, outcome.metrics, outcome.seconds, outcome.curves,
-                        best=outcome.best, status=outcome.status, divergence=outcome.divergence,
-                        fingerprint=job.fingerprint, resumed=job.resume)
-    except Exception as error:  # one broken run must not lose the others
-        fault = checkpoint.disk_fault(error, directory)
-        if fault is not None:  # not the run's fault: stop the batch, keep what finished
-            raise fault from None
-        checkpoint.write(directory / "error.txt", traceback.format_exc())
-        result = failed(job, f"{type(error).__name__}: {error}")
+        for root, job in zip(roots, jobs):
+            if not job.resume:
+                start_session(root, job)
+        try:
+            if jobs[0].kind == "dataset":
+                outcomes = train_group(jobs, progress=jobs[0].progress,
+                                       checkpoint_seconds=jobs[0].checkpoint_seconds)
+            else:
+                outcomes = [_one(job) for job in jobs]
+        except Exception as error:  # the group as a whole (a single run's, as groups retry alone)
+            outcomes = [traceback.format_exc()] * len(jobs)
+            fault = checkpoint.disk_fault(error, jobs[0].directory)
+            if fault is not None:  # not the run's fault: stop the batch, keep what finished
+                raise fault from None
+        for i, (job, outcome) in enumerate(zip(jobs, outcomes)):
+            if isinstance(outcome, str):  # the traceback of the error that stopped it
+                checkpoint.write(job.directory / "error.txt", outcome)
+                results[i] = failed(job, outcome.strip().splitlines()[-1])
+            else:
+                results[i] = Result(job.run, job.kind, job.directory, outcome.metrics, outcome.seconds,
+                                    outcome.curves, best=outcome.best, status=outcome.status,
+                                    divergence=outcome.divergence, fingerprint=job.fingerprint,
+                                    resumed=job.resume)
     finally:  # no result: a second Ctrl-C (KeyboardInterrupt); the run goes on from its checkpoint
-        if result is not None and result.status != "interrupted":
-            cb.hparams.write_status(root, result.status)
-        cb_writers.give_back(directory)
-        cb_writers.close_under(directory)  # what a run that raised left open
-    if result.status in FINISHED:
-        checkpoint.save_curves(directory, result.curves)
-    return result
+        for root, job, result in zip(roots, jobs, results):
+            if result is not None and result.status != "interrupted":
+                cb.hparams.write_status(root, result.status)
+            cb_writers.give_back(job.directory)
+            cb_writers.close_under(job.directory)  # what a run that raised left open
+    for result in results:
+        if result.status in FINISHED:
+            checkpoint.save_curves(result.directory, result.curves)
+    return results
+
+
+def _one(job):
+    """A run of a kind that trains alone: its Outcome, or the traceback of its error."""
+    try:
+        return RUNNERS[job.kind](job.run, job.directory, job.thing)
+    except Exception as error:
+        if checkpoint.disk_fault(error, job.directory) is not None:
+            raise
+        return traceback.format_exc()
 
 
 def start_session(writer, job):

@@ -4,10 +4,11 @@
     with Pool(workers=2) as pool: ...             # a new local Ray instance, 2 runs at once ("Caviar")
     with Pool(address="auto") as pool: ...        # an existing Ray cluster ("ray://host:10001" too)
 
-`pool.map(jobs)` yields `(index, Result)` as runs finish. Each run on Ray is
-one task (`num_cpus=1`, no retries) in a worker process, so a run that
+`pool.map(jobs, groups)` yields `(index, Result)` as runs finish. Each group
+of runs that train together (`plan.groups`) is one unit of work: on Ray one
+task (`num_cpus=1`, no retries) in a worker process, so a group that
 crashes its process or is killed for memory is reported as failed with
-Ray's reason, and the other runs go on. Workers write the events straight
+Ray's reason, and the other groups go on. Workers write the events straight
 into the run's directory: on a cluster, `--logdir` must be a path that
 every node sees (a shared filesystem), and the suite must be installed
 on every node (README, "Running on a Ray cluster").
@@ -52,12 +53,13 @@ def _threads(count):
         pass
 
 
-def _in_worker(job, thing, threads):
+def _in_worker(jobs, thing, threads):
     from experiments import engine
 
     _threads(threads)
-    job.thing = thing
-    return engine.execute(job)
+    for job in jobs:
+        job.thing = thing
+    return engine.execute_group(jobs)
 
 
 class Pool:
@@ -102,37 +104,40 @@ class Pool:
             return 1
         return max(1, (os.cpu_count() or 1) // self.workers)
 
-    def map(self, jobs):
-        """Yield `(index, Result)` for every job, in the order they finish."""
+    def map(self, jobs, groups=None):
+        """Yield `(index, Result)` for every job, group by group (`groups`: lists of indices into
+        `jobs`; default one group per job), in the order the groups finish."""
         from experiments import engine
 
+        groups = [[i] for i in range(len(jobs))] if groups is None else groups
         if self.local:
-            for i, job in enumerate(jobs):
-                yield i, engine.execute(job)
+            for group in groups:
+                yield from zip(group, engine.execute_group([jobs[i] for i in group]))
             return
         import ray
 
         shared = {}  # one copy of each problem's data in Ray's object store
         pending = {}
-        for i, job in enumerate(jobs):
-            key = id(job.thing)
+        for group in groups:
+            key = id(jobs[group[0]].thing)
             if key not in shared:
-                shared[key] = ray.put(job.thing)
+                shared[key] = ray.put(jobs[group[0]].thing)
             # an absolute path: a worker on another node does not share our working directory
-            light = dataclasses.replace(job, thing=None, directory=job.directory.resolve(),
-                                        progress=False, keras_verbose=False)
-            pending[self._task.remote(light, shared[key], self.threads_per_run())] = (i, job)
+            light = [dataclasses.replace(jobs[i], thing=None, directory=jobs[i].directory.resolve(),
+                                         progress=False, keras_verbose=False) for i in group]
+            pending[self._task.remote(light, shared[key], self.threads_per_run())] = group
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
-            i, job = pending.pop(done[0])
+            group = pending.pop(done[0])
             try:
-                result = ray.get(done[0])
+                yield from zip(group, ray.get(done[0]))
             except ray.exceptions.RayError as error:  # the worker died: a crash, or out of memory
-                fault = checkpoint.disk_fault(error, job.directory)
-                if fault is not None:  # the disk, not the run: stop the batch
-                    raise fault from None
-                reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
-                checkpoint.write(job.directory / "error.txt", f"{type(error).__name__}: {error}\n")
-                result = engine.failed(job, f"{type(error).__name__}: {reason}")
-                engine.close_failed(job)
-            yield i, result
+                for i in group:
+                    job = jobs[i]
+                    fault = checkpoint.disk_fault(error, job.directory)
+                    if fault is not None:  # the disk, not the run: stop the batch
+                        raise fault from None
+                    reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+                    checkpoint.write(job.directory / "error.txt", f"{type(error).__name__}: {error}\n")
+                    engine.close_failed(job)
+                    yield i, engine.failed(job, f"{type(error).__name__}: {reason}")

@@ -133,6 +133,25 @@ def prepare(batch, runs=None, loaded=None):
     return prepared
 
 
+def groups(jobs):
+    """The jobs that train together, as lists of indices into `jobs`, in order of first appearance.
+
+    Dataset runs with the same problem, model, batch size, length, seed and
+    log settings start from the same weights and see the same batches
+    (`experiments.train`): one compiled program trains them as a group. A
+    group resumes together, so its runs also share the epoch their
+    checkpoints go on from. Every other run is a group of its own.
+    """
+    keyed = {}
+    for i, job in enumerate(jobs):
+        run = job.run
+        key = (i,) if job.kind != "dataset" else (
+            spec_key(run.problem), spec_key(run.model), run.batch_size, run.epochs, run.steps, run.seed,
+            spec_key(run.log), job.start_epoch if job.resume else 0)
+        keyed.setdefault(key, []).append(i)
+    return list(keyed.values())
+
+
 #: The most steps of a 2-D path (`path_run` keeps every point and logs it).
 MAX_PATH_STEPS = 100_000
 

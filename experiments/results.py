@@ -72,6 +72,7 @@ class Job:
     keras_verbose: bool = False
     fingerprint: str | None = None  # of the resolved config: what result.json and checkpoints carry
     resume: bool = False  # go on from `<directory>/checkpoint.npz`
+    start_epoch: int = 0  # the epoch its checkpoint goes on from (a group resumes together)
     checkpoint_seconds: float = 5.0  # at most one checkpoint per this many seconds (and the last)
 
 

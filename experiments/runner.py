@@ -9,10 +9,12 @@ How a batch flows, one module a step, each importing only those before it:
     config    the batch file read and checked: runs, seeds, search spaces
     plan      every run checked and its problem loaded (`prepare`), its
               optimizer built, its identity hashed; a search's next round
-    engine    one run executed (`execute`): `fit` trains dataset runs with
-              `model.fit` and the callbacks of `callbacks/`, `trainers`
-              the 2-D paths and series averages; `results` is what a run is
-              and leaves; `parallel` runs them here or on Ray
+    engine    one group of runs executed (`execute_group`; `plan.groups`
+              says which runs train together): `train` drives dataset runs
+              through `loop`'s compiled program (K models, K optimizers, one
+              stream of batches) and logs them, `trainers` the 2-D paths
+              and series averages; `results` is what a run is and leaves;
+              `parallel` runs the groups here or on Ray
     store     the batch directory, its lock, and each run's directory: what
               an earlier invocation left (skip, resume, redo); the files
               themselves are `checkpoint`'s
@@ -164,7 +166,8 @@ def _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose, poo
                        f"{resumed} resumed from a checkpoint, {len(jobs) - len(finished) - resumed} to run"
                        + (f" (round {round_index})" if rounds > 1 else ""))
             todo = [i for i in range(len(jobs)) if i not in finished]
-            for k, result in pool.map([jobs[i] for i in todo]):
+            pending = [jobs[i] for i in todo]
+            for k, result in pool.map(pending, plan.groups(pending)):
                 if result.status == "interrupted":
                     raise Interrupted(directory, store.count_finished(directory), total,
                                       f"{result.run.name} saved at epoch {result.metrics['epochs']}")

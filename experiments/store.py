@@ -96,7 +96,7 @@ def job_for(directory, batch, run, kind, thing, progress, keras_verbose, report)
                 checkpoint.rewind_events(run_dir, stored[1]["events"])
                 for stale in (checkpoint.RESULT, "error.txt", checkpoint.CURVES):
                     checkpoint.remove_inside(run_dir / stale, run_dir, missing_ok=True)
-                job.resume = True
+                job.resume, job.start_epoch = True, stored[1].get("epoch", 0)
                 return job, None
             damage = f"{lost} (its checkpoint recorded more)"
         if damage is not None:

@@ -1,0 +1,236 @@
+"""The compiled training program: K models and their optimizers trained on one stream of batches.
+
+`Program.train(first, last, validate, measure)` runs optimizer steps
+`first .. last - 1` of every member in one `tf.function` call (a
+`tf.while_loop`), so Python runs once per call, not once per step. Inside
+the graph, per step and member:
+
+* the batch: epoch `e`'s order is a stateless shuffle seeded by
+  `(seed, e)` (it depends on nothing else, so a run resumed at an epoch end
+  sees the batches an uninterrupted one would), cut into batches of
+  `batch_size` (the last one shorter when it does not divide);
+* the forward pass, `model.compute_loss`, the gradients and
+  `optimizer.apply`: the public Keras API, so any
+  `keras.optimizers.Optimizer` runs here (ours, Keras's or a user's);
+* what is logged: the loss, the number of correct predictions, the global
+  gradient norm and the learning rate the step used; at the first step of
+  a `measure`d epoch each layer's update ratio; at the end of a
+  `validate`d epoch the validation loss and accuracy;
+* the divergence test (`callbacks.divergence_reason`, on the loss's running
+  mean over the epoch, as `DivergenceStop` reads Keras's): a member that
+  diverges is masked from the next step on (its `tf.cond` branch no longer
+  runs: no forward pass, no update), and the others go on. The loop ends
+  early once every member has diverged.
+
+Members never share a tensor, so each computes exactly what it would alone:
+a group's results equal, bit for bit on CPU, those of each member trained
+by itself (`tests/experiments/test_groups.py`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import tensorflow as tf
+
+#: Evaluation runs over slices of this many examples (Keras's `evaluate` with this batch size).
+EVAL_BATCH = 1024
+
+
+def correct_count(model, y, y_pred):
+    """How many of the batch's predictions are right (sigmoid output: > 0.5; softmax: argmax)."""
+    if model.binary:
+        hit = tf.equal(tf.cast(y_pred > 0.5, tf.int32), tf.reshape(tf.cast(y, tf.int32), (-1, 1)))
+    else:
+        hit = tf.equal(tf.argmax(y_pred, axis=-1), tf.reshape(tf.cast(y, tf.int64), (-1,)))
+    return tf.reduce_sum(tf.cast(hit, tf.float32))
+
+
+def evaluate_graph(model, x, y):
+    """(mean loss, accuracy) of `model` on all of `x`, `y`, in slices of `EVAL_BATCH`, as Keras's
+    `evaluate` weighs them (each slice's mean loss by its size). Graph code (call it in a `tf.function`)."""
+    n = tf.shape(x)[0]
+
+    def body(start, total, correct):
+        xs, ys = x[start:start + EVAL_BATCH], y[start:start + EVAL_BATCH]
+        pred = model(xs, training=False)
+        loss = model.compute_loss(x=xs, y=ys, y_pred=pred, training=False)
+        size = tf.cast(tf.shape(xs)[0], tf.float32)
+        return start + EVAL_BATCH, total + tf.cast(loss, tf.float32) * size, correct + correct_count(model, ys, pred)
+
+    if x.shape[0] is not None and x.shape[0] <= EVAL_BATCH:  # one slice: no loop
+        _, total, correct = body(tf.constant(0), tf.constant(0.0), tf.constant(0.0))
+    else:
+        _, total, correct = tf.while_loop(lambda start, *_: start < n, body,
+                                          (tf.constant(0), tf.constant(0.0), tf.constant(0.0)))
+    n = tf.cast(n, tf.float32)
+    return total / n, correct / n
+
+
+class Program:
+    """K compiled Keras models (each `compile`d with its optimizer, built) trained together.
+
+    `factors[k]` is member k's `divergence_factor`; `first`/`lowest` (the
+    divergence test's state, NaN for none) carry on from a checkpoint.
+    """
+
+    def __init__(self, models, data, seed, batch_size, factors, first=None, lowest=None):
+        self.models = list(models)
+        k = len(self.models)
+        self.x, self.y = tf.constant(data.x_train), tf.constant(data.y_train)
+        self.n = len(data.x_train)
+        self.size = self.n if batch_size == "full" else min(int(batch_size), self.n)
+        self.per_epoch = math.ceil(self.n / self.size)
+        self.seed = int(seed)
+        self.has_validation = len(data.x_val) > 0
+        if self.has_validation:
+            self.x_val, self.y_val = tf.constant(data.x_val), tf.constant(data.y_val)
+        self.factors = tf.constant(factors, tf.float64)
+        nan = [math.nan] * k
+        self.alive = tf.Variable([True] * k, trainable=False)
+        self.first = tf.Variable(nan if first is None else first, dtype=tf.float64, trainable=False)
+        self.lowest = tf.Variable(nan if lowest is None else lowest, dtype=tf.float64, trainable=False)
+        self.layers = [[layer for layer in m.layers if layer.trainable_weights] for m in self.models]
+        self._train = tf.function(self._train_graph, autograph=False, input_signature=[
+            tf.TensorSpec([], tf.int64), tf.TensorSpec([], tf.int64),
+            tf.TensorSpec([None], tf.bool), tf.TensorSpec([None], tf.bool)])
+        spec = [tf.TensorSpec([None, *data.x_train.shape[1:]], tf.as_dtype(data.x_train.dtype)),
+                tf.TensorSpec([None, *data.y_train.shape[1:]], tf.as_dtype(data.y_train.dtype))]
+        self._evaluate = tf.function(self._evaluate_graph, autograph=False, input_signature=spec)
+
+    def train(self, first, last, validate, measure):
+        """Steps `first .. last - 1` (`first` at an epoch start); `validate[i]`/`measure[i]`: whether
+        epoch `first // per_epoch + i` is validated at its end / has its update ratios measured at its
+        first step. Returns NumPy arrays: per step `[T, K]` "loss", "mean" (the epoch's running mean
+        so far), "correct", "size", "gradient_norm", "learning_rate", "validation_loss" and
+        "validation_accuracy" (NaN but at the end of a validated epoch, for members alive after
+        it); per member the `[T, layers]` "ratios" (zero but where measured); "steps" run (fewer than asked once every member has diverged) and
+        per member the "diverged" step count (-1: alive)."""
+        out = self._train(tf.constant(first, tf.int64), tf.constant(last, tf.int64),
+                          tf.constant(validate, tf.bool), tf.constant(measure, tf.bool))
+        return tf.nest.map_structure(lambda t: t.numpy(), out)
+
+    def evaluate(self, x, y):
+        """[(loss, accuracy)] of every member on `x`, `y` (one compiled function for any split)."""
+        losses, accuracies = self._evaluate(tf.constant(x), tf.constant(y))
+        return list(zip(losses.numpy().tolist(), accuracies.numpy().tolist()))
+
+    def _evaluate_graph(self, x, y):
+        pairs = [evaluate_graph(model, x, y) for model in self.models]
+        return tf.stack([p[0] for p in pairs]), tf.stack([p[1] for p in pairs])
+
+    # -- the graph ---------------------------------------------------------------------------
+
+    def _member_step(self, k, xb, yb, measure):
+        model = self.models[k]
+        optimizer = model.optimizer
+        layers = self.layers[k]
+
+        def live():
+            rate = tf.cast(optimizer.learning_rate, tf.float32)  # what this step uses
+            with tf.GradientTape() as tape:
+                pred = model(xb, training=True)
+                loss = model.compute_loss(x=xb, y=yb, y_pred=pred, training=True)
+                scaled = optimizer.scale_loss(loss)
+            gradients = tape.gradient(scaled, model.trainable_weights)
+            before = tf.cond(measure, lambda: [[tf.identity(w.value) for w in layer.trainable_weights]
+                                               for layer in layers],
+                             lambda: [[tf.zeros_like(w.value) for w in layer.trainable_weights]
+                                      for layer in layers])
+            optimizer.apply(gradients, model.trainable_weights)
+            norm = tf.linalg.global_norm(gradients)
+            if optimizer.loss_scale_factor is not None:
+                norm = norm / optimizer.loss_scale_factor
+            ratios = tf.cond(measure, lambda: tf.stack([_ratio(layer, b) for layer, b in zip(layers, before)]),
+                             lambda: tf.zeros([len(layers)], tf.float32))
+            return (tf.cast(loss, tf.float32), correct_count(model, yb, pred), tf.cast(norm, tf.float32),
+                    rate, ratios)
+
+        def masked():
+            nan = tf.constant(math.nan, tf.float32)
+            return nan, tf.constant(0.0), nan, nan, tf.zeros([len(layers)], tf.float32)
+
+        return tf.cond(self.alive[k], live, masked)
+
+    def _train_graph(self, first, last, validate, measure):
+        k_count, per_epoch, n = len(self.models), self.per_epoch, self.n
+        first_epoch = first // per_epoch
+        epochs = (last - 1) // per_epoch - first_epoch + 1
+        seed = tf.constant(self.seed, tf.int64)
+        orders = tf.map_fn(lambda e: tf.random.experimental.stateless_shuffle(
+            tf.range(n, dtype=tf.int64), seed=tf.stack([seed, e])),
+            tf.range(first_epoch, first_epoch + epochs), fn_output_signature=tf.int64)
+        steps = tf.cast(last - first, tf.int32)
+        names = ["loss", "mean", "correct", "size", "gradient_norm", "learning_rate"]
+        if self.has_validation:
+            names += ["validation_loss", "validation_accuracy"]
+        arrays = {name: tf.TensorArray(tf.float32, size=steps, element_shape=[k_count]) for name in names}
+        ratios = [tf.TensorArray(tf.float32, size=steps, element_shape=[len(layers)]) for layers in self.layers]
+        diverged = tf.fill([k_count], tf.constant(-1, tf.int64))
+        totals, counts = tf.zeros([k_count]), tf.zeros([k_count])
+
+        def body(i, totals, counts, diverged, arrays, ratios):
+            step = first + tf.cast(i, tf.int64)
+            epoch, index = step // per_epoch, step % per_epoch
+            e = tf.cast(epoch - first_epoch, tf.int32)
+            start = tf.cast(index, tf.int32) * self.size
+            batch = orders[e, start:tf.minimum(start + self.size, n)]
+            xb, yb = tf.gather(self.x, batch), tf.gather(self.y, batch)
+            size = tf.cast(tf.shape(batch)[0], tf.float32)
+            measured = tf.logical_and(measure[e], tf.equal(index, 0))
+            alive = self.alive.value()
+            outs = [self._member_step(k, xb, yb, measured) for k in range(k_count)]
+            loss = tf.stack([o[0] for o in outs])
+            fresh = tf.equal(index, 0)
+            totals = tf.where(alive, tf.where(fresh, 0.0, totals) + loss * size, totals)
+            counts = tf.where(alive, tf.where(fresh, 0.0, counts) + size, counts)
+            mean = tf.where(alive, totals / counts, math.nan)
+            m = tf.cast(mean, tf.float64)
+            lowest, first_loss = self.lowest.value(), self.first.value()
+            bad = tf.logical_or(tf.logical_not(tf.math.is_finite(m)), tf.logical_and(
+                tf.logical_and(lowest > 0, m > self.factors * lowest), m > first_loss))
+            bad = tf.logical_and(alive, bad)
+            ok = tf.logical_and(alive, tf.logical_not(bad))
+            self.first.assign(tf.where(tf.logical_and(ok, tf.math.is_nan(first_loss)), m, first_loss))
+            self.lowest.assign(tf.where(ok, tf.where(tf.math.is_nan(lowest), m, tf.minimum(lowest, m)), lowest))
+            self.alive.assign(ok)
+            diverged = tf.where(bad, step + 1, diverged)
+            values = {"loss": loss, "mean": mean, "correct": tf.stack([o[1] for o in outs]),
+                      "size": tf.fill([k_count], size), "gradient_norm": tf.stack([o[2] for o in outs]),
+                      "learning_rate": tf.stack([o[3] for o in outs])}
+            if self.has_validation:
+                end = tf.logical_or(tf.equal(index, per_epoch - 1), tf.equal(step, last - 1))
+
+                def validation():  # members alive after this step (a diverged one: in Python)
+                    pairs = [tf.cond(ok[k], lambda m_=m_: evaluate_graph(m_, self.x_val, self.y_val),
+                                     lambda: (tf.constant(math.nan), tf.constant(math.nan)))
+                             for k, m_ in enumerate(self.models)]
+                    return tf.stack([p[0] for p in pairs]), tf.stack([p[1] for p in pairs])
+
+                def skipped():
+                    return tf.fill([k_count], math.nan), tf.fill([k_count], math.nan)
+
+                values["validation_loss"], values["validation_accuracy"] = tf.cond(
+                    tf.logical_and(end, validate[e]), validation, skipped)
+            arrays = {name: arrays[name].write(i, values[name]) for name in arrays}
+            ratios = [r.write(i, o[4]) for r, o in zip(ratios, outs)]
+            return i + 1, totals, counts, diverged, arrays, ratios
+
+        def running(i, *_):
+            return tf.logical_and(i < steps, tf.reduce_any(self.alive.value()))
+
+        i, _, _, diverged, arrays, ratios = tf.while_loop(
+            running, body, (tf.constant(0), totals, counts, diverged, arrays, ratios))
+        out = {name: array.stack()[:i] for name, array in arrays.items()}
+        out["ratios"] = [r.stack()[:i] for r in ratios]
+        out["steps"] = i
+        out["diverged"] = diverged
+        return out
+
+
+def _ratio(layer, before):
+    """||w_after - w_before|| / ||w_before|| over the layer's trainable weights together."""
+    update = tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(w.value - b)) for w, b in zip(layer.trainable_weights, before)]))
+    weight = tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(b)) for b in before]))
+    return tf.cast(tf.where(weight > 0, update / weight, math.inf), tf.float32)
+

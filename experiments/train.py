@@ -1,0 +1,407 @@
+"""Dataset runs, trained a group at a time by the compiled program (`experiments.loop`).
+
+A group is the runs of a batch that share their problem, model, batch size,
+length, seed and log settings (`plan.groups`): they start from the same
+weights and see the same batches, so one program trains them all. Python
+runs between calls of the program, never per step: a call covers whole
+epochs up to an epoch where something needs Python (a histogram, a
+decision-boundary image, a checkpoint, the end), sized to take about a
+second so that Ctrl-C and SIGTERM are answered promptly. After each call
+the per-step values are turned into the run's TensorBoard scalars (written
+in bulk by `callbacks._writers.ScalarSeries`) and checkpoints.
+
+Each run logs what `model.fit` with the suite's callbacks logged: in
+`<run>/train`, `epoch_loss`, `epoch_accuracy` (Keras's running means over
+the epoch), `epoch_gradient_norm` (mean over the epoch's steps),
+`epoch_learning_rate` (the rate of the epoch's first step) and
+`update_ratio/<layer>` (first step of the epoch) at the epochs it logs;
+`batch_*` every `log.every_steps` steps; in `<run>/validation`,
+`epoch_loss` and `epoch_accuracy` at the same epochs.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+
+import keras
+import numpy as np
+
+import callbacks as cb
+from callbacks import _writers as cb_writers
+from callbacks._steps import logged_epoch
+from callbacks.divergence import divergence_reason
+from experiments import checkpoint, models, signals
+from experiments.config import steps_per_epoch
+from experiments.loop import Program
+from experiments.plan import make_optimizer
+from experiments.results import Outcome, write_final
+
+#: A call of the program aims at about this many seconds: Ctrl-C waits at most about as long.
+CALL_SECONDS = 1.0
+
+#: `train/` tags written from the per-step arrays.
+BATCH_TAGS = ("loss", "accuracy", "gradient_norm", "learning_rate")
+
+
+def epoch_cadence(run, epochs):
+    """Log (and validate) every N epochs: `log.every_epochs`, else ~100 times a run."""
+    return run.log["every_epochs"] or max(1, epochs // 100)
+
+
+class Member:
+    """One run of a group: its model (compiled with its optimizer), its state carried from a
+    checkpoint, and what it has logged."""
+
+    def __init__(self, job, data, per_epoch):
+        run, directory = job.run, job.directory
+        self.job, self.run, self.directory = job, run, directory
+        keras.utils.set_random_seed(run.seed)  # every member of a group: the same weights
+        self.model = models.build(run.model, data)
+        optimizer = make_optimizer(run, per_epoch)
+        self.model.compile(optimizer=optimizer, loss=models.loss_for(self.model), metrics=["accuracy"])
+        optimizer.build(self.model.trainable_variables)
+        stored = checkpoint.load(directory) if job.resume else None
+        if stored is not None and stored[1].get("fingerprint") != job.fingerprint:
+            stored = None
+        arrays, meta = stored or ({}, {"epoch": 0, "best": {}, "seconds": 0.0})
+        if stored is not None:
+            _restore(self.model.variables, arrays, "model")
+            _restore(optimizer.variables, arrays, "optimizer")
+        self.epoch, self.best, self.seconds = meta["epoch"], dict(meta["best"]), meta["seconds"]
+        self.first, self.lowest = meta.get("first_loss"), meta.get("lowest_loss")
+        self.losses = [float(v) for v in arrays.get("step_loss", [])]
+        self.times = [float(v) for v in arrays.get("step_seconds", [])]
+        self.divergence = None
+        self.done = False  # diverged (or failed): no more steps, no more events
+        self.error = None  # the traceback of an error of its own (a callback's, a file's)
+        self.train = cb_writers.borrow(directory / "train")
+        self.validation = cb_writers.borrow(directory / "validation") if len(data.x_val) else None
+        self.callbacks = []
+        self.interrupted = False
+
+    def add_callbacks(self, data, epochs):
+        log = self.run.log
+        if log["histograms"]:
+            self.callbacks.append(cb.HistogramLogger(self.directory, every_epochs=max(1, epochs // 20)))
+        if log["decision_boundary"] and data.input_shape == (2,):
+            self.callbacks.append(cb.DecisionBoundaryLogger(self.directory, data.x_train, data.y_train,
+                                                            every_epochs=max(1, epochs // 10)))
+        for callback in self.callbacks:
+            callback.set_model(self.model)
+            callback.set_params({"epochs": epochs})
+            callback.on_train_begin()
+
+    def close(self):
+        for callback in self.callbacks:
+            callback.on_train_end()
+        self.callbacks = []
+        cb_writers.give_back(self.directory / "train")
+        if self.validation is not None:
+            cb_writers.give_back(self.directory / "validation")
+
+    def save(self, epoch, fingerprint, seconds):
+        cb_writers.flush_under(self.directory)
+        optimizer = self.model.optimizer
+        checkpoint.save(self.directory, {
+            **_named(self.model.variables, "model"), **_named(optimizer.variables, "optimizer"),
+            "step_loss": np.array(self.losses, np.float64), "step_seconds": np.array(self.times, np.float64)},
+            {"fingerprint": fingerprint, "epoch": epoch, "best": self.best,
+             "first_loss": self.first, "lowest_loss": self.lowest, "seconds": self.seconds + seconds,
+             "events": checkpoint.event_files(self.directory)})
+
+
+def train_group(jobs, progress=False, checkpoint_seconds=5.0):
+    """Train the dataset runs `jobs` (one group) and return, per job, its Outcome or the
+    formatted traceback (a str) of the error that stopped it alone.
+
+    An error of the program itself (it stops every member) is retried with
+    each member alone, from its checkpoint or its start, so that one
+    failing run cannot take the others with it.
+    """
+    sizes = [checkpoint.event_files(job.directory) for job in jobs]
+    try:
+        return _train(jobs, progress, checkpoint_seconds)
+    except (checkpoint.WriteError, KeyboardInterrupt):
+        raise
+    except Exception:
+        if len(jobs) == 1:
+            raise
+    outcomes = []
+    for job, before in zip(jobs, sizes):
+        for sub in ("train", "validation"):
+            cb_writers.close_under(job.directory / sub)
+        stored = checkpoint.load_meta(job.directory)
+        job.resume = stored is not None and stored.get("fingerprint") == job.fingerprint
+        checkpoint.rewind_events(job.directory, stored["events"] if job.resume else before)
+        try:
+            outcomes += _train([job], progress, checkpoint_seconds)
+        except (checkpoint.WriteError, KeyboardInterrupt):
+            raise
+        except Exception:
+            outcomes.append(traceback.format_exc())
+    return outcomes
+
+
+def _train(jobs, progress, checkpoint_seconds):
+    data = jobs[0].thing
+    run = jobs[0].run
+    per_epoch = steps_per_epoch(run, len(data.x_train))
+    epochs = run.epochs or math.ceil(run.steps / per_epoch)
+    last_step = run.steps or epochs * per_epoch
+    every = epoch_cadence(run, epochs)
+    keras.backend.clear_session()
+    members, outcomes = [], [None] * len(jobs)
+    try:
+        for i, job in enumerate(jobs):
+            try:
+                members.append(Member(job, data, per_epoch))
+            except Exception:  # its own model, optimizer or checkpoint: it fails alone
+                outcomes[i] = traceback.format_exc()
+        starts = sorted({m.epoch for m in members})
+        for start in starts:  # one cohort per starting epoch (a group resumes together)
+            cohort = [m for m in members if m.epoch == start]
+            _train_cohort(cohort, data, per_epoch, epochs, last_step, every, progress, checkpoint_seconds)
+        for member in members:
+            i = jobs.index(member.job)
+            outcomes[i] = member.error or _finish(member, data, per_epoch, epochs)
+    finally:
+        for member in members:
+            member.close()
+    return outcomes
+
+
+def _train_cohort(members, data, per_epoch, epochs, last_step, every, progress, checkpoint_seconds):
+    """Train `members` (all at the same epoch) to the end, a call of the program at a time."""
+    first_epoch = members[0].epoch
+    for k, member in enumerate(members):
+        member.add_callbacks(data, epochs)
+        member.start_time = member.times[-1] if member.times else 0.0
+        member.evaluate = lambda x, y, k=k: program.evaluate(x, y)[k]
+    program = Program([m.model for m in members], data, members[0].run.seed, members[0].run.batch_size,
+                      [m.run.divergence_factor for m in members],
+                      [math.nan if m.first is None else m.first for m in members],
+                      [math.nan if m.lowest is None else m.lowest for m in members])
+    writer = cb_writers.ScalarSeries([m.train for m in members] +
+                                     ([m.validation for m in members] if program.has_validation else []))
+    log = members[0].run.log
+    python_epochs = _python_epochs(members[0].callbacks, epochs, every, checkpoint_seconds)
+    bar = _bar(members, epochs, first_epoch, progress)
+    start = time.perf_counter()
+    saved_at = start
+    epoch, rate = first_epoch, None  # rate: seconds per step of the last call
+    while epoch < epochs and not all(m.done for m in members):
+        end = _call_end(epoch, epochs, every, per_epoch, python_epochs, rate)
+        first, last = epoch * per_epoch, min(end * per_epoch, last_step)
+        epoch_numbers = np.arange(epoch, end)
+        validate = np.array([logged_epoch(e, every, epochs) for e in epoch_numbers])
+        measure = np.array([bool(log["update_ratio"]) and e % every == 0 for e in epoch_numbers])
+        called = time.perf_counter()
+        out = program.train(first, last, validate, measure)
+        seconds = time.perf_counter() - called
+        if epoch > first_epoch:  # the first call traces and compiles
+            rate = seconds / max(1, out["steps"])
+        series = [[] for _ in range(len(writer.writers))]
+        elapsed = time.perf_counter() - start
+        for k, member in enumerate(members):
+            if member.done:
+                continue
+            try:
+                train, validation = _log_call(member, k, program, out, first, per_epoch, epochs, every, log,
+                                              data, elapsed - seconds, seconds)
+                if member.done:  # diverged: its events end here; the others go on
+                    member.epoch = math.ceil(member.divergence["step"] / per_epoch)
+            except (checkpoint.WriteError, KeyboardInterrupt):
+                raise
+            except Exception as error:
+                if checkpoint.disk_fault(error, member.directory) is not None:
+                    raise
+                member.error, member.done = traceback.format_exc(), True
+                _mask(program, k)
+                continue
+            series[k] += train
+            if member.validation is not None:
+                series[len(members) + k] += validation
+        writer.write(series)
+        epoch = end
+        for member in members:
+            if not member.done:
+                member.epoch = epoch
+                member.first, member.lowest = _carried(program, members.index(member))
+        now = time.perf_counter()
+        stop = signals.STOP.is_set()
+        if epoch == epochs or stop or (logged_epoch(epoch - 1, every, epochs)
+                                        and now - saved_at >= checkpoint_seconds):
+            for member in members:
+                if not member.done:
+                    member.save(epoch, member.job.fingerprint, now - start)
+            saved_at = now
+        if bar is not None:
+            bar.update(end - bar.n)
+        if stop and epoch < epochs:
+            for member in members:
+                if not member.done:
+                    member.interrupted = True
+            break
+    if bar is not None:
+        bar.close()
+    total = time.perf_counter() - start
+    for member in members:
+        member.seconds += total
+
+
+def _mask(program, k):
+    alive = program.alive.numpy()
+    alive[k] = False
+    program.alive.assign(alive)
+
+
+def _carried(program, k):
+    first, lowest = float(program.first.numpy()[k]), float(program.lowest.numpy()[k])
+    return (None if math.isnan(first) else first), (None if math.isnan(lowest) else lowest)
+
+
+def _python_epochs(callbacks, epochs, every, checkpoint_seconds):
+    """The epochs at whose end Python must act: a callback's, and with `checkpoint_seconds=0`
+    every logged one (a checkpoint at each)."""
+    wanted = set()
+    for callback in callbacks:
+        step = getattr(callback, "every_epochs", None) or epochs
+        wanted |= {e for e in range(0, epochs, step)} | {epochs - 1}
+    if checkpoint_seconds == 0:
+        wanted |= {e for e in range(epochs) if logged_epoch(e, every, epochs)}
+    return sorted(wanted)
+
+
+def _call_end(epoch, epochs, every, per_epoch, python_epochs, rate):
+    """The epoch (exclusive) the next call trains to: the next epoch where Python must act at
+    the latest, a logged epoch's end, and about `CALL_SECONDS` of work once the rate is known."""
+    limit = epochs
+    for e in python_epochs:
+        if e >= epoch:
+            limit = e + 1
+            break
+    if rate is None:
+        wanted = epoch + every
+    else:
+        wanted = epoch + max(1, int(CALL_SECONDS / (rate * per_epoch)))
+    end = min(limit, max(epoch + 1, wanted))
+    while end < limit and not logged_epoch(end - 1, every, epochs):  # end on a logged epoch
+        end += 1
+    return end
+
+
+def _bar(members, epochs, first_epoch, progress):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    names = members[0].run.name if len(members) == 1 else f"{members[0].run.name} +{len(members) - 1}"
+    return tqdm(total=epochs, desc=names, unit="epoch", initial=first_epoch, position=1, leave=False,
+                dynamic_ncols=True)
+
+
+def _log_call(member, k, program, out, first, per_epoch, epochs, every, log, data, before, seconds):
+    """Member k's part of one call: its step history, best values, divergence, its callbacks at
+    the call's last epoch; returns its (train, validation) scalars [(tag, step, value)].
+
+    `before`: seconds from the start of training to the call; `seconds`: the call's."""
+    steps, diverged = int(out["steps"]), int(out["diverged"][k])
+    count = diverged - first if diverged >= 0 else steps  # its steps in this call
+    column = {name: out[name][:count, k] for name in ("loss", "mean", "correct", "size", "gradient_norm",
+                                                     "learning_rate")}
+    member.losses += column["loss"].tolist()
+    member.times += (member.start_time + before + seconds * np.arange(1, count + 1) / max(1, steps)).tolist()
+    train, validation = [], []
+    if log["every_steps"]:
+        for j in range(count):
+            if (first + j) % log["every_steps"] == 0:
+                train += [("batch_loss", first + j, column["loss"][j]),
+                          ("batch_accuracy", first + j, column["correct"][j] / column["size"][j]),
+                          ("batch_gradient_norm", first + j, column["gradient_norm"][j]),
+                          ("batch_learning_rate", first + j, column["learning_rate"][j])]
+    if diverged >= 0:
+        loss = float(column["mean"][count - 1])
+        first_loss, lowest = _carried(program, k)  # not updated by the step that diverged
+        member.divergence = {"step": diverged, "loss": loss,
+                             "reason": divergence_reason(loss, first_loss, lowest, member.run.divergence_factor)}
+        member.done = True
+    for j0 in range(0, count, per_epoch):  # every call starts at an epoch's first step
+        j1 = min(j0 + per_epoch, count)
+        epoch = (first + j0) // per_epoch
+        logs = {"loss": float(column["mean"][j1 - 1]),
+                "accuracy": float(column["correct"][j0:j1].sum() / column["size"][j0:j1].sum())}
+        val = None
+        if program.has_validation and logged_epoch(epoch, every, epochs):
+            if j1 == count and diverged >= 0:  # masked before the program validated it
+                val = program.evaluate(data.x_val, data.y_val)[k]
+            else:
+                val = (float(out["validation_loss"][j1 - 1, k]), float(out["validation_accuracy"][j1 - 1, k]))
+            logs["val_loss"], logs["val_accuracy"] = val
+        if not (j1 == count and diverged >= 0):  # the epoch it diverged in counts for nothing
+            _best(member.best, logs)
+        if logged_epoch(epoch, every, epochs):
+            train += [("epoch_loss", epoch, logs["loss"]), ("epoch_accuracy", epoch, logs["accuracy"]),
+                      ("epoch_gradient_norm", epoch, float(np.mean(column["gradient_norm"][j0:j1]))),
+                      ("epoch_learning_rate", epoch, column["learning_rate"][j0])]
+            if val is not None:
+                validation += [("epoch_loss", epoch, val[0]), ("epoch_accuracy", epoch, val[1])]
+        if log["update_ratio"] and epoch % every == 0:
+            train += [(f"update_ratio/{layer.name}", epoch, out["ratios"][k][j0, i])
+                      for i, layer in enumerate(program.layers[k])]
+        if j1 == count:  # the call's last epoch: the weights are this epoch's
+            for callback in member.callbacks:
+                callback.on_epoch_end(epoch, logs)
+    return train, validation
+
+
+#: (log key, best name, better of two) of `model.fit`'s epoch logs, as `callbacks.BestSoFar` picks.
+PICKS = cb.BestSoFar.PICKS
+
+
+def _best(best, logs):
+    for key, name, pick in PICKS:
+        value = logs.get(key)
+        if value is not None and math.isfinite(value):
+            best[name] = pick(best[name], value) if name in best else value
+
+
+def _finish(member, data, per_epoch, epochs):
+    """The member's Outcome: final metrics on every split, `final/*` at its root, figure data."""
+    model, directory = member.model, member.directory
+    curves = {"step_loss": member.losses, "step_seconds": member.times, "steps_per_epoch": per_epoch}
+    if member.interrupted:
+        return Outcome({"epochs": member.epoch}, member.seconds, curves, member.best, status="interrupted")
+    program_evaluate = member.evaluate
+    metrics = {"epochs": epochs, "steps": int(model.optimizer.iterations.numpy())}
+    if member.divergence is not None:
+        metrics["epochs"] = math.ceil(metrics["steps"] / per_epoch)
+    for split, x, y in (("train", data.x_train, data.y_train), ("validation", data.x_val, data.y_val),
+                        ("test", data.x_test, data.y_test)):
+        if len(x):
+            metrics[f"{split}_loss"], metrics[f"{split}_accuracy"] = program_evaluate(x, y)
+    write_final(directory, metrics, member.seconds, member.best, diverged=member.divergence is not None)
+    if data.input_shape == (2,):
+        from callbacks.decision_boundary import probability_grid
+
+        curves["grid"] = probability_grid(model, data.x_train)
+        curves["points"] = (data.x_train, data.y_train)
+    if member.divergence is not None:
+        return Outcome(metrics, member.seconds, curves, member.best, "diverged", member.divergence)
+    return Outcome(metrics, member.seconds, curves, member.best)
+
+
+def _named(variables, prefix):
+    return {f"{prefix}/{i}": np.asarray(v.numpy()) for i, v in enumerate(variables)}
+
+
+def _restore(variables, arrays, prefix):
+    """Assign `arrays[prefix/i]` to the i-th variable; refuse a checkpoint of another shape."""
+    stored = sorted((k for k in arrays if k.startswith(prefix + "/")), key=lambda k: int(k.split("/")[1]))
+    if len(stored) != len(variables):
+        raise ValueError(f"the checkpoint holds {len(stored)} {prefix} variables, the run has {len(variables)}")
+    for variable, key in zip(variables, stored):
+        if tuple(variable.shape) != arrays[key].shape:
+            raise ValueError(f"checkpoint {key} has shape {arrays[key].shape}, the run's {tuple(variable.shape)}")
+        variable.assign(arrays[key])

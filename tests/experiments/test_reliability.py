@@ -16,7 +16,7 @@ from tensorboard.plugins.hparams import api_pb2
 
 import callbacks
 from experiments import __main__ as cli
-from experiments import checkpoint, config, engine, fit, report, runner
+from experiments import checkpoint, config, engine, report, runner, train
 from experiments.objectives2d import OBJECTIVES
 from tb_events import assert_same_run, event_files, raw_events, scalars, session
 
@@ -157,28 +157,22 @@ def uninterrupted(tmp_path_factory):
 
 
 def crash_in(run_name, epoch, step_in_epoch, monkeypatch, how):
-    """Make `run_name` stop in `epoch` like a crash (`how="raise"`, after
-    `step_in_epoch` steps) or like Ctrl-C (`how="sigint"`, at the epoch's end)."""
-    real = fit.logging_callbacks
+    """Make `run_name` stop in `epoch` like a crash (`how="raise"`: its part of the program
+    call that trains that epoch is lost; `step_in_epoch` is kept for the reader) or like Ctrl-C
+    (`how="sigint"`, once that call has been logged)."""
+    real = train._log_call
 
-    class Crash(keras.callbacks.Callback):
-        def on_epoch_begin(self, e, logs=None):
-            self.epoch, self.step = e, 0
+    def patched(member, k, program, out, first, per_epoch, *args):
+        called = range(first // per_epoch, (first + int(out["steps"]) - 1) // per_epoch + 1)
+        hit = member.run.name == run_name and epoch in called
+        if hit and how == "raise":
+            raise RuntimeError("the machine went away")
+        logged = real(member, k, program, out, first, per_epoch, *args)
+        if hit and how == "sigint":
+            signal.raise_signal(signal.SIGINT)
+        return logged
 
-        def on_train_batch_end(self, batch, logs=None):
-            self.step += 1
-            if how == "raise" and self.epoch == epoch and self.step == step_in_epoch:
-                raise RuntimeError("the machine went away")
-
-        def on_epoch_end(self, e, logs=None):
-            if how == "sigint" and e == epoch:
-                signal.raise_signal(signal.SIGINT)
-
-    def patched(run, *args):
-        callbacks, history = real(run, *args)
-        return callbacks + ([Crash()] if run.name == run_name else []), history
-
-    monkeypatch.setattr(fit, "logging_callbacks", patched)
+    monkeypatch.setattr(train, "_log_call", patched)
 
 
 @pytest.mark.parametrize("seconds", [0, 1e9])
@@ -214,11 +208,13 @@ def test_a_crashed_run_goes_on_from_its_checkpoint_to_the_same_numbers(tmp_path,
 
 
 def test_ctrl_c_saves_at_the_epoch_end_and_the_same_batch_goes_on(tmp_path, monkeypatch, uninterrupted):
+    """The two runs train as one group: both are saved, and both go on."""
     crash_in("sgd_lr0.1_s0", 1, None, monkeypatch, "sigint")
     before = signal.getsignal(signal.SIGINT)  # Ray or another test may have set its own
     notes = []
-    with pytest.raises(runner.Interrupted) as stopped:
-        runner.run_batch(batch_of(RESUMABLE_RUNS, RESUMABLE), tmp_path, progress=False, report=notes.append)
+    with pytest.raises(runner.Interrupted) as stopped:  # checkpoint_seconds=0: a call per epoch
+        runner.run_batch(batch_of(RESUMABLE_RUNS, RESUMABLE), tmp_path, progress=False, report=notes.append,
+                         checkpoint_seconds=0)
     assert signal.getsignal(signal.SIGINT) is before  # handler put back
     assert "Ctrl-C: stopping after saving the running run" in notes[0]
     assert str(stopped.value) == (f"stopped: 0 of 2 runs in {tmp_path / 'r'} are finished; "
@@ -226,12 +222,12 @@ def test_ctrl_c_saves_at_the_epoch_end_and_the_same_batch_goes_on(tmp_path, monk
     run_dir = tmp_path / "r" / "sgd_lr0.1_s0"
     assert checkpoint.load_meta(run_dir)["epoch"] == 2
     assert not (run_dir / "result.json").exists()
-    never_started = tmp_path / "r" / "adam_lr0.003_inverse_time_decay_rate0.5_s0"
-    assert [p.name for p in never_started.iterdir()] == ["config.json"]
+    grouped = tmp_path / "r" / "adam_lr0.003_inverse_time_decay_rate0.5_s0"  # saved with it
+    assert checkpoint.load_meta(grouped)["epoch"] == 2 and not (grouped / "result.json").exists()
     monkeypatch.undo()
 
     again = runner.run_batch(batch_of(RESUMABLE_RUNS, RESUMABLE), tmp_path, progress=False)
-    assert [(r.resumed, r.status) for r in again.results] == [(True, "ok"), (False, "ok")]
+    assert [(r.resumed, r.status) for r in again.results] == [(True, "ok"), (True, "ok")]
     for ours, reference in zip(again.results, uninterrupted.results):
         assert_same_run(ours, reference)
 

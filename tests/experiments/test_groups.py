@@ -1,0 +1,93 @@
+"""Paired groups: runs that share a problem, model, batch size, length and seed train as one
+compiled program (`experiments.loop`), and each ends exactly as it would have alone."""
+
+import numpy as np
+import pytest
+from tb_events import assert_same_run, scalars
+
+from experiments import checkpoint, config, plan, runner
+from experiments.results import Job
+
+# digits with a validation split, a short last batch (1078 / 128), every tag the runner writes
+DIGITS = {"problem": {"name": "digits", "validation": 0.2, "test": 0.2}, "model": "mnist_mlp",
+          "batch_size": 128, "epochs": 4, "log": {"every_epochs": 1, "every_steps": 3}}
+RUNS = [{"optimizer": {"name": "sgd", "learning_rate": 0.05}},
+        {"optimizer": {"name": "adam", "learning_rate": 0.001}, "schedule": {"name": "inverse_time",
+                                                                              "decay_rate": 0.5}},
+        {"optimizer": {"name": "rmsprop", "learning_rate": 0.001}},
+        {"optimizer": {"name": "sgd", "learning_rate": 30.0}}]  # diverges in its first epoch
+
+
+def batch_of(runs, name="g"):
+    return config.parse_batch({"batch": {"name": name, "reproduces": "test", "runtime": "s", "expected": "e"},
+                               "defaults": DIGITS, "runs": runs})
+
+
+@pytest.fixture(scope="module")
+def together(tmp_path_factory):
+    return runner.run_batch(batch_of(RUNS), tmp_path_factory.mktemp("together"), progress=False,
+                            checkpoint_seconds=0)
+
+
+@pytest.fixture(scope="module")
+def alone(tmp_path_factory):
+    logdir = tmp_path_factory.mktemp("alone")
+    return [runner.run_batch(batch_of([run], name=f"a{i}"), logdir, progress=False,
+                             checkpoint_seconds=0).results[0] for i, run in enumerate(RUNS)]
+
+
+def test_the_batch_trains_as_one_group():
+    prepared = plan.prepare(batch_of(RUNS))
+    jobs = [Job(run, kind, thing, None) for run, kind, thing in prepared]
+    assert plan.groups(jobs) == [[0, 1, 2, 3]]
+    other_seed = batch_of([RUNS[0], {**RUNS[1], "seed": 1}, {**RUNS[2], "batch_size": 64}])
+    jobs = [Job(run, kind, thing, None) for run, kind, thing in plan.prepare(other_seed)]
+    assert plan.groups(jobs) == [[0], [1], [2]]
+
+
+@pytest.mark.parametrize("index", range(len(RUNS)))
+def test_each_run_of_a_group_equals_the_run_trained_alone(together, alone, index):
+    """Weights, optimizer slots, every logged scalar at every step, metrics, best values and
+    every step's loss: bit for bit (the members of the program share no tensor)."""
+    ours, reference = together.results[index], alone[index]
+    assert ours.status == reference.status and ours.divergence == reference.divergence
+    assert_same_run(ours, reference)
+    # not the wall time, where the run sits in its batch, or the event files' names (their sizes)
+    strip = {"seconds", "fingerprint", "index", "checksum", "files"}
+    mine, theirs = (checkpoint.read_result(r.directory)[0] for r in (ours, reference))
+    assert sorted(mine["files"].values()) == sorted(theirs["files"].values())
+    assert {k: v for k, v in mine.items() if k not in strip} == {k: v for k, v in theirs.items() if k not in strip}
+
+
+def test_a_diverged_member_stops_alone_and_its_events_end_there(together):
+    diverged = together.results[3]
+    assert diverged.status == "diverged"
+    step = diverged.divergence["step"]
+    assert 1 <= step < 9  # in its first epoch (9 steps)
+    logged = scalars(diverged.directory / "train")
+    assert max(logged["batch_loss"][0]) < step
+    assert logged["epoch_loss"][0] == [0]  # the epoch it diverged in, and no other
+    assert len(diverged.curves["step_loss"]) == step
+    for result in together.results[:3]:  # the others ran all four epochs
+        assert result.status == "ok"
+        assert scalars(result.directory / "train")["epoch_loss"][0] == [0, 1, 2, 3]
+        assert result.metrics["steps"] == 4 * 9
+
+
+def test_a_member_that_raises_fails_alone(tmp_path, monkeypatch):
+    """An optimizer that cannot be traced stops the program; each member then trains alone,
+    and only the broken one fails."""
+    import custom_optimizers as co
+
+    class Broken(co.SGD):
+        def update_step(self, gradient, variable, learning_rate):
+            raise RuntimeError("this optimizer cannot update")
+
+    monkeypatch.setitem(co.OPTIMIZERS, "broken_sgd", Broken)
+    runs = [RUNS[0], {"optimizer": {"name": "broken_sgd", "learning_rate": 0.1}}, RUNS[2]]
+    result = runner.run_batch(batch_of(runs), tmp_path, progress=False)
+    assert [r.status for r in result.results] == ["ok", "failed", "ok"]
+    assert "this optimizer cannot update" in (result.results[1].directory / "error.txt").read_text()
+    for ok in (result.results[0], result.results[2]):
+        assert scalars(ok.directory / "train")["epoch_loss"][0] == [0, 1, 2, 3]  # each epoch once: the group's attempt was cut back
+    assert np.isfinite(result.results[0].metrics["train_loss"])

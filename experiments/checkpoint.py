@@ -8,7 +8,7 @@
   either the old checkpoint or the new one. It holds every model and
   optimizer variable (the optimizer's `iterations` is the schedule's
   position), the epoch (the data order is a function of seed and epoch:
-  `fit.training_dataset`), the run's best values and per-step losses so
+  `loop.Program`), the run's best values and per-step losses so
   far, and the size of every event file under the run at that moment.
 * `write`: every file the suite writes (but TensorBoard's events) goes to
   a temporary file and is renamed into place; a failed write (a full disk)

@@ -9,15 +9,13 @@ which is not the run's fault and stops the batch.
 
 from __future__ import annotations
 
-import traceback
-
 import keras
 
 import callbacks as cb
 from callbacks import _writers as cb_writers
 from experiments import checkpoint
 from experiments.plan import hparams_of
-from experiments.results import FINISHED, Result
+from experiments.results import FINISHED, Failure, Result
 from experiments.train import train_group
 from experiments.trainers import average_run, path_run
 
@@ -52,21 +50,14 @@ def execute_group(jobs):
         for root, job in zip(roots, jobs):
             if not job.resume:
                 start_session(root, job)
-        try:
-            if jobs[0].kind == "dataset":
-                outcomes = train_group(jobs, progress=jobs[0].progress,
-                                       checkpoint_seconds=jobs[0].checkpoint_seconds)
-            else:
-                outcomes = [_one(job) for job in jobs]
-        except Exception as error:  # the group as a whole (a single run's, as groups retry alone)
-            outcomes = [traceback.format_exc()] * len(jobs)
-            fault = checkpoint.disk_fault(error, jobs[0].directory)
-            if fault is not None:  # not the run's fault: stop the batch, keep what finished
-                raise fault from None
+        if jobs[0].kind == "dataset":
+            outcomes = train_group(jobs, progress=jobs[0].progress, checkpoint_seconds=jobs[0].checkpoint_seconds)
+        else:
+            outcomes = [_one(job) for job in jobs]
         for i, (job, outcome) in enumerate(zip(jobs, outcomes)):
-            if isinstance(outcome, str):  # the traceback of the error that stopped it
-                checkpoint.write(job.directory / "error.txt", outcome)
-                results[i] = failed(job, outcome.strip().splitlines()[-1])
+            if isinstance(outcome, Failure):
+                checkpoint.write(job.directory / "error.txt", outcome.traceback)
+                results[i] = failed(job, outcome.reason)
             else:
                 results[i] = Result(job.run, job.kind, job.directory, outcome.metrics, outcome.seconds,
                                     outcome.curves, best=outcome.best, status=outcome.status,
@@ -85,13 +76,14 @@ def execute_group(jobs):
 
 
 def _one(job):
-    """A run of a kind that trains alone: its Outcome, or the traceback of its error."""
+    """A run of a kind that trains alone: its Outcome, or the Failure of its error."""
     try:
         return RUNNERS[job.kind](job.run, job.directory, job.thing)
     except Exception as error:
-        if checkpoint.disk_fault(error, job.directory) is not None:
-            raise
-        return traceback.format_exc()
+        fault = checkpoint.disk_fault(error, job.directory)
+        if fault is not None:  # not the run's fault: stop the batch, keep what finished
+            raise fault from None
+        return Failure.of(error)
 
 
 def start_session(writer, job):

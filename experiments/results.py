@@ -61,6 +61,25 @@ class Outcome:
 
 
 @dataclasses.dataclass
+class Failure:
+    """What a run function returns for a run that raised: a one-line reason and the traceback."""
+
+    reason: str
+    traceback: str
+
+    @classmethod
+    def of(cls, error):
+        import traceback
+
+        lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+        if lines and lines[0] == "in user code:":  # raised while TensorFlow traced: the cause is last
+            reason = lines[-1]
+        else:
+            reason = f"{type(error).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+        return cls(reason, "".join(traceback.format_exception(error)))
+
+
+@dataclasses.dataclass
 class Job:
     """One run to execute, in this process or on a Ray worker (`experiments.parallel`)."""
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 import time
-import traceback
 
 import keras
 import numpy as np
@@ -36,7 +35,7 @@ from experiments import checkpoint, models, signals
 from experiments.config import steps_per_epoch
 from experiments.loop import Program
 from experiments.plan import make_optimizer
-from experiments.results import Outcome, write_final
+from experiments.results import Failure, Outcome, write_final
 
 #: A call of the program aims at about this many seconds: Ctrl-C waits at most about as long.
 CALL_SECONDS = 1.0
@@ -75,7 +74,7 @@ class Member:
         self.times = [float(v) for v in arrays.get("step_seconds", [])]
         self.divergence = None
         self.done = False  # diverged (or failed): no more steps, no more events
-        self.error = None  # the traceback of an error of its own (a callback's, a file's)
+        self.error = None  # the Failure of an error of its own (a callback's, a file's)
         self.train = cb_writers.borrow(directory / "train")
         self.validation = cb_writers.borrow(directory / "validation") if len(data.x_val) else None
         self.callbacks = []
@@ -114,20 +113,20 @@ class Member:
 
 def train_group(jobs, progress=False, checkpoint_seconds=5.0):
     """Train the dataset runs `jobs` (one group) and return, per job, its Outcome or the
-    formatted traceback (a str) of the error that stopped it alone.
+    `Failure` that stopped it alone.
 
     An error of the program itself (it stops every member) is retried with
     each member alone, from its checkpoint or its start, so that one
-    failing run cannot take the others with it.
+    failing run cannot take the others with it. A failing disk
+    (`checkpoint.WriteError`) is no run's fault: it stops the batch.
     """
     sizes = [checkpoint.event_files(job.directory) for job in jobs]
     try:
         return _train(jobs, progress, checkpoint_seconds)
-    except (checkpoint.WriteError, KeyboardInterrupt):
-        raise
-    except Exception:
+    except Exception as error:
+        _raise_disk_fault(error, jobs[0].directory)
         if len(jobs) == 1:
-            raise
+            return [Failure.of(error)]
     outcomes = []
     for job, before in zip(jobs, sizes):
         for sub in ("train", "validation"):
@@ -137,11 +136,16 @@ def train_group(jobs, progress=False, checkpoint_seconds=5.0):
         checkpoint.rewind_events(job.directory, stored["events"] if job.resume else before)
         try:
             outcomes += _train([job], progress, checkpoint_seconds)
-        except (checkpoint.WriteError, KeyboardInterrupt):
-            raise
-        except Exception:
-            outcomes.append(traceback.format_exc())
+        except Exception as error:
+            _raise_disk_fault(error, job.directory)
+            outcomes.append(Failure.of(error))
     return outcomes
+
+
+def _raise_disk_fault(error, directory):
+    fault = checkpoint.disk_fault(error, directory)
+    if fault is not None:
+        raise fault from None
 
 
 def _train(jobs, progress, checkpoint_seconds):
@@ -157,8 +161,9 @@ def _train(jobs, progress, checkpoint_seconds):
         for i, job in enumerate(jobs):
             try:
                 members.append(Member(job, data, per_epoch))
-            except Exception:  # its own model, optimizer or checkpoint: it fails alone
-                outcomes[i] = traceback.format_exc()
+            except Exception as error:  # its own model, optimizer or checkpoint: it fails alone
+                _raise_disk_fault(error, job.directory)
+                outcomes[i] = Failure.of(error)
         starts = sorted({m.epoch for m in members})
         for start in starts:  # one cohort per starting epoch (a group resumes together)
             cohort = [m for m in members if m.epoch == start]
@@ -212,12 +217,9 @@ def _train_cohort(members, data, per_epoch, epochs, last_step, every, progress, 
                                               data, elapsed - seconds, seconds)
                 if member.done:  # diverged: its events end here; the others go on
                     member.epoch = math.ceil(member.divergence["step"] / per_epoch)
-            except (checkpoint.WriteError, KeyboardInterrupt):
-                raise
             except Exception as error:
-                if checkpoint.disk_fault(error, member.directory) is not None:
-                    raise
-                member.error, member.done = traceback.format_exc(), True
+                _raise_disk_fault(error, member.directory)
+                member.error, member.done = Failure.of(error), True
                 _mask(program, k)
                 continue
             series[k] += train

@@ -88,6 +88,7 @@ def test_a_member_that_raises_fails_alone(tmp_path, monkeypatch):
     result = runner.run_batch(batch_of(runs), tmp_path, progress=False)
     assert [r.status for r in result.results] == ["ok", "failed", "ok"]
     assert "this optimizer cannot update" in (result.results[1].directory / "error.txt").read_text()
+    assert result.results[1].error == "RuntimeError: this optimizer cannot update"
     for ok in (result.results[0], result.results[2]):
         assert scalars(ok.directory / "train")["epoch_loss"][0] == [0, 1, 2, 3]  # each epoch once: the group's attempt was cut back
     assert np.isfinite(result.results[0].metrics["train_loss"])

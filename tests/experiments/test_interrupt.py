@@ -37,6 +37,7 @@ optimizer = { name = "adam", learning_rate = 0.003 }
 name = "momentum"
 model = "mnist_mlp"
 epochs = 30
+seed = 1  # not adam's: the two train one after the other, not as one group
 optimizer = { name = "momentum", learning_rate = 0.05 }
 schedule = { name = "inverse_time", decay_rate = 0.1 }
 

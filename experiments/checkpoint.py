@@ -248,6 +248,22 @@ def disk_fault(error, directory):
     return None
 
 
+def named_arrays(variables, prefix):
+    """{`prefix/i`: the i-th variable's value}: what `save` keeps of a model's or optimizer's state."""
+    return {f"{prefix}/{i}": np.asarray(v.numpy()) for i, v in enumerate(variables)}
+
+
+def restore_arrays(variables, arrays, prefix):
+    """Assign `arrays[prefix/i]` to the i-th variable; refuse a checkpoint of another shape."""
+    stored = sorted((k for k in arrays if k.startswith(prefix + "/")), key=lambda k: int(k.split("/")[1]))
+    if len(stored) != len(variables):
+        raise ValueError(f"the checkpoint holds {len(stored)} {prefix} variables, the run has {len(variables)}")
+    for variable, key in zip(variables, stored):
+        if tuple(variable.shape) != arrays[key].shape:
+            raise ValueError(f"checkpoint {key} has shape {arrays[key].shape}, the run's {tuple(variable.shape)}")
+        variable.assign(arrays[key])
+
+
 def load(directory, meta_only=False):
     """(arrays, meta) from `<directory>/checkpoint.npz`, or just `meta` with
     `meta_only` (an npz member is read only when asked for); None if there is

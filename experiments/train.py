@@ -66,8 +66,8 @@ class Member:
             stored = None
         arrays, meta = stored or ({}, {"epoch": 0, "best": {}, "seconds": 0.0})
         if stored is not None:
-            _restore(self.model.variables, arrays, "model")
-            _restore(optimizer.variables, arrays, "optimizer")
+            checkpoint.restore_arrays(self.model.variables, arrays, "model")
+            checkpoint.restore_arrays(optimizer.variables, arrays, "optimizer")
         self.epoch, self.best, self.seconds = meta["epoch"], dict(meta["best"]), meta["seconds"]
         self.first, self.lowest = meta.get("first_loss"), meta.get("lowest_loss")
         self.losses = [float(v) for v in arrays.get("step_loss", [])]
@@ -104,7 +104,8 @@ class Member:
         cb_writers.flush_under(self.directory)
         optimizer = self.model.optimizer
         checkpoint.save(self.directory, {
-            **_named(self.model.variables, "model"), **_named(optimizer.variables, "optimizer"),
+            **checkpoint.named_arrays(self.model.variables, "model"),
+            **checkpoint.named_arrays(optimizer.variables, "optimizer"),
             "step_loss": np.array(self.losses, np.float64), "step_seconds": np.array(self.times, np.float64)},
             {"fingerprint": fingerprint, "epoch": epoch, "best": self.best,
              "first_loss": self.first, "lowest_loss": self.lowest, "seconds": self.seconds + seconds,
@@ -167,6 +168,10 @@ def _train(jobs, progress, checkpoint_seconds):
         starts = sorted({m.epoch for m in members})
         for start in starts:  # one cohort per starting epoch (a group resumes together)
             cohort = [m for m in members if m.epoch == start]
+            if signals.STOP.is_set():  # Ctrl-C during an earlier cohort: these stay as saved
+                for member in cohort:
+                    member.interrupted = True
+                continue
             _train_cohort(cohort, data, per_epoch, epochs, last_step, every, progress, checkpoint_seconds)
         for member in members:
             i = jobs.index(member.job)
@@ -392,18 +397,3 @@ def _finish(member, data, per_epoch, epochs):
     if member.divergence is not None:
         return Outcome(metrics, member.seconds, curves, member.best, "diverged", member.divergence)
     return Outcome(metrics, member.seconds, curves, member.best)
-
-
-def _named(variables, prefix):
-    return {f"{prefix}/{i}": np.asarray(v.numpy()) for i, v in enumerate(variables)}
-
-
-def _restore(variables, arrays, prefix):
-    """Assign `arrays[prefix/i]` to the i-th variable; refuse a checkpoint of another shape."""
-    stored = sorted((k for k in arrays if k.startswith(prefix + "/")), key=lambda k: int(k.split("/")[1]))
-    if len(stored) != len(variables):
-        raise ValueError(f"the checkpoint holds {len(stored)} {prefix} variables, the run has {len(variables)}")
-    for variable, key in zip(variables, stored):
-        if tuple(variable.shape) != arrays[key].shape:
-            raise ValueError(f"checkpoint {key} has shape {arrays[key].shape}, the run's {tuple(variable.shape)}")
-        variable.assign(arrays[key])

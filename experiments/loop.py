@@ -31,10 +31,26 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import tensorflow as tf
 
 #: Evaluation runs over slices of this many examples (Keras's `evaluate` with this batch size).
 EVAL_BATCH = 1024
+
+#: A program compiles with XLA (`jit_compile`) when a member's step costs at most this many
+#: floating-point operations (6 x parameters x batch size) and the validation set is one slice.
+#: Measured on 2 cores (`benchmarks/engine.py`): moons' 2-5-2-1 net, 3 members, 5000 steps, took
+#: 1.9 s in TensorFlow's graph executor and 0.24 s compiled (each step is a few hundred tiny
+#: ops, and their dispatch is the cost); the digits MLP (37k parameters, batch 128), 5 members,
+#: 2000 steps, took the same 5 s either way and compiling cost more than tracing.
+XLA_MAX_FLOPS = 1e6
+
+#: A call's arrays hold at most this many steps (XLA needs their size fixed in advance).
+MAX_CALL_STEPS = 20_000
+
+#: The per-step arrays a call returns, `[steps, members]`.
+ARRAYS = ("loss", "mean", "correct", "size", "gradient_norm", "learning_rate", "validation_loss",
+          "validation_accuracy")
 
 
 def correct_count(model, y, y_pred):
@@ -74,7 +90,8 @@ class Program:
     divergence test's state, NaN for none) carry on from a checkpoint.
     """
 
-    def __init__(self, models, data, seed, batch_size, factors, first=None, lowest=None):
+    def __init__(self, models, data, seed, batch_size, factors, first=None, lowest=None, xla=None,
+                 max_epochs=None):
         self.models = list(models)
         k = len(self.models)
         self.x, self.y = tf.constant(data.x_train), tf.constant(data.y_train)
@@ -91,12 +108,22 @@ class Program:
         self.first = tf.Variable(nan if first is None else first, dtype=tf.float64, trainable=False)
         self.lowest = tf.Variable(nan if lowest is None else lowest, dtype=tf.float64, trainable=False)
         self.layers = [[layer for layer in m.layers if layer.trainable_weights] for m in self.models]
-        self._train = tf.function(self._train_graph, autograph=False, input_signature=[
-            tf.TensorSpec([], tf.int64), tf.TensorSpec([], tf.int64),
-            tf.TensorSpec([None], tf.bool), tf.TensorSpec([None], tf.bool)])
+        params = max(m.count_params() for m in self.models)
+        small = 6 * params * self.size <= XLA_MAX_FLOPS and len(data.x_val) <= EVAL_BATCH
+        self.xla = small if xla is None else bool(xla)
+        self.max_epochs = max_epochs or max(1, MAX_CALL_STEPS // self.per_epoch)
+        self._build_train()
         spec = [tf.TensorSpec([None, *data.x_train.shape[1:]], tf.as_dtype(data.x_train.dtype)),
                 tf.TensorSpec([None, *data.y_train.shape[1:]], tf.as_dtype(data.y_train.dtype))]
         self._evaluate = tf.function(self._evaluate_graph, autograph=False, input_signature=spec)
+
+    def _build_train(self):
+        epochs = self.max_epochs if self.xla else None  # XLA: static shapes
+        self._inner = tf.function(self._loop_graph, autograph=False, jit_compile=self.xla)
+        self._train = tf.function(self._train_graph, autograph=False, input_signature=[
+            tf.TensorSpec([], tf.int64), tf.TensorSpec([], tf.int64),
+            tf.TensorSpec([epochs], tf.bool), tf.TensorSpec([epochs], tf.bool)])
+        self._called = False
 
     def train(self, first, last, validate, measure):
         """Steps `first .. last - 1` (`first` at an epoch start); `validate[i]`/`measure[i]`: whether
@@ -106,9 +133,39 @@ class Program:
         "validation_accuracy" (NaN but at the end of a validated epoch, for members alive after
         it); per member the `[T, layers]` "ratios" (zero but where measured); "steps" run (fewer than asked once every member has diverged) and
         per member the "diverged" step count (-1: alive)."""
-        out = self._train(tf.constant(first, tf.int64), tf.constant(last, tf.int64),
-                          tf.constant(validate, tf.bool), tf.constant(measure, tf.bool))
-        return tf.nest.map_structure(lambda t: t.numpy(), out)
+        if len(validate) > self.max_epochs:
+            raise ValueError(f"a call trains at most {self.max_epochs} epochs; asked {len(validate)}")
+        if self.xla:
+            pad = self.max_epochs - len(validate)
+            validate, measure = np.pad(validate, (0, pad)), np.pad(measure, (0, pad))
+        arguments = (tf.constant(first, tf.int64), tf.constant(last, tf.int64), tf.constant(validate, tf.bool),
+                     tf.constant(measure, tf.bool))
+        if self.xla and not self._called:  # XLA cannot compile every op: then go on without it
+            state = [v.numpy() for v in self.variables()]
+            try:
+                out = self._train(*arguments)
+            except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError, tf.errors.InternalError):
+                for variable, value in zip(self.variables(), state):
+                    variable.assign(value)
+                self.xla = False
+                self._build_train()
+                return self.train(first, last, validate[:len(validate) - pad], measure[:len(measure) - pad])
+        else:
+            out = self._train(*arguments)
+        self._called = True
+        out = tf.nest.map_structure(lambda t: t.numpy(), out)
+        steps = int(out["steps"])
+        for name in ARRAYS:
+            if name in out:
+                out[name] = out[name][:steps]
+        out["ratios"] = [r[:steps] for r in out["ratios"]]
+        return out
+
+    def variables(self):
+        """Every variable a call changes: the members' weights and optimizer state, and the
+        divergence test's."""
+        return [v for m in self.models for v in m.variables + m.optimizer.variables] + \
+            [self.alive, self.first, self.lowest]
 
     def evaluate(self, x, y):
         """[(loss, accuracy)] of every member on `x`, `y` (one compiled function for any split)."""
@@ -153,33 +210,52 @@ class Program:
         return tf.cond(self.alive[k], live, masked)
 
     def _train_graph(self, first, last, validate, measure):
-        k_count, per_epoch, n = len(self.models), self.per_epoch, self.n
+        """The epochs' orders (outside XLA: a stateless shuffle is not compiled), then the loop."""
+        per_epoch, n = self.per_epoch, self.n
         first_epoch = first // per_epoch
-        epochs = (last - 1) // per_epoch - first_epoch + 1
+        epochs = self.max_epochs if self.xla else (last - 1) // per_epoch - first_epoch + 1
         seed = tf.constant(self.seed, tf.int64)
         orders = tf.map_fn(lambda e: tf.random.experimental.stateless_shuffle(
             tf.range(n, dtype=tf.int64), seed=tf.stack([seed, e])),
             tf.range(first_epoch, first_epoch + epochs), fn_output_signature=tf.int64)
-        steps = tf.cast(last - first, tf.int32)
-        names = ["loss", "mean", "correct", "size", "gradient_norm", "learning_rate"]
-        if self.has_validation:
-            names += ["validation_loss", "validation_accuracy"]
-        arrays = {name: tf.TensorArray(tf.float32, size=steps, element_shape=[k_count]) for name in names}
-        ratios = [tf.TensorArray(tf.float32, size=steps, element_shape=[len(layers)]) for layers in self.layers]
+        out = self._inner(orders, tf.cast(last - first, tf.int32), validate, measure)
+        out["diverged"] = tf.where(out["diverged"] >= 0, first + out["diverged"], -1)
+        return out
+
+    def _loop_graph(self, orders, steps, validate, measure):
+        """Steps 0 .. steps - 1 of the call (the call starts at an epoch's first step). Only
+        `steps` is passed in: XLA compiles anew for every value of an argument that decides
+        a slice's bounds, and the call's first step would otherwise be one."""
+        k_count, per_epoch, n = len(self.models), self.per_epoch, self.n
+        names = [name for name in ARRAYS if self.has_validation or not name.startswith("validation")]
+        size = self.max_epochs * per_epoch if self.xla else steps  # XLA: a static size
+        arrays = {name: tf.TensorArray(tf.float32, size=size, element_shape=[k_count]) for name in names}
+        ratios = [tf.TensorArray(tf.float32, size=size, element_shape=[len(layers)]) for layers in self.layers]
         diverged = tf.fill([k_count], tf.constant(-1, tf.int64))
         totals, counts = tf.zeros([k_count]), tf.zeros([k_count])
 
         def body(i, totals, counts, diverged, arrays, ratios):
-            step = first + tf.cast(i, tf.int64)
-            epoch, index = step // per_epoch, step % per_epoch
-            e = tf.cast(epoch - first_epoch, tf.int32)
-            start = tf.cast(index, tf.int32) * self.size
-            batch = orders[e, start:tf.minimum(start + self.size, n)]
-            xb, yb = tf.gather(self.x, batch), tf.gather(self.y, batch)
-            size = tf.cast(tf.shape(batch)[0], tf.float32)
-            measured = tf.logical_and(measure[e], tf.equal(index, 0))
+            e, index = i // per_epoch, i % per_epoch
+            start = index * self.size
+            measured = tf.logical_and(tf.gather(measure, e), tf.equal(index, 0))  # not measure[e]: see below
             alive = self.alive.value()
-            outs = [self._member_step(k, xb, yb, measured) for k in range(k_count)]
+
+            def members(length):  # every member's step on the batch of `length` examples from `start`
+                # tf.slice and tf.gather, not orders[e]: under XLA, a strided slice's bounds must be
+                # known when it compiles, which would compile the program anew for every call
+                batch = tf.slice(orders, tf.stack([e, start]), tf.stack([1, length]))[0]
+                xb, yb = tf.gather(self.x, batch), tf.gather(self.y, batch)
+                return [self._member_step(k, xb, yb, measured) for k in range(k_count)]
+
+            last_size = n - (per_epoch - 1) * self.size
+            if last_size == self.size:
+                outs = members(self.size)
+            elif self.xla:  # a static shape for each batch size
+                outs = tf.cond(tf.equal(index, per_epoch - 1), lambda: members(last_size),
+                               lambda: members(self.size))
+            else:
+                outs = members(tf.minimum(self.size, n - start))
+            size = tf.where(tf.equal(index, per_epoch - 1), float(last_size), float(self.size))
             loss = tf.stack([o[0] for o in outs])
             fresh = tf.equal(index, 0)
             totals = tf.where(alive, tf.where(fresh, 0.0, totals) + loss * size, totals)
@@ -194,12 +270,12 @@ class Program:
             self.first.assign(tf.where(tf.logical_and(ok, tf.math.is_nan(first_loss)), m, first_loss))
             self.lowest.assign(tf.where(ok, tf.where(tf.math.is_nan(lowest), m, tf.minimum(lowest, m)), lowest))
             self.alive.assign(ok)
-            diverged = tf.where(bad, step + 1, diverged)
+            diverged = tf.where(bad, tf.cast(i + 1, tf.int64), diverged)
             values = {"loss": loss, "mean": mean, "correct": tf.stack([o[1] for o in outs]),
                       "size": tf.fill([k_count], size), "gradient_norm": tf.stack([o[2] for o in outs]),
                       "learning_rate": tf.stack([o[3] for o in outs])}
             if self.has_validation:
-                end = tf.logical_or(tf.equal(index, per_epoch - 1), tf.equal(step, last - 1))
+                end = tf.logical_or(tf.equal(index, per_epoch - 1), tf.equal(i, steps - 1))
 
                 def validation():  # members alive after this step (a diverged one: in Python)
                     pairs = [tf.cond(ok[k], lambda m_=m_: evaluate_graph(m_, self.x_val, self.y_val),
@@ -211,7 +287,7 @@ class Program:
                     return tf.fill([k_count], math.nan), tf.fill([k_count], math.nan)
 
                 values["validation_loss"], values["validation_accuracy"] = tf.cond(
-                    tf.logical_and(end, validate[e]), validation, skipped)
+                    tf.logical_and(end, tf.gather(validate, e)), validation, skipped)
             arrays = {name: arrays[name].write(i, values[name]) for name in arrays}
             ratios = [r.write(i, o[4]) for r, o in zip(ratios, outs)]
             return i + 1, totals, counts, diverged, arrays, ratios
@@ -221,8 +297,8 @@ class Program:
 
         i, _, _, diverged, arrays, ratios = tf.while_loop(
             running, body, (tf.constant(0), totals, counts, diverged, arrays, ratios))
-        out = {name: array.stack()[:i] for name, array in arrays.items()}
-        out["ratios"] = [r.stack()[:i] for r in ratios]
+        out = {name: array.stack() for name, array in arrays.items()}  # `train` cuts them to `i`
+        out["ratios"] = [r.stack() for r in ratios]
         out["steps"] = i
         out["diverged"] = diverged
         return out

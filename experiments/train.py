@@ -202,7 +202,7 @@ def _train_cohort(members, data, per_epoch, epochs, last_step, every, progress, 
     saved_at = start
     epoch, rate = first_epoch, None  # rate: seconds per step of the last call
     while epoch < epochs and not all(m.done for m in members):
-        end = _call_end(epoch, epochs, every, per_epoch, python_epochs, rate)
+        end = min(_call_end(epoch, epochs, every, per_epoch, python_epochs, rate), epoch + program.max_epochs)
         first, last = epoch * per_epoch, min(end * per_epoch, last_step)
         epoch_numbers = np.arange(epoch, end)
         validate = np.array([logged_epoch(e, every, epochs) for e in epoch_numbers])

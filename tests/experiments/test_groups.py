@@ -3,7 +3,7 @@ compiled program (`experiments.loop`), and each ends exactly as it would have al
 
 import numpy as np
 import pytest
-from tb_events import assert_same_run, scalars
+from tb_events import assert_same_run, same_json, scalars
 
 from experiments import checkpoint, config, plan, runner
 from experiments.results import Job
@@ -15,25 +15,45 @@ RUNS = [{"optimizer": {"name": "sgd", "learning_rate": 0.05}},
         {"optimizer": {"name": "adam", "learning_rate": 0.001}, "schedule": {"name": "inverse_time",
                                                                               "decay_rate": 0.5}},
         {"optimizer": {"name": "rmsprop", "learning_rate": 0.001}},
-        {"optimizer": {"name": "sgd", "learning_rate": 30.0}}]  # diverges in its first epoch
+        {"optimizer": {"name": "rmsprop", "learning_rate": 0.001, "rho": 1.0}}]  # diverges at once: g / eps
 
 
-def batch_of(runs, name="g"):
+def batch_of(runs, name="g", model="mnist_mlp"):
     return config.parse_batch({"batch": {"name": name, "reproduces": "test", "runtime": "s", "expected": "e"},
-                               "defaults": DIGITS, "runs": runs})
+                               "defaults": {**DIGITS, "model": model}, "runs": runs})
+
+
+#: The MLP runs in TensorFlow's graph executor, softmax regression compiled by XLA
+#: (`loop.XLA_MAX_FLOPS`): both must give each member exactly what it gets alone.
+@pytest.fixture(scope="module", params=["mnist_mlp", "softmax_regression"])
+def model(request):
+    return request.param
 
 
 @pytest.fixture(scope="module")
-def together(tmp_path_factory):
-    return runner.run_batch(batch_of(RUNS), tmp_path_factory.mktemp("together"), progress=False,
+def together(tmp_path_factory, model):
+    return runner.run_batch(batch_of(RUNS, model=model), tmp_path_factory.mktemp("together"), progress=False,
                             checkpoint_seconds=0)
 
 
 @pytest.fixture(scope="module")
-def alone(tmp_path_factory):
+def alone(tmp_path_factory, model):
     logdir = tmp_path_factory.mktemp("alone")
-    return [runner.run_batch(batch_of([run], name=f"a{i}"), logdir, progress=False,
+    return [runner.run_batch(batch_of([run], name=f"a{i}", model=model), logdir, progress=False,
                              checkpoint_seconds=0).results[0] for i, run in enumerate(RUNS)]
+
+
+def test_small_models_compile_with_xla_and_larger_ones_do_not():
+    import keras
+
+    from experiments import loop, models
+
+    data = plan.prepare(batch_of(RUNS[:1]))[0][2]
+    for name, xla in (("softmax_regression", True), ("mnist_mlp", False)):
+        model = models.build(name, data)
+        program = loop.Program([model], data, 0, 128, [100.0])
+        assert program.xla is xla, name
+        keras.backend.clear_session()
 
 
 def test_the_batch_trains_as_one_group():
@@ -56,7 +76,8 @@ def test_each_run_of_a_group_equals_the_run_trained_alone(together, alone, index
     strip = {"seconds", "fingerprint", "index", "checksum", "files"}
     mine, theirs = (checkpoint.read_result(r.directory)[0] for r in (ours, reference))
     assert sorted(mine["files"].values()) == sorted(theirs["files"].values())
-    assert {k: v for k, v in mine.items() if k not in strip} == {k: v for k, v in theirs.items() if k not in strip}
+    assert same_json({k: v for k, v in mine.items() if k not in strip},
+                     {k: v for k, v in theirs.items() if k not in strip})
 
 
 def test_a_diverged_member_stops_alone_and_its_events_end_there(together):

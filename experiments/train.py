@@ -192,7 +192,8 @@ def _train_cohort(members, data, per_epoch, epochs, last_step, every, progress, 
     program = Program([m.model for m in members], data, members[0].run.seed, members[0].run.batch_size,
                       [m.run.divergence_factor for m in members],
                       [math.nan if m.first is None else m.first for m in members],
-                      [math.nan if m.lowest is None else m.lowest for m in members])
+                      [math.nan if m.lowest is None else m.lowest for m in members],
+                      steps=last_step - first_epoch * per_epoch)
     writer = cb_writers.ScalarSeries([m.train for m in members] +
                                      ([m.validation for m in members] if program.has_validation else []))
     log = members[0].run.log

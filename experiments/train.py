@@ -40,9 +40,6 @@ from experiments.results import Failure, Outcome, write_final
 #: A call of the program aims at about this many seconds: Ctrl-C waits at most about as long.
 CALL_SECONDS = 1.0
 
-#: `train/` tags written from the per-step arrays.
-BATCH_TAGS = ("loss", "accuracy", "gradient_norm", "learning_rate")
-
 
 def epoch_cadence(run, epochs):
     """Log (and validate) every N epochs: `log.every_epochs`, else ~100 times a run."""

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 
-import keras
 import numpy as np
 import pytest
 from tensorboard.plugins.hparams import api_pb2

@@ -9,8 +9,6 @@ which is not the run's fault and stops the batch.
 
 from __future__ import annotations
 
-import keras
-
 import callbacks as cb
 from callbacks import _writers as cb_writers
 from experiments import checkpoint
@@ -43,8 +41,7 @@ def execute_group(jobs):
     gets `error.txt` (the traceback) and status "failed"; one that diverged,
     status "diverged"; the others of its group go on.
     """
-    keras.backend.clear_session()
-    roots = [cb_writers.borrow(job.directory) for job in jobs]  # one writer per run root, held to the end
+    roots = [cb_writers.borrow(job.directory) for job in jobs]  # (a dataset group clears Keras's state itself)  # one writer per run root, held to the end
     results = [None] * len(jobs)
     try:
         for root, job in zip(roots, jobs):

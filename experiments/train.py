@@ -172,7 +172,11 @@ def _train(jobs, progress, checkpoint_seconds):
             _train_cohort(cohort, data, per_epoch, epochs, last_step, every, progress, checkpoint_seconds)
         for member in members:
             i = jobs.index(member.job)
-            outcomes[i] = member.error or _finish(member, data, per_epoch, epochs)
+            try:  # its own evaluation or files: it fails alone (nothing is retried after a run's end)
+                outcomes[i] = member.error or _finish(member, data, per_epoch, epochs)
+            except Exception as error:
+                _raise_disk_fault(error, member.directory)
+                outcomes[i] = Failure.of(error)
     finally:
         for member in members:
             member.close()

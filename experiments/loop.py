@@ -45,10 +45,10 @@ EVAL_BATCH = 1024
 #: 2000 steps, took the same 5 s either way and compiling cost more than tracing.
 XLA_MAX_FLOPS = 1e6
 
-#: ... and when it trains at least this many member-steps (steps x members): compiling costs
+#: ... and when the run is at least this many steps long: compiling costs
 #: a few seconds (moons' 3 members: 5.7 s for the first call, against 1.4 s to trace), and
-#: saves about 0.13 ms a member-step.
-XLA_MIN_MEMBER_STEPS = 20_000
+#: saves about 0.13 ms a step of each run.
+XLA_MIN_STEPS = 20_000
 
 #: A call's arrays hold at most this many steps (XLA needs their size fixed in advance).
 MAX_CALL_STEPS = 20_000
@@ -118,7 +118,9 @@ class Program:
         self.layers = [[layer for layer in m.layers if layer.trainable_weights] for m in self.models]
         params = max(m.count_params() for m in self.models)
         small = 6 * params * self.size <= XLA_MAX_FLOPS and len(data.x_val) <= EVAL_BATCH
-        long = steps is not None and steps * len(self.models) >= XLA_MIN_MEMBER_STEPS
+        # the run's own whole length, never the group's size or the steps left: a run takes the
+        # same path alone, in any group and resumed anywhere (XLA and the executor round differently)
+        long = steps is not None and steps >= XLA_MIN_STEPS
         self.xla = (small and long) if xla is None else bool(xla)
         self.max_epochs = max_epochs or max(1, MAX_CALL_STEPS // self.per_epoch)
         self._build_train()

@@ -76,6 +76,7 @@ class Member:
         self.validation = cb_writers.borrow(directory / "validation") if len(data.x_val) else None
         self.callbacks = []
         self.interrupted = False
+        self.scores = {}  # split -> (loss, accuracy) once trained
 
     def add_callbacks(self, data, epochs):
         log = self.run.log
@@ -131,7 +132,10 @@ def train_group(jobs, progress=False, checkpoint_seconds=5.0):
             cb_writers.close_under(job.directory / sub)
         stored = checkpoint.load_meta(job.directory)
         job.resume = stored is not None and stored.get("fingerprint") == job.fingerprint
-        checkpoint.rewind_events(job.directory, stored["events"] if job.resume else before)
+        sizes = stored["events"] if job.resume else before
+        for sub in ("train", "validation"):  # not the root: the engine's writer holds its file open
+            checkpoint.rewind_events(job.directory / sub, {name.split("/", 1)[1]: size for name, size in
+                                                           sizes.items() if name.startswith(sub + "/")})
         try:
             outcomes += _train([job], progress, checkpoint_seconds)
         except Exception as error:
@@ -189,12 +193,11 @@ def _train_cohort(members, data, per_epoch, epochs, last_step, every, progress, 
     for k, member in enumerate(members):
         member.add_callbacks(data, epochs)
         member.start_time = member.times[-1] if member.times else 0.0
-        member.evaluate = lambda x, y, k=k: program.evaluate(x, y)[k]
     program = Program([m.model for m in members], data, members[0].run.seed, members[0].run.batch_size,
                       [m.run.divergence_factor for m in members],
                       [math.nan if m.first is None else m.first for m in members],
                       [math.nan if m.lowest is None else m.lowest for m in members],
-                      steps=last_step - first_epoch * per_epoch)
+                      steps=last_step)
     writer = cb_writers.ScalarSeries([m.train for m in members] +
                                      ([m.validation for m in members] if program.has_validation else []))
     log = members[0].run.log
@@ -258,6 +261,12 @@ def _train_cohort(members, data, per_epoch, epochs, last_step, every, progress, 
     total = time.perf_counter() - start
     for member in members:
         member.seconds += total
+    if not all(m.interrupted for m in members):  # the final scores: each split once for the cohort
+        splits = (("train", data.x_train, data.y_train), ("validation", data.x_val, data.y_val),
+                  ("test", data.x_test, data.y_test))
+        scores = {split: program.evaluate(x, y) for split, x, y in splits if len(x)}
+        for k, member in enumerate(members):
+            member.scores = {split: values[k] for split, values in scores.items()}
 
 
 def _mask(program, k):
@@ -382,14 +391,11 @@ def _finish(member, data, per_epoch, epochs):
     curves = {"step_loss": member.losses, "step_seconds": member.times, "steps_per_epoch": per_epoch}
     if member.interrupted:
         return Outcome({"epochs": member.epoch}, member.seconds, curves, member.best, status="interrupted")
-    program_evaluate = member.evaluate
     metrics = {"epochs": epochs, "steps": int(model.optimizer.iterations.numpy())}
     if member.divergence is not None:
         metrics["epochs"] = math.ceil(metrics["steps"] / per_epoch)
-    for split, x, y in (("train", data.x_train, data.y_train), ("validation", data.x_val, data.y_val),
-                        ("test", data.x_test, data.y_test)):
-        if len(x):
-            metrics[f"{split}_loss"], metrics[f"{split}_accuracy"] = program_evaluate(x, y)
+    for split, (loss, accuracy) in member.scores.items():
+        metrics[f"{split}_loss"], metrics[f"{split}_accuracy"] = loss, accuracy
     write_final(directory, metrics, member.seconds, member.best, diverged=member.divergence is not None)
     if data.input_shape == (2,):
         from callbacks.decision_boundary import probability_grid

@@ -34,7 +34,7 @@ def run_batch(batch, logdir, model):
     """`runner.run_batch`; softmax regression compiled by XLA however short the run."""
     with pytest.MonkeyPatch.context() as patch:
         if model == "softmax_regression":
-            patch.setattr(loop, "XLA_MIN_MEMBER_STEPS", 0)
+            patch.setattr(loop, "XLA_MIN_STEPS", 0)
         return runner.run_batch(batch, logdir, progress=False, checkpoint_seconds=0)
 
 

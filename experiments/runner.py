@@ -167,15 +167,24 @@ def _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose, poo
                        + (f" (round {round_index})" if rounds > 1 else ""))
             todo = [i for i in range(len(jobs)) if i not in finished]
             pending = [jobs[i] for i in todo]
-            for k, result in pool.map(pending, plan.groups(pending)):
+            groups = plan.groups(pending)
+            left = {i: group for group in groups for i in group}  # a group's results still to come
+            saved = None
+            for k, result in pool.map(pending, groups):
+                group = left.pop(k)
                 if result.status == "interrupted":
-                    raise Interrupted(directory, store.count_finished(directory), total,
-                                      f"{result.run.name} saved at epoch {result.metrics['epochs']}")
-                finished[todo[k]] = result
-                checkpoint.write(result.directory / checkpoint.RESULT, json.dumps(
-                    checkpoint.seal(result.record(), result.directory), indent=2, default=str))
-                bar.set_postfix_str(result.run.name)
-                bar.update()
+                    saved = saved or f"{result.run.name} saved at epoch {result.metrics['epochs']}"
+                else:
+                    finished[todo[k]] = result
+                    checkpoint.write(result.directory / checkpoint.RESULT, json.dumps(
+                        checkpoint.seal(result.record(), result.directory), indent=2, default=str))
+                    bar.set_postfix_str(result.run.name)
+                    bar.update()
+                # stop between groups only: a group's finished runs are all written before it raises
+                if any(i in left for i in group):
+                    continue
+                if saved is not None:
+                    raise Interrupted(directory, store.count_finished(directory), total, saved)
                 if signals.STOP.is_set():
                     raise Interrupted(directory, store.count_finished(directory), total)
             results += [finished[i] for i in range(len(jobs))]

@@ -231,6 +231,23 @@ def test_ctrl_c_saves_at_the_epoch_end_and_the_same_batch_goes_on(tmp_path, monk
         assert_same_run(ours, reference)
 
 
+def test_ctrl_c_keeps_a_group_mate_that_already_finished(tmp_path, monkeypatch):
+    """A run that diverged before Ctrl-C is finished: its result.json is written before the batch
+    stops, and going on skips it."""
+    runs = [{"optimizer": {"name": "rmsprop", "learning_rate": 0.001, "rho": 1.0}},  # diverges at once
+            {"optimizer": {"name": "sgd", "learning_rate": 0.1}}]
+    crash_in("sgd_lr0.1_s0", 2, None, monkeypatch, "sigint")
+    with pytest.raises(runner.Interrupted, match="1 of 2 runs .* are finished; sgd_lr0.1_s0 saved at epoch 3"):
+        runner.run_batch(batch_of(runs, RESUMABLE), tmp_path, progress=False, report=lambda note: None,
+                         checkpoint_seconds=0)
+    diverged = json.loads((tmp_path / "r" / "rmsprop_lr0.001_rho1_s0" / "result.json").read_text())
+    assert diverged["status"] == "diverged"
+    monkeypatch.undo()
+    again = runner.run_batch(batch_of(runs, RESUMABLE), tmp_path, progress=False)
+    assert [(r.skipped, r.resumed, r.status) for r in again.results] == [(True, False, "diverged"),
+                                                                         (False, True, "ok")]
+
+
 def test_a_finished_batch_run_again_skips_everything_and_writes_its_outputs_once(tmp_path):
     batch = batch_of([{"optimizer": {"name": "sgd", "learning_rate": 0.1}, "seeds": [0, 1]}],
                      {**DIGITS, "epochs": 2})

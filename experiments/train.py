@@ -261,6 +261,9 @@ def _train_cohort(members, data, per_epoch, epochs, last_step, every, progress, 
     total = time.perf_counter() - start
     for member in members:
         member.seconds += total
+    for member in members:  # as `fit` ends: an optimizer with `use_ema` puts its averages in the model
+        if not member.interrupted and member.error is None:
+            member.model.optimizer.finalize_variable_values(member.model.trainable_variables)
     if not all(m.interrupted for m in members):  # the final scores: each split once for the cohort
         splits = (("train", data.x_train, data.y_train), ("validation", data.x_val, data.y_val),
                   ("test", data.x_test, data.y_test))
@@ -329,8 +332,9 @@ def _log_call(member, k, program, out, first, per_epoch, epochs, every, log, dat
     count = diverged - first if diverged >= 0 else steps  # its steps in this call
     column = {name: out[name][:count, k] for name in ("loss", "mean", "correct", "size", "gradient_norm",
                                                      "learning_rate")}
-    member.losses += column["loss"].tolist()
-    member.times += (member.start_time + before + seconds * np.arange(1, count + 1) / max(1, steps)).tolist()
+    if log["step_losses"]:  # the batch's loss figure; off: kept neither here nor in checkpoints
+        member.losses += column["loss"].tolist()
+        member.times += (member.start_time + before + seconds * np.arange(1, count + 1) / max(1, steps)).tolist()
     train, validation = [], []
     if log["every_steps"]:
         for j in range(count):

@@ -120,3 +120,42 @@ def test_a_member_that_raises_fails_alone(tmp_path, monkeypatch):
     for ok in (result.results[0], result.results[2]):
         assert scalars(ok.directory / "train")["epoch_loss"][0] == [0, 1, 2, 3]  # each epoch once: the group's attempt was cut back
     assert np.isfinite(result.results[0].metrics["train_loss"])
+
+
+def test_an_optimizer_with_use_ema_is_scored_with_its_averages(tmp_path):
+    """As `fit` ends: `finalize_variable_values` puts the moving averages into the model before
+    the final scores. The averages are read from the final checkpoint (saved before that)."""
+    import keras
+
+    from experiments import models
+
+    ema = {"name": "sgd", "learning_rate": 0.1, "use_ema": True, "ema_momentum": 0.9}
+    batch = batch_of([{"optimizer": {"name": "sgd", "learning_rate": 0.1}}, {"optimizer": ema}])
+    plain, averaged = runner.run_batch(batch, tmp_path, progress=False).results
+    assert plain.curves["step_loss"] == averaged.curves["step_loss"]  # the averages do not train
+    arrays, _ = checkpoint.load(averaged.directory)
+    data = plan.prepare(batch)[0][2]
+    model = models.build("mnist_mlp", data)
+    model.compile(loss=models.loss_for(model))
+    trainable = [v.path for v in model.trainable_variables]
+    raw = [arrays[f"model/{i}"] for i in range(len(model.variables))]
+    averages = iter(arrays[f"optimizer/{i}"] for i in range(2, 2 + len(trainable)))  # after iterations, lr
+    model.set_weights(raw)
+    raw_loss = model.evaluate(data.x_train, data.y_train, verbose=0)
+    for variable in model.variables:
+        if variable.path in trainable:
+            variable.assign(next(averages))
+    ema_loss = model.evaluate(data.x_train, data.y_train, verbose=0)
+    assert abs(ema_loss - raw_loss) > 1e-3
+    assert averaged.metrics["train_loss"] == pytest.approx(ema_loss, rel=1e-5)
+    assert plain.metrics["train_loss"] == pytest.approx(raw_loss, rel=1e-5)
+    keras.backend.clear_session()
+
+
+def test_step_losses_off_keeps_no_step_history(tmp_path):
+    runs = [{"optimizer": {"name": "sgd", "learning_rate": 0.1}},
+            {"optimizer": {"name": "sgd", "learning_rate": 0.1}, "log": {"step_losses": False}, "seed": 1}]
+    kept, off = runner.run_batch(batch_of(runs), tmp_path, progress=False).results
+    assert len(kept.curves["step_loss"]) == 4 * 9 and len(kept.curves["step_seconds"]) == 4 * 9
+    assert off.status == "ok" and off.curves["step_loss"] == [] and off.curves["step_seconds"] == []
+    assert len(checkpoint.load(off.directory)[0]["step_loss"]) == 0

@@ -197,8 +197,8 @@ def main(argv=None):
     run.add_argument("--fresh", action="store_true",
                      help="start the batch over in a new directory, even if it ran (or stopped) before")
     run.add_argument("--checkpoint-seconds", type=float, default=5.0, metavar="S",
-                     help="save a running run at most once per S seconds, at an epoch end it logs "
-                          "(default 5; 0: at every one); a killed batch loses at most that much")
+                     help="save a running run at most once per S seconds, at an epoch end "
+                          "(default 5; 0: at least at every epoch it logs); a killed batch loses at most that much")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.add_argument("--verbose", action="store_true", help="also print Keras's line per epoch")
     best = commands.add_parser("best", help="rank the trials of finished batches, mean +- std over seeds")

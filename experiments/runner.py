@@ -100,7 +100,7 @@ def run_batch(batch, logdir="logs", progress=True, keras_verbose=False, prepared
     Running the same batch again goes on where it stopped: finished runs are
     skipped, unfinished ones resume from their checkpoints (`fresh`: start
     over in a new directory). A run checkpoints at most once per
-    `checkpoint_seconds` (0: at every epoch it logs). The batch directory is locked while it runs.
+    `checkpoint_seconds` (0: at least at every epoch it logs). The batch directory is locked while it runs.
     Ctrl-C saves the running run and raises `Interrupted`. `report(text)`
     tells the user what is resumed and what Ctrl-C does.
     """

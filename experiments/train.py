@@ -243,8 +243,7 @@ def _train_cohort(members, data, per_epoch, epochs, last_step, every, progress, 
                 member.first, member.lowest = _carried(program, members.index(member))
         now = time.perf_counter()
         stop = signals.STOP.is_set()
-        if epoch == epochs or stop or (logged_epoch(epoch - 1, every, epochs)
-                                        and now - saved_at >= checkpoint_seconds):
+        if epoch == epochs or stop or now - saved_at >= checkpoint_seconds:
             for member in members:
                 if not member.done:
                     member.save(epoch, member.job.fingerprint, now - start)
@@ -297,7 +296,8 @@ def _python_epochs(callbacks, epochs, every, checkpoint_seconds):
 
 def _call_end(epoch, epochs, every, per_epoch, python_epochs, rate):
     """The epoch (exclusive) the next call trains to: the next epoch where Python must act at
-    the latest, a logged epoch's end, and about `CALL_SECONDS` of work once the rate is known."""
+    the latest, and about `CALL_SECONDS` of work once the rate is known (so that Ctrl-C is
+    answered within about that long); until then, a logging interval."""
     limit = epochs
     for e in python_epochs:
         if e >= epoch:
@@ -307,10 +307,7 @@ def _call_end(epoch, epochs, every, per_epoch, python_epochs, rate):
         wanted = epoch + every
     else:
         wanted = epoch + max(1, int(CALL_SECONDS / (rate * per_epoch)))
-    end = min(limit, max(epoch + 1, wanted))
-    while end < limit and not logged_epoch(end - 1, every, epochs):  # end on a logged epoch
-        end += 1
-    return end
+    return min(limit, max(epoch + 1, wanted))
 
 
 def _bar(members, epochs, first_epoch, progress):

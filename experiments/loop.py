@@ -224,11 +224,14 @@ class Program:
         """The epochs' orders (outside XLA: a stateless shuffle is not compiled), then the loop."""
         per_epoch, n = self.per_epoch, self.n
         first_epoch = first // per_epoch
-        epochs = self.max_epochs if self.xla else (last - 1) // per_epoch - first_epoch + 1
+        epochs = (last - 1) // per_epoch - first_epoch + 1  # the call's own: shuffles cost
         seed = tf.constant(self.seed, tf.int64)
         orders = tf.map_fn(lambda e: tf.random.experimental.stateless_shuffle(
             tf.range(n, dtype=tf.int64), seed=tf.stack([seed, e])),
             tf.range(first_epoch, first_epoch + epochs), fn_output_signature=tf.int64)
+        if self.xla:  # a static shape: padded with orders no step reads
+            orders = tf.pad(orders, [[0, self.max_epochs - epochs], [0, 0]])
+            orders.set_shape([self.max_epochs, n])
         out = self._inner(orders, tf.cast(last - first, tf.int32), validate, measure)
         out["diverged"] = tf.where(out["diverged"] >= 0, first + out["diverged"], -1)
         return out

@@ -161,6 +161,22 @@ def test_decision_boundary_image(tmp_path):
         cb.DecisionBoundaryLogger(tmp_path, np.zeros((3, 5)), np.zeros(3))
 
 
+def test_decision_boundary_render_draws_the_boundary_and_the_points():
+    from callbacks.decision_boundary import render
+
+    xx, yy = np.meshgrid(np.linspace(0, 1, 200), np.linspace(0, 1, 200))
+    p = (xx > 0.5).astype(float)  # class 1 on the right half
+    image = render((xx, yy, p), np.array([[0.25, 0.75]]), np.array([1]))
+    assert image.shape == (400, 400, 3) and image.dtype == np.uint8
+    row = image[380]  # near the bottom, away from the point
+    assert (row[:195, 2] > row[:195, 0]).all() and (row[205:, 0] > row[205:, 2]).all()  # blue | red
+    black = np.flatnonzero(row.sum(axis=1) == 0)
+    assert black.tolist() == [200]  # the boundary, one pixel wide
+    # the point (x 0.25, y 0.75: upper left, y upwards) is red on blue, in a black rim
+    r, c = round(0.25 * 399), round(0.25 * 399)
+    assert image[r, c, 0] > image[r, c, 2] and image[r, c + 4].sum() == 0 and image[r, c + 8, 2] > image[r, c + 8, 0]
+
+
 def test_callbacks_share_one_writer_per_directory(tmp_path, data):
     model = build(data)
     model.compile(co.SGD(0.1), models.loss_for(model), metrics=["accuracy"])

@@ -22,6 +22,7 @@ import pathlib
 
 import numpy as np
 
+from callbacks._writers import write_scalars
 from experiments import checkpoint
 
 #: suffix -> how a (seeds, steps) array becomes one curve
@@ -72,15 +73,14 @@ def write_aggregate(directory, group, results):
         tags = sorted(set.intersection(*(set(s) for s in per_seed)))
         if not tags:
             continue
+        series = []
+        for tag in tags:
+            steps = sorted(set.intersection(*(set(s[tag]) for s in per_seed)))
+            values = np.array([[s[tag][step] for step in steps] for s in per_seed])
+            for suffix, band in BANDS.items():
+                series += [(tag + suffix, step, value) for step, value in zip(steps, band(values).tolist())]
         writer = tf.summary.create_file_writer(str(out / sub))
-        with writer.as_default():
-            for tag in tags:
-                steps = sorted(set.intersection(*(set(s[tag]) for s in per_seed)))
-                values = np.array([[s[tag][step] for step in steps] for s in per_seed])
-                for suffix, band in BANDS.items():
-                    curve = band(values)
-                    for step, value in zip(steps, curve):
-                        tf.summary.scalar(tag + suffix, value, step=step)
+        write_scalars(writer, series)  # in bulk: eagerly, 0.6 s an aggregate of digits' 300 steps
         writer.close()
     checkpoint.write(out / "aggregate.json", json.dumps(
         {"group": group, "runs": [r.run.name for r in results], "seeds": [r.run.seed for r in results],

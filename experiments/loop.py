@@ -29,6 +29,7 @@ by itself (`tests/experiments/test_groups.py`).
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -49,6 +50,12 @@ XLA_MAX_FLOPS = 1e6
 #: a few seconds (moons' 3 members: 5.7 s for the first call, against 1.4 s to trace), and
 #: saves about 0.13 ms a step of each run.
 XLA_MIN_STEPS = 20_000
+
+#: Shorter runs skip TensorFlow's graph optimiser (grappler) in their program. Measured on
+#: 2 cores (`benchmarks/engine.py`): it took about 0.3 s a member of the digits MLP at the
+#: first call (16 members: 7 s against 2.6 s), and saved little a step (0-25%, within the noise
+#: of this machine), so it pays only on long runs. Decided, like XLA, by the run's own length.
+GRAPPLER_MIN_STEPS = 5_000
 
 #: A call's arrays hold at most this many steps (XLA needs their size fixed in advance).
 MAX_CALL_STEPS = 20_000
@@ -95,11 +102,12 @@ class Program:
     divergence test's state, NaN for none) carry on from a checkpoint.
     `steps`: how many steps it will train, which decides with the model's
     size whether it compiles with XLA (`xla` forces it either way);
-    `max_epochs`: the most epochs one call may train.
+    `max_epochs`: the most epochs one call may train; `ratios=False`: no
+    update ratios are measured (the "ratios" arrays stay zero).
     """
 
     def __init__(self, models, data, seed, batch_size, factors, first=None, lowest=None, xla=None,
-                 max_epochs=None, steps=None):
+                 max_epochs=None, steps=None, ratios=True):
         self.models = list(models)
         k = len(self.models)
         self.x, self.y = tf.constant(data.x_train), tf.constant(data.y_train)
@@ -122,6 +130,8 @@ class Program:
         # same path alone, in any group and resumed anywhere (XLA and the executor round differently)
         long = steps is not None and steps >= XLA_MIN_STEPS
         self.xla = (small and long) if xla is None else bool(xla)
+        self.grappler = steps is None or steps >= GRAPPLER_MIN_STEPS
+        self.ratios = bool(ratios)
         self.max_epochs = max_epochs or max(1, MAX_CALL_STEPS // self.per_epoch)
         self._build_train()
         spec = [tf.TensorSpec([None, *data.x_train.shape[1:]], tf.as_dtype(data.x_train.dtype)),
@@ -154,7 +164,8 @@ class Program:
         if self.xla and not self._called:  # XLA cannot compile every op: then go on without it
             state = [v.numpy() for v in self.variables()]
             try:
-                out = self._train(*arguments)
+                with self._options():
+                    out = self._train(*arguments)
             except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError, tf.errors.InternalError):
                 for variable, value in zip(self.variables(), state):
                     variable.assign(value)
@@ -162,7 +173,8 @@ class Program:
                 self._build_train()
                 return self.train(first, last, validate[:len(validate) - pad], measure[:len(measure) - pad])
         else:
-            out = self._train(*arguments)
+            with self._options():
+                out = self._train(*arguments)
         self._called = True
         out = tf.nest.map_structure(lambda t: t.numpy(), out)
         steps = int(out["steps"])
@@ -172,6 +184,20 @@ class Program:
         out["ratios"] = [r[:steps] for r in out["ratios"]]
         return out
 
+    @contextlib.contextmanager
+    def _options(self):
+        """TensorFlow's options for this program's calls (each call: a function's instance is
+        kept per options, so they must be the same at every call)."""
+        if self.grappler:
+            yield
+            return
+        before = tf.config.optimizer.get_experimental_options().get("disable_meta_optimizer", False)
+        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
+        try:
+            yield
+        finally:
+            tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": before})
+
     def variables(self):
         """Every variable a call changes: the members' weights and optimizer state, and the
         divergence test's."""
@@ -180,7 +206,8 @@ class Program:
 
     def evaluate(self, x, y):
         """[(loss, accuracy)] of every member on `x`, `y` (one compiled function for any split)."""
-        losses, accuracies = self._evaluate(tf.constant(x), tf.constant(y))
+        with self._options():
+            losses, accuracies = self._evaluate(tf.constant(x), tf.constant(y))
         return list(zip(losses.numpy().tolist(), accuracies.numpy().tolist()))
 
     def _evaluate_graph(self, x, y):
@@ -201,16 +228,20 @@ class Program:
                 loss = model.compute_loss(x=xb, y=yb, y_pred=pred, training=True)
                 scaled = optimizer.scale_loss(loss)
             gradients = tape.gradient(scaled, model.trainable_weights)
-            before = tf.cond(measure, lambda: [[tf.identity(w.value) for w in layer.trainable_weights]
-                                               for layer in layers],
-                             lambda: [[tf.zeros_like(w.value) for w in layer.trainable_weights]
-                                      for layer in layers])
+            if self.ratios:
+                before = tf.cond(measure, lambda: [[tf.identity(w.value) for w in layer.trainable_weights]
+                                                   for layer in layers],
+                                 lambda: [[tf.zeros_like(w.value) for w in layer.trainable_weights]
+                                          for layer in layers])
             optimizer.apply(gradients, model.trainable_weights)
             norm = tf.linalg.global_norm(gradients)
             if optimizer.loss_scale_factor is not None:
                 norm = norm / optimizer.loss_scale_factor
-            ratios = tf.cond(measure, lambda: tf.stack([_ratio(layer, b) for layer, b in zip(layers, before)]),
-                             lambda: tf.zeros([len(layers)], tf.float32))
+            if self.ratios:
+                ratios = tf.cond(measure, lambda: tf.stack([_ratio(layer, b) for layer, b in zip(layers, before)]),
+                                 lambda: tf.zeros([len(layers)], tf.float32))
+            else:
+                ratios = tf.zeros([len(layers)], tf.float32)
             return (tf.cast(loss, tf.float32), correct_count(model, yb, pred), tf.cast(norm, tf.float32),
                     rate, ratios)
 

@@ -197,7 +197,7 @@ def _train_cohort(members, data, per_epoch, epochs, last_step, every, progress, 
                       [m.run.divergence_factor for m in members],
                       [math.nan if m.first is None else m.first for m in members],
                       [math.nan if m.lowest is None else m.lowest for m in members],
-                      steps=last_step)
+                      steps=last_step, ratios=any(m.run.log["update_ratio"] for m in members))
     writer = cb_writers.ScalarSeries([m.train for m in members] +
                                      ([m.validation for m in members] if program.has_validation else []))
     log = members[0].run.log

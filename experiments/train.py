@@ -360,6 +360,8 @@ def _log_call(member, k, program, out, first, per_epoch, epochs, every, log, dat
             logs["val_loss"], logs["val_accuracy"] = val
         if not (j1 == count and diverged >= 0):  # the epoch it diverged in counts for nothing
             _best(member.best, logs)
+        if member.job.keras_verbose and logged_epoch(epoch, every, epochs):
+            _say(member, epoch, epochs, logs)
         if logged_epoch(epoch, every, epochs):
             train += [("epoch_loss", epoch, logs["loss"]), ("epoch_accuracy", epoch, logs["accuracy"]),
                       ("epoch_gradient_norm", epoch, float(np.mean(column["gradient_norm"][j0:j1]))),
@@ -373,6 +375,14 @@ def _log_call(member, k, program, out, first, per_epoch, epochs, every, log, dat
             for callback in member.callbacks:
                 callback.on_epoch_end(epoch, logs)
     return train, validation
+
+
+def _say(member, epoch, epochs, logs):
+    """`--verbose`: a line per logged epoch, as Keras's `fit(verbose=2)` prints it, under the bars."""
+    from tqdm.auto import tqdm
+
+    values = " - ".join(f"{key}: {value:.4f}" for key, value in logs.items())
+    tqdm.write(f"{member.run.name} epoch {epoch + 1}/{epochs} - {values}")
 
 
 #: (log key, best name, better of two) of `model.fit`'s epoch logs, as `callbacks.BestSoFar` picks.

@@ -159,3 +159,10 @@ def test_step_losses_off_keeps_no_step_history(tmp_path):
     assert len(kept.curves["step_loss"]) == 4 * 9 and len(kept.curves["step_seconds"]) == 4 * 9
     assert off.status == "ok" and off.curves["step_loss"] == [] and off.curves["step_seconds"] == []
     assert len(checkpoint.load(off.directory)[0]["step_loss"]) == 0
+
+
+def test_verbose_prints_a_line_per_logged_epoch(tmp_path, capsys):
+    runner.run_batch(batch_of(RUNS[:2]), tmp_path, progress=False, keras_verbose=True)
+    lines = [line for line in capsys.readouterr().out.splitlines() if " epoch " in line]
+    assert len(lines) == 2 * 4
+    assert lines[0].startswith("sgd_lr0.05_s0 epoch 1/4 - loss: ") and " - val_accuracy: " in lines[0]

@@ -21,7 +21,7 @@ by `divergence_reason`), `BestSoFar` (each metric's best epoch value),
 
 from callbacks.best_so_far import BestSoFar
 from callbacks.decision_boundary import DecisionBoundaryLogger
-from callbacks.divergence import DivergenceStop, divergence_reason
+from callbacks.divergence import DivergenceStop, DivergenceWatch, divergence_reason
 from callbacks.epoch_checkpoint import EpochCheckpoint
 from callbacks.histograms import HistogramLogger
 from callbacks.hparams import HParamsLogger
@@ -34,6 +34,7 @@ from callbacks.update_ratio import UpdateRatioLogger
 __all__ = [
     "BestSoFar",
     "DivergenceStop",
+    "DivergenceWatch",
     "EpochCheckpoint",
     "StopAtStep",
     "divergence_reason",

@@ -68,6 +68,11 @@ def _internal():
 TEMPLATE_FIELDS = ("seeds", "space")
 
 
+#: A run's default `divergence_patience`: `callbacks.divergence.DEFAULT_PATIENCE` (the same
+#: number, kept here so that reading a batch file does not import TensorFlow; a test checks).
+DEFAULT_PATIENCE = 200
+
+
 @dataclasses.dataclass
 class Run:
     """One run: problem x model x optimizer x schedule x batch size x length x seed."""
@@ -86,6 +91,9 @@ class Run:
     # Stop as diverged once the loss exceeds this times its lowest value (and its first);
     # NaN or infinite always stops. inf: only NaN or infinite.
     divergence_factor: float = 100.0
+    # ... but a finite loss only once it has stayed that large for more than this many steps in a
+    # row (dataset runs; a shorter stretch is a spike, counted); 0: at once.
+    divergence_patience: int = DEFAULT_PATIENCE
     # Set by the batch, not by users: where the run comes from.
     group: str | None = _internal()  # the name without the seed: runs that differ only by seed
     index: int | None = _internal()  # its [[runs]] entry in the batch file
@@ -136,6 +144,7 @@ class Run:
         if not self.divergence_factor > 1:
             raise ConfigError(f"`{where}.divergence_factor` must be > 1 (inf: stop only at NaN or inf). "
                               f"Received: divergence_factor={self.divergence_factor!r}")
+        check_int(f"{where}.divergence_patience", self.divergence_patience, minimum=0, maximum=MAX_STEPS)
         if self.name is not None:
             check_path_name(f"{where}.name", self.name)
         for key in ("every_epochs", "every_steps"):

@@ -47,6 +47,10 @@ def loss_curves(results):
         line, = by_step.plot(steps, losses, label=r.run.name, linewidth=1)
         by_epoch.plot((steps + 1) / r.curves["steps_per_epoch"], losses, color=line.get_color(), linewidth=1)
         by_time.plot(r.curves["step_seconds"], losses, color=line.get_color(), linewidth=1)
+        spike = r.metrics.get("worst_spike_step")
+        if spike is not None and 0 < spike <= len(raw):  # the worst spike: a loss too large, for a while
+            by_step.plot(spike - 1, raw[spike - 1], "v", color=line.get_color(), markersize=7,
+                         label=f"{r.run.name}: worst of {r.metrics['spikes']} spike(s)")
     for ax, label in ((by_step, "step"), (by_epoch, "epoch"), (by_time, "seconds")):
         ax.set_xlabel(label)
         ax.set_ylabel("training loss")

@@ -16,9 +16,10 @@ the graph, per step and member:
   gradient norm and the learning rate the step used; at the first step of
   a `measure`d epoch each layer's update ratio; at the end of a
   `validate`d epoch the validation loss and accuracy;
-* the divergence test (`callbacks.divergence_reason`, on the loss's running
-  mean over the epoch, as `DivergenceStop` reads Keras's): a member that
-  diverges is masked from the next step on (its `tf.cond` branch no longer
+* the divergence test (`callbacks.DivergenceWatch`, with its patience and
+  spike count, on the loss's running mean over the epoch, as `DivergenceStop`
+  reads Keras's): a member that diverges is masked from the next step on
+  (its `tf.cond` branch no longer
   runs: no forward pass, no update), and the others go on. The loop ends
   early once every member has diverged.
 
@@ -35,8 +36,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
-#: Evaluation runs over slices of this many examples (Keras's `evaluate` with this batch size).
-EVAL_BATCH = 1024
+from callbacks.divergence import DivergenceWatch
+from experiments.evaluation import EVAL_BATCH, correct_count, evaluate_graph, shared_evaluation
 
 #: A program compiles with XLA (`jit_compile`) when a member's step costs at most this many
 #: floating-point operations (6 x parameters x batch size) and the validation set is one slice.
@@ -65,49 +66,20 @@ ARRAYS = ("loss", "mean", "correct", "size", "gradient_norm", "learning_rate", "
           "validation_accuracy")
 
 
-def correct_count(model, y, y_pred):
-    """How many of the batch's predictions are right (sigmoid output: > 0.5; softmax: argmax)."""
-    if model.binary:
-        hit = tf.equal(tf.cast(y_pred > 0.5, tf.int32), tf.reshape(tf.cast(y, tf.int32), (-1, 1)))
-    else:
-        hit = tf.equal(tf.argmax(y_pred, axis=-1), tf.reshape(tf.cast(y, tf.int64), (-1,)))
-    return tf.reduce_sum(tf.cast(hit, tf.float32))
-
-
-def evaluate_graph(model, x, y):
-    """(mean loss, accuracy) of `model` on all of `x`, `y`, in slices of `EVAL_BATCH`, as Keras's
-    `evaluate` weighs them (each slice's mean loss by its size). Graph code (call it in a `tf.function`)."""
-    n = tf.shape(x)[0]
-
-    def body(start, total, correct):
-        xs, ys = x[start:start + EVAL_BATCH], y[start:start + EVAL_BATCH]
-        pred = model(xs, training=False)
-        loss = model.compute_loss(x=xs, y=ys, y_pred=pred, training=False)
-        size = tf.cast(tf.shape(xs)[0], tf.float32)
-        return start + EVAL_BATCH, total + tf.cast(loss, tf.float32) * size, correct + correct_count(model, ys, pred)
-
-    if x.shape[0] is not None and x.shape[0] <= EVAL_BATCH:  # one slice: no loop
-        _, total, correct = body(tf.constant(0), tf.constant(0.0), tf.constant(0.0))
-    else:
-        _, total, correct = tf.while_loop(lambda start, *_: start < n, body,
-                                          (tf.constant(0), tf.constant(0.0), tf.constant(0.0)))
-    n = tf.cast(n, tf.float32)
-    return total / n, correct / n
-
-
 class Program:
     """K compiled Keras models (each `compile`d with its optimizer, built) trained together.
 
-    `factors[k]` is member k's `divergence_factor`; `first`/`lowest` (the
-    divergence test's state, NaN for none) carry on from a checkpoint.
+    `watches[k]` is member k's `callbacks.DivergenceWatch` (its factor,
+    patience and state, carried on from a checkpoint), or just its
+    `divergence_factor`; `watch(k)` reads its state back after a call.
     `steps`: how many steps it will train, which decides with the model's
     size whether it compiles with XLA (`xla` forces it either way);
     `max_epochs`: the most epochs one call may train; `ratios=False`: no
     update ratios are measured (the "ratios" arrays stay zero).
     """
 
-    def __init__(self, models, data, seed, batch_size, factors, first=None, lowest=None, xla=None,
-                 max_epochs=None, steps=None, ratios=True):
+    def __init__(self, models, data, seed, batch_size, watches, xla=None, max_epochs=None, steps=None,
+                 ratios=True):
         self.models = list(models)
         k = len(self.models)
         self.x, self.y = tf.constant(data.x_train), tf.constant(data.y_train)
@@ -118,11 +90,18 @@ class Program:
         self.has_validation = len(data.x_val) > 0
         if self.has_validation:
             self.x_val, self.y_val = tf.constant(data.x_val), tf.constant(data.y_val)
-        self.factors = tf.constant(factors, tf.float64)
-        nan = [math.nan] * k
+        self.watches = [w if isinstance(w, DivergenceWatch) else DivergenceWatch(w) for w in watches]
+        self.factors = tf.constant([w.factor for w in self.watches], tf.float64)
+        self.patience = tf.constant([w.patience for w in self.watches], tf.int64)
         self.alive = tf.Variable([True] * k, trainable=False)
-        self.first = tf.Variable(nan if first is None else first, dtype=tf.float64, trainable=False)
-        self.lowest = tf.Variable(nan if lowest is None else lowest, dtype=tf.float64, trainable=False)
+        self.step0 = tf.Variable(0, dtype=tf.int64, trainable=False)  # the call's first step
+        self.state = {}  # DivergenceWatch.FIELDS, one variable each: NaN / -1 for None
+        for name in DivergenceWatch.FIELDS:
+            dtype = tf.int64 if name in ("over", "spikes") or name.endswith("step") else tf.float64
+            none = -1 if dtype == tf.int64 else math.nan
+            values = [getattr(w, name) for w in self.watches]
+            self.state[name] = tf.Variable([none if v is None else v for v in values], dtype=dtype,
+                                           trainable=False)
         self.layers = [[layer for layer in m.layers if layer.trainable_weights] for m in self.models]
         params = max(m.count_params() for m in self.models)
         small = 6 * params * self.size <= XLA_MAX_FLOPS and len(data.x_val) <= EVAL_BATCH
@@ -136,7 +115,7 @@ class Program:
         self._build_train()
         spec = [tf.TensorSpec([None, *data.x_train.shape[1:]], tf.as_dtype(data.x_train.dtype)),
                 tf.TensorSpec([None, *data.y_train.shape[1:]], tf.as_dtype(data.y_train.dtype))]
-        self._shared = _shared_evaluation(self.models, *spec)
+        self._shared = shared_evaluation(self.models, *spec)
         self._evaluate = tf.function(self._evaluate_graph, autograph=False, input_signature=spec)
 
     def _build_train(self):
@@ -203,7 +182,16 @@ class Program:
         """Every variable a call changes: the members' weights and optimizer state, and the
         divergence test's."""
         return [v for m in self.models for v in m.variables + m.optimizer.variables] + \
-            [self.alive, self.first, self.lowest]
+            [self.alive, self.step0, *self.state.values()]
+
+    def watch(self, k):
+        """Member k's `DivergenceWatch`, its state as the last call left it."""
+        watch = self.watches[k]
+        for name, variable in self.state.items():
+            value = variable.numpy()[k].item()
+            none = (value == -1) if name.endswith("step") else (isinstance(value, float) and math.isnan(value))
+            setattr(watch, name, None if none else value)
+        return watch
 
     def evaluate(self, x, y):
         """[(loss, accuracy)] of every member on `x`, `y` (one compiled function for any split)."""
@@ -273,9 +261,33 @@ class Program:
         if self.xla:  # a static shape: padded with orders no step reads
             orders = tf.pad(orders, [[0, self.max_epochs - epochs], [0, 0]])
             orders.set_shape([self.max_epochs, n])
+        self.step0.assign(first)  # a variable, not an argument: see `_loop_graph`
         out = self._inner(orders, tf.cast(last - first, tf.int32), validate, measure)
         out["diverged"] = tf.where(out["diverged"] >= 0, first + out["diverged"], -1)
         return out
+
+    def _watch(self, m, alive, step):
+        """`DivergenceWatch.update` of every alive member, in the graph: `m` its running mean
+        loss after `step` (1-based). Leaves `alive` false for those that diverged."""
+        state = {name: variable.value() for name, variable in self.state.items()}
+        first, lowest, over, peak = state["first"], state["lowest"], state["over"], state["peak"]
+        finite = tf.math.is_finite(m)
+        large = finite & (lowest > 0) & (m > self.factors * lowest) & (m > first)  # NaN: False
+        over_next = tf.where(large, over + 1, tf.zeros_like(over))
+        bad = alive & (~finite | (large & (over_next > self.patience)))
+        ok = alive & ~bad
+        ended = ok & ~large & (over > 0)  # a spike, over
+        better = ended & (tf.math.is_nan(state["worst"]) | (peak > state["worst"]))
+        fresh_peak = ok & large & ((over == 0) | (m > peak))
+        _where(ended, state["spikes"] + 1, self.state["spikes"])
+        _where(better, peak, self.state["worst"])
+        _where(better, state["peak_step"], self.state["worst_step"])
+        _where(fresh_peak, m, self.state["peak"])
+        _where(fresh_peak, tf.fill(tf.shape(over), tf.cast(step, tf.int64)), self.state["peak_step"])
+        _where(ok, over_next, self.state["over"])
+        _where(ok & tf.math.is_nan(first), m, self.state["first"])
+        _where(ok, tf.where(tf.math.is_nan(lowest), m, tf.minimum(lowest, m)), self.state["lowest"])
+        self.alive.assign(ok)
 
     def _loop_graph(self, orders, steps, validate, measure):
         """Steps 0 .. steps - 1 of the call (the call starts at an epoch's first step). Only
@@ -316,15 +328,9 @@ class Program:
             totals = tf.where(alive, tf.where(fresh, 0.0, totals) + loss * size, totals)
             counts = tf.where(alive, tf.where(fresh, 0.0, counts) + size, counts)
             mean = tf.where(alive, totals / counts, math.nan)
-            m = tf.cast(mean, tf.float64)
-            lowest, first_loss = self.lowest.value(), self.first.value()
-            bad = tf.logical_or(tf.logical_not(tf.math.is_finite(m)), tf.logical_and(
-                tf.logical_and(lowest > 0, m > self.factors * lowest), m > first_loss))
-            bad = tf.logical_and(alive, bad)
-            ok = tf.logical_and(alive, tf.logical_not(bad))
-            self.first.assign(tf.where(tf.logical_and(ok, tf.math.is_nan(first_loss)), m, first_loss))
-            self.lowest.assign(tf.where(ok, tf.where(tf.math.is_nan(lowest), m, tf.minimum(lowest, m)), lowest))
-            self.alive.assign(ok)
+            self._watch(tf.cast(mean, tf.float64), alive, self.step0.value() + tf.cast(i, tf.int64) + 1)
+            ok = self.alive.value()
+            bad = tf.logical_and(alive, tf.logical_not(ok))
             diverged = tf.where(bad, tf.cast(i + 1, tf.int64), diverged)
             values = {"loss": loss, "mean": mean, "correct": tf.stack([o[1] for o in outs]),
                       "size": tf.fill([k_count], size), "gradient_norm": tf.stack([o[2] for o in outs]),
@@ -359,32 +365,8 @@ class Program:
         return out
 
 
-def _shared_evaluation(models, x_spec, y_spec):
-    """One `tf.function` computing `evaluate_graph` for any of `models` from its variables'
-    values, or None when their variables differ in shape or type. Traced once for all: tracing a
-    Keras model costs ~0.1 s a member (1.6 s for a group of 16), twice (the program's validation
-    and the final scores). The first model stands for all (its variables replaced by the values
-    passed, through `keras.StatelessScope`), so each member computes exactly what it would alone."""
-    import keras
-
-    template = models[0]
-
-    def signature(model):
-        return [(tuple(v.shape), v.dtype) for v in model.trainable_variables], \
-            [(tuple(v.shape), v.dtype) for v in model.non_trainable_variables]
-
-    if any(signature(m) != signature(template) for m in models[1:]):
-        return None
-    specs = [[tf.TensorSpec(v.shape, v.dtype) for v in variables]
-             for variables in (template.trainable_variables, template.non_trainable_variables)]
-
-    def evaluate(trainable, non_trainable, x, y):
-        mapping = list(zip(template.trainable_variables, trainable)) + \
-            list(zip(template.non_trainable_variables, non_trainable))
-        with keras.StatelessScope(state_mapping=mapping):
-            return evaluate_graph(template, x, y)
-
-    return tf.function(evaluate, autograph=False, input_signature=[*specs, x_spec, y_spec])
+def _where(condition, new, variable):
+    variable.assign(tf.where(condition, new, variable.value()))
 
 
 def _ratio(layer, before):

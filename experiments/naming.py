@@ -26,7 +26,8 @@ def _short(value):
 
 
 _ABBREVIATIONS = {"learning_rate": "lr", "momentum": "mom", "batch_size": "bs", "epsilon": "eps",
-                  "initial_learning_rate": "lr0", "bias_correction": "bc"}
+                  "initial_learning_rate": "lr0", "bias_correction": "bc", "divergence_factor": "divf",
+                  "divergence_patience": "patience"}
 
 
 def name_runs(runs):
@@ -39,7 +40,8 @@ def name_runs(runs):
     starts with its number: `t03_momentum_lr0.01235_mom0.9123_s1`. The name
     without its seed is the run's `group`: the runs a seed aggregate averages.
     """
-    varying = [key for key in ("problem", "model", "batch_size", "epochs", "steps", "average")
+    varying = [key for key in ("problem", "model", "batch_size", "epochs", "steps", "average",
+                               "divergence_factor", "divergence_patience")
                if len({repr(getattr(r, key)) for r in runs}) > 1]
     for run in runs:
         if run.name:

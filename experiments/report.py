@@ -46,10 +46,13 @@ def summary_table(result):
             note = ""
             if r.status == "diverged":
                 note = f"  DIVERGED at step {r.divergence['step']}: {r.divergence['reason']}"
-            elif r.skipped:
-                note = "  (finished before)"
-            elif r.resumed:
-                note = "  (resumed)"
+            elif r.metrics.get("spikes"):
+                note = (f"  {r.metrics['spikes']} spike(s) shorter than the divergence patience, the worst "
+                        f"{r.metrics['worst_spike_loss']:.4g} at step {r.metrics['worst_spike_step']}")
+            if r.status != "diverged" and r.skipped:
+                note += "  (finished before)"
+            elif r.status != "diverged" and r.resumed:
+                note += "  (resumed)"
             lines.append(f"{r.run.name:{width}s}  " + "  ".join(cells) + f"  {r.seconds:9.1f}" + note)
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

@@ -30,7 +30,7 @@ import numpy as np
 import callbacks as cb
 from callbacks import _writers as cb_writers
 from callbacks._steps import logged_epoch
-from callbacks.divergence import divergence_reason
+from callbacks.divergence import DivergenceWatch, divergence_reason
 from experiments import checkpoint, models, signals
 from experiments.config import steps_per_epoch
 from experiments.loop import Program
@@ -66,7 +66,8 @@ class Member:
             checkpoint.restore_arrays(self.model.variables, arrays, "model")
             checkpoint.restore_arrays(optimizer.variables, arrays, "optimizer")
         self.epoch, self.best, self.seconds = meta["epoch"], dict(meta["best"]), meta["seconds"]
-        self.first, self.lowest = meta.get("first_loss"), meta.get("lowest_loss")
+        state = meta.get("divergence_watch") or {"first": meta.get("first_loss"), "lowest": meta.get("lowest_loss")}
+        self.watch = DivergenceWatch(run.divergence_factor, run.divergence_patience, **state)
         self.losses = [float(v) for v in arrays.get("step_loss", [])]
         self.times = [float(v) for v in arrays.get("step_seconds", [])]
         self.divergence = None
@@ -106,7 +107,7 @@ class Member:
             **checkpoint.named_arrays(optimizer.variables, "optimizer"),
             "step_loss": np.array(self.losses, np.float64), "step_seconds": np.array(self.times, np.float64)},
             {"fingerprint": fingerprint, "epoch": epoch, "best": self.best,
-             "first_loss": self.first, "lowest_loss": self.lowest, "seconds": self.seconds + seconds,
+             "divergence_watch": self.watch.state(), "seconds": self.seconds + seconds,
              "events": checkpoint.event_files(self.directory)})
 
 
@@ -194,10 +195,7 @@ def _train_cohort(members, data, per_epoch, epochs, last_step, every, progress, 
         member.add_callbacks(data, epochs)
         member.start_time = member.times[-1] if member.times else 0.0
     program = Program([m.model for m in members], data, members[0].run.seed, members[0].run.batch_size,
-                      [m.run.divergence_factor for m in members],
-                      [math.nan if m.first is None else m.first for m in members],
-                      [math.nan if m.lowest is None else m.lowest for m in members],
-                      steps=last_step, ratios=any(m.run.log["update_ratio"] for m in members))
+                      [m.watch for m in members], steps=last_step, ratios=any(m.run.log["update_ratio"] for m in members))
     writer = cb_writers.ScalarSeries([m.train for m in members] +
                                      ([m.validation for m in members] if program.has_validation else []))
     log = members[0].run.log
@@ -240,7 +238,7 @@ def _train_cohort(members, data, per_epoch, epochs, last_step, every, progress, 
         for member in members:
             if not member.done:
                 member.epoch = epoch
-                member.first, member.lowest = _carried(program, members.index(member))
+                member.watch = program.watch(members.index(member))
         now = time.perf_counter()
         stop = signals.STOP.is_set()
         if epoch == epochs or stop or now - saved_at >= checkpoint_seconds:
@@ -275,11 +273,6 @@ def _mask(program, k):
     alive = program.alive.numpy()
     alive[k] = False
     program.alive.assign(alive)
-
-
-def _carried(program, k):
-    first, lowest = float(program.first.numpy()[k]), float(program.lowest.numpy()[k])
-    return (None if math.isnan(first) else first), (None if math.isnan(lowest) else lowest)
 
 
 def _python_epochs(callbacks, epochs, every, checkpoint_seconds):
@@ -342,9 +335,11 @@ def _log_call(member, k, program, out, first, per_epoch, epochs, every, log, dat
                           ("batch_learning_rate", first + j, column["learning_rate"][j])]
     if diverged >= 0:
         loss = float(column["mean"][count - 1])
-        first_loss, lowest = _carried(program, k)  # not updated by the step that diverged
-        member.divergence = {"step": diverged, "loss": loss,
-                             "reason": divergence_reason(loss, first_loss, lowest, member.run.divergence_factor)}
+        watch = member.watch = program.watch(k)  # not updated by the step that diverged
+        reason = divergence_reason(loss, watch.first, watch.lowest, watch.factor)
+        if math.isfinite(loss) and watch.patience:
+            reason += f", for {watch.patience + 1} steps in a row"
+        member.divergence = {"step": diverged, "loss": loss, "reason": reason}
         member.done = True
     for j0 in range(0, count, per_epoch):  # every call starts at an epoch's first step
         j1 = min(j0 + per_epoch, count)
@@ -402,7 +397,7 @@ def _finish(member, data, per_epoch, epochs):
     curves = {"step_loss": member.losses, "step_seconds": member.times, "steps_per_epoch": per_epoch}
     if member.interrupted:
         return Outcome({"epochs": member.epoch}, member.seconds, curves, member.best, status="interrupted")
-    metrics = {"epochs": epochs, "steps": int(model.optimizer.iterations.numpy())}
+    metrics = {"epochs": epochs, "steps": int(model.optimizer.iterations.numpy()), **member.watch.spike_metrics(diverged=member.divergence is not None)}
     if member.divergence is not None:
         metrics["epochs"] = math.ceil(metrics["steps"] / per_epoch)
     for split, (loss, accuracy) in member.scores.items():

@@ -49,6 +49,103 @@ def test_divergence_factor_must_be_a_number_above_1(factor):
         batch_of([{"problem": "material", "steps": 3, "optimizer": "sgd", "divergence_factor": factor}])
 
 
+def watch_along(losses, factor=100.0, patience=3):
+    """(the 1-based step it stopped at or None, its reason, the watch) along `losses`."""
+    watch = callbacks.DivergenceWatch(factor, patience)
+    for step, loss in enumerate(losses, start=1):
+        reason = watch.update(step, loss)
+        if reason is not None:
+            return step, reason, watch
+    return None, None, watch
+
+
+def test_a_spike_that_recovers_is_not_a_divergence_and_is_counted():
+    losses = [2.5, 1.0, 0.01, 5.0, 7.0, 3.0, 0.02, 0.01, 4.0, 0.01]  # two stretches above 100 x 0.01
+    stopped, _, watch = watch_along(losses, patience=3)
+    assert stopped is None
+    assert watch.spike_metrics() == {"spikes": 2, "worst_spike_loss": 7.0, "worst_spike_step": 5}
+    assert watch.lowest == 0.01 and watch.first == 2.5  # the spikes' values count for neither
+    # a run's default (read without importing TensorFlow) is the watch's
+    from callbacks.divergence import DEFAULT_PATIENCE
+
+    assert config.DEFAULT_PATIENCE == DEFAULT_PATIENCE == config.Run(problem="digits").divergence_patience
+
+
+def test_a_stretch_longer_than_the_patience_is_a_divergence():
+    losses = [2.5, 1.0, 0.01, 5.0, 7.0, 3.0, 0.02]
+    stopped, reason, watch = watch_along(losses, patience=2)
+    assert stopped == 6 and reason == ("the loss 3 exceeds 100 x its lowest value 0.01 and its first "
+                                       "value 2.5, for 3 steps in a row")
+    assert watch.spike_metrics(diverged=True) == {"spikes": 0}
+    assert watch_along(losses, patience=0)[0] == 4  # the old rule: at the first step too large
+    # NaN or inf stops at once, whatever the patience
+    assert watch_along([2.5, 1.0, math.nan], patience=10**6)[:2] == (3, "the loss is nan")
+    assert watch_along([2.5, 1.0, 0.01, 5.0, math.inf], patience=10)[0] == 5
+    # a stretch still going when the run ends is a spike
+    assert watch_along([2.5, 0.01, 5.0], patience=3)[2].spike_metrics() == {
+        "spikes": 1, "worst_spike_loss": 5.0, "worst_spike_step": 3}
+
+
+def test_the_programs_rule_is_the_watchs(tmp_path):
+    """The compiled program's divergence test (`Program._watch`, run eagerly here) against
+    `DivergenceWatch`, for members with different factors and patiences, on one loss stream
+    each with spikes, a recovery, a long stretch and a NaN."""
+    import keras
+
+    from experiments import loop, models, plan
+
+    data = plan.prepare(batch_of([{"optimizer": "sgd"}], {**DIGITS, "epochs": 1}))[0][2]
+    settings = [(100.0, 0), (100.0, 2), (10.0, 5), (math.inf, 1)]
+    program = loop.Program([models.build("softmax_regression", data) for _ in settings], data, 0, 128,
+                           [callbacks.DivergenceWatch(f, p) for f, p in settings], steps=100)
+    rng = np.random.default_rng(0)
+    streams = np.exp(rng.normal(-3, 2.5, size=(40, len(settings))))  # spikes of all lengths
+    streams[0] = 2.0
+    streams[20:27, 2] = 50.0  # 7 steps too large: patience 5 runs out at the 6th
+    streams[30, 3] = math.nan
+    watches = [callbacks.DivergenceWatch(f, p) for f, p in settings]
+    stopped = [None] * len(settings)
+    for step, losses in enumerate(streams, start=1):
+        alive = program.alive.numpy().copy()
+        program._watch(tf_constant(losses), program.alive.value(), step)
+        for k, watch in enumerate(watches):
+            if stopped[k] is None and watch.update(step, losses[k]) is not None:
+                stopped[k] = step
+            assert program.alive.numpy()[k] == (stopped[k] is None), (k, step)
+            if alive[k] and stopped[k] is None:
+                assert program.watch(k).state() == watch.state(), (k, step)
+    # every rule was met: too large with no patience, spikes only, too large for too long, NaN
+    assert stopped[0] is not None and stopped[1] is None and stopped[2] == 26 and stopped[3] == 31
+    assert watches[1].spikes > 0 and watches[2].spikes > 0
+    keras.backend.clear_session()
+
+
+def tf_constant(values):
+    import tensorflow as tf
+
+    return tf.constant(values, tf.float64)
+
+
+SPIKE = {**DIGITS, "epochs": 60, "optimizer": {"name": "sgd", "learning_rate": 0.1},
+         # one step at 30 x the rate: the loss jumps 500-fold and comes back
+         "schedule": {"name": "piecewise", "boundaries": [20, 20.1], "values": [0.1, 3.0, 0.1]}}
+
+
+def test_a_real_transient_spike_is_recorded_and_the_run_finishes(tmp_path):
+    batch = batch_of([{}, {"divergence_patience": 0}], SPIKE)
+    result = runner.run_batch(batch, tmp_path, progress=False)
+    spiked, stopped = result.results
+    assert spiked.status == "ok" and spiked.metrics["spikes"] == 1
+    assert spiked.metrics["worst_spike_step"] == 182  # the step after the fast one: epoch 20's 2nd
+    assert spiked.metrics["worst_spike_loss"] > 100 * spiked.best["train_loss"]
+    assert spiked.metrics["train_loss"] < 0.05  # it recovered
+    record = json.loads((spiked.directory / "result.json").read_text())
+    assert record["metrics"]["spikes"] == 1
+    assert stopped.status == "diverged" and stopped.divergence["step"] == 182  # patience 0: the old rule
+    assert "1 spike(s) shorter than the divergence patience, the worst" in report.summary_table(result)
+    assert scalars(spiked.directory)["final/spikes"][1] == [1.0]  # an HParams metric
+
+
 @pytest.fixture(scope="module")
 def rho_batch(tmp_path_factory):
     """The material's question, what happens at rho = 1, beside rho = 0.9; every step logged."""

@@ -68,6 +68,11 @@ def _internal():
 TEMPLATE_FIELDS = ("seeds", "space")
 
 
+#: A dataset run's `dtype`s, and its `init` and `order` schemes with the arguments each takes.
+DTYPES = ("float32", "float64")
+INITS = {"keras": (), "numpy_he": ("seed",)}
+ORDERS = {"stateless": (), "numpy_permutation": ("seed",)}
+
 #: A run's default `divergence_patience`: `callbacks.divergence.DEFAULT_PATIENCE` (the same
 #: number, kept here so that reading a batch file does not import TensorFlow; a test checks).
 DEFAULT_PATIENCE = 200
@@ -94,6 +99,16 @@ class Run:
     # ... but a finite loss only once it has stayed that large for more than this many steps in a
     # row (dataset runs; a shorter stretch is a spike, counted); 0: at once.
     divergence_patience: int = DEFAULT_PATIENCE
+    # Dataset runs: the number type of the weights and of the computation, "float32" or "float64".
+    dtype: str = "float32"
+    # How the weights start: "keras" (each layer's initializer, seeded by `seed`) or "numpy_he"
+    # (each Dense layer in order: W = randn(out, in) * sqrt(2 / in) from NumPy's
+    # RandomState(init.seed, default `seed`), biases 0: the course's `initialize_parameters_he`).
+    init: dict = dataclasses.field(default_factory=lambda: {"name": "keras"})
+    # The mini-batch order: "stateless" (each epoch's shuffle seeded by (seed, epoch)) or
+    # "numpy_permutation" (epoch e: RandomState(order.seed + 1 + e).permutation(n), default seed
+    # `seed`: the course's `random_mini_batches` with its seed raised every epoch).
+    order: dict = dataclasses.field(default_factory=lambda: {"name": "stateless"})
     # Set by the batch, not by users: where the run comes from.
     group: str | None = _internal()  # the name without the seed: runs that differ only by seed
     index: int | None = _internal()  # its [[runs]] entry in the batch file
@@ -117,7 +132,7 @@ class Run:
                                   f"of a batch file. Received: {key}={values[key]!r}")
         if "problem" not in values:
             raise ConfigError(f"{where}: `problem` is required. Received fields: {sorted(values)}")
-        for key in ("problem", "optimizer", "model", "schedule", "average"):
+        for key in ("problem", "optimizer", "model", "schedule", "average", "init", "order"):
             if values.get(key) is not None:
                 values[key] = _named_table(f"{where}.{key}", values[key])
         log = values.get("log", {})
@@ -145,6 +160,18 @@ class Run:
             raise ConfigError(f"`{where}.divergence_factor` must be > 1 (inf: stop only at NaN or inf). "
                               f"Received: divergence_factor={self.divergence_factor!r}")
         check_int(f"{where}.divergence_patience", self.divergence_patience, minimum=0, maximum=MAX_STEPS)
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"`{where}.dtype` must be one of {', '.join(map(repr, DTYPES))}. "
+                              f"Received: dtype={self.dtype!r}")
+        for key, schemes in (("init", INITS), ("order", ORDERS)):
+            spec = getattr(self, key)
+            lookup(f"{key} scheme in {where}", schemes, spec["name"])
+            for arg in spec:
+                if arg not in ("name", *schemes[spec["name"]]):
+                    raise ConfigError(f"Unknown argument of {key} {spec['name']!r} {arg!r}. "
+                                      f"Known: {', '.join(schemes[spec['name']]) or 'none'}")
+            if "seed" in spec:
+                check_seed(f"{where}.{key}.seed", spec["seed"])
         if self.name is not None:
             check_path_name(f"{where}.name", self.name)
         for key in ("every_epochs", "every_steps"):

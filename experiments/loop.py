@@ -6,8 +6,10 @@
 the graph, per step and member:
 
 * the batch: epoch `e`'s order is a stateless shuffle seeded by
-  `(seed, e)` (it depends on nothing else, so a run resumed at an epoch end
-  sees the batches an uninterrupted one would), cut into batches of
+  `(seed, e)`, or what the program's `orders` function gives (a run's
+  `order` scheme, `experiments.protocol`); either depends on nothing else,
+  so a run resumed at an epoch end sees the batches an uninterrupted one
+  would. It is cut into batches of
   `batch_size` (the last one shorter when it does not divide);
 * the forward pass, `model.compute_loss`, the gradients and
   `optimizer.apply`: the public Keras API, so any
@@ -33,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import math
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -75,21 +78,26 @@ class Program:
     `steps`: how many steps it will train, which decides with the model's
     size whether it compiles with XLA (`xla` forces it either way);
     `max_epochs`: the most epochs one call may train; `ratios=False`: no
-    update ratios are measured (the "ratios" arrays stay zero).
+    update ratios are measured (the "ratios" arrays stay zero);
+    `orders(first_epoch, epochs)`: the epochs' orders, NumPy `[epochs, n]`
+    (None: the stateless shuffle). The members' dtype (their inputs') is the data's.
     """
 
     def __init__(self, models, data, seed, batch_size, watches, xla=None, max_epochs=None, steps=None,
-                 ratios=True):
+                 ratios=True, orders=None):
         self.models = list(models)
         k = len(self.models)
-        self.x, self.y = tf.constant(data.x_train), tf.constant(data.y_train)
+        # the data at the models' precision (float32 unless they are float64)
+        self.dtype = keras.backend.standardize_dtype(self.models[0].inputs[0].dtype)
+        self.x, self.y = tf.constant(data.x_train.astype(self.dtype)), tf.constant(data.y_train)
+        self.orders = orders
         self.n = len(data.x_train)
         self.size = self.n if batch_size == "full" else min(int(batch_size), self.n)
         self.per_epoch = math.ceil(self.n / self.size)
         self.seed = int(seed)
         self.has_validation = len(data.x_val) > 0
         if self.has_validation:
-            self.x_val, self.y_val = tf.constant(data.x_val), tf.constant(data.y_val)
+            self.x_val, self.y_val = tf.constant(data.x_val.astype(self.dtype)), tf.constant(data.y_val)
         self.watches = [w if isinstance(w, DivergenceWatch) else DivergenceWatch(w) for w in watches]
         self.factors = tf.constant([w.factor for w in self.watches], tf.float64)
         self.patience = tf.constant([w.patience for w in self.watches], tf.int64)
@@ -113,7 +121,7 @@ class Program:
         self.ratios = bool(ratios)
         self.max_epochs = max_epochs or max(1, MAX_CALL_STEPS // self.per_epoch)
         self._build_train()
-        spec = [tf.TensorSpec([None, *data.x_train.shape[1:]], tf.as_dtype(data.x_train.dtype)),
+        spec = [tf.TensorSpec([None, *data.x_train.shape[1:]], tf.as_dtype(self.dtype)),
                 tf.TensorSpec([None, *data.y_train.shape[1:]], tf.as_dtype(data.y_train.dtype))]
         self._shared = shared_evaluation(self.models, *spec)
         self._evaluate = tf.function(self._evaluate_graph, autograph=False, input_signature=spec)
@@ -123,7 +131,8 @@ class Program:
         self._inner = tf.function(self._loop_graph, autograph=False, jit_compile=self.xla)
         self._train = tf.function(self._train_graph, autograph=False, input_signature=[
             tf.TensorSpec([], tf.int64), tf.TensorSpec([], tf.int64),
-            tf.TensorSpec([epochs], tf.bool), tf.TensorSpec([epochs], tf.bool)])
+            tf.TensorSpec([epochs], tf.bool), tf.TensorSpec([epochs], tf.bool),
+            tf.TensorSpec([None, self.n], tf.int64)])
         self._called = False
 
     def train(self, first, last, validate, measure):
@@ -139,8 +148,11 @@ class Program:
         if self.xla:
             pad = self.max_epochs - len(validate)
             validate, measure = np.pad(validate, (0, pad)), np.pad(measure, (0, pad))
+        first_epoch = first // self.per_epoch
+        given = None if self.orders is None else self.orders(first_epoch, (last - 1) // self.per_epoch - first_epoch + 1)
         arguments = (tf.constant(first, tf.int64), tf.constant(last, tf.int64), tf.constant(validate, tf.bool),
-                     tf.constant(measure, tf.bool))
+                     tf.constant(measure, tf.bool),
+                     tf.constant(np.zeros((0, self.n), np.int64) if given is None else given, tf.int64))
         if self.xla and not self._called:  # XLA cannot compile every op: then go on without it
             state = [v.numpy() for v in self.variables()]
             try:
@@ -196,7 +208,7 @@ class Program:
     def evaluate(self, x, y):
         """[(loss, accuracy)] of every member on `x`, `y` (one compiled function for any split)."""
         with self._options():
-            losses, accuracies = self._evaluate(tf.constant(x), tf.constant(y))
+            losses, accuracies = self._evaluate(tf.constant(np.asarray(x).astype(self.dtype)), tf.constant(y))
         return list(zip(losses.numpy().tolist(), accuracies.numpy().tolist()))
 
     def _evaluate_graph(self, x, y):
@@ -249,15 +261,19 @@ class Program:
 
         return tf.cond(self.alive[k], live, masked)
 
-    def _train_graph(self, first, last, validate, measure):
-        """The epochs' orders (outside XLA: a stateless shuffle is not compiled), then the loop."""
+    def _train_graph(self, first, last, validate, measure, given):
+        """The epochs' orders (outside XLA: a stateless shuffle is not compiled; `given` when the
+        program has an `orders` function), then the loop."""
         per_epoch, n = self.per_epoch, self.n
         first_epoch = first // per_epoch
         epochs = (last - 1) // per_epoch - first_epoch + 1  # the call's own: shuffles cost
         seed = tf.constant(self.seed, tf.int64)
-        orders = tf.map_fn(lambda e: tf.random.experimental.stateless_shuffle(
-            tf.range(n, dtype=tf.int64), seed=tf.stack([seed, e])),
-            tf.range(first_epoch, first_epoch + epochs), fn_output_signature=tf.int64)
+        if self.orders is not None:
+            orders = given
+        else:
+            orders = tf.map_fn(lambda e: tf.random.experimental.stateless_shuffle(
+                tf.range(n, dtype=tf.int64), seed=tf.stack([seed, e])),
+                tf.range(first_epoch, first_epoch + epochs), fn_output_signature=tf.int64)
         if self.xla:  # a static shape: padded with orders no step reads
             orders = tf.pad(orders, [[0, self.max_epochs - epochs], [0, 0]])
             orders.set_shape([self.max_epochs, n])

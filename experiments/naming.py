@@ -41,7 +41,7 @@ def name_runs(runs):
     without its seed is the run's `group`: the runs a seed aggregate averages.
     """
     varying = [key for key in ("problem", "model", "batch_size", "epochs", "steps", "average",
-                               "divergence_factor", "divergence_patience")
+                               "divergence_factor", "divergence_patience", "dtype", "init", "order")
                if len({repr(getattr(r, key)) for r in runs}) > 1]
     for run in runs:
         if run.name:
@@ -58,7 +58,7 @@ def name_runs(runs):
             if getattr(run, key) is None:  # e.g. `steps` of a run that counts epochs
                 continue
             label = _short(getattr(run, key))
-            if key in ("problem", "model"):
+            if key in ("problem", "model", "dtype", "init", "order"):
                 parts.append(label)
             elif key != "average":
                 parts.append(f"{_ABBREVIATIONS.get(key, key)}{label}")

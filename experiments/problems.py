@@ -144,7 +144,7 @@ def normalise(data: Data) -> Data:
     mean = data.x_train.mean(axis=0)
     std = data.x_train.std(axis=0)
     std = np.where(std > 0, std, 1.0)  # constant pixels stay constant
-    scale = lambda x: ((x - mean) / std).astype("float32")  # noqa: E731
+    scale = lambda x: ((x - mean) / std).astype(data.x_train.dtype)  # noqa: E731
     return dataclasses.replace(
         data, x_train=scale(data.x_train), x_val=scale(data.x_val), x_test=scale(data.x_test)
     )
@@ -158,7 +158,10 @@ def _finish(name, x, y, num_classes, source, validation, test, normalize, data_s
             f"problem {name!r}: validation + test must be below 1. "
             f"Received: validation={validation}, test={test}"
         )
-    parts = _split(x.astype("float32"), y.astype("int32"), validation, test, data_seed)
+    # float64 data (scikit-learn's) stays float64: a float64 run sees it unrounded, and the
+    # training program gives a float32 run the float32 values it always had
+    x = x if x.dtype == np.float64 else x.astype("float32")
+    parts = _split(x, y.astype("int32"), validation, test, data_seed)
     data = Data(name, *parts, num_classes=num_classes, source=source)
     return normalise(data) if _bool(f"{name}.normalize", normalize) else data
 

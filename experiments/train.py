@@ -31,7 +31,7 @@ import callbacks as cb
 from callbacks import _writers as cb_writers
 from callbacks._steps import logged_epoch
 from callbacks.divergence import DivergenceWatch, divergence_reason
-from experiments import checkpoint, models, signals
+from experiments import checkpoint, models, protocol, signals
 from experiments.config import steps_per_epoch
 from experiments.loop import Program
 from experiments.plan import make_optimizer
@@ -54,7 +54,7 @@ class Member:
         run, directory = job.run, job.directory
         self.job, self.run, self.directory = job, run, directory
         keras.utils.set_random_seed(run.seed)  # every member of a group: the same weights
-        self.model = models.build(run.model, data)
+        self.model = protocol.build_model(run, data)
         optimizer = make_optimizer(run, per_epoch)
         self.model.compile(optimizer=optimizer, loss=models.loss_for(self.model), metrics=["accuracy"])
         optimizer.build(self.model.trainable_variables)
@@ -195,7 +195,8 @@ def _train_cohort(members, data, per_epoch, epochs, last_step, every, progress, 
         member.add_callbacks(data, epochs)
         member.start_time = member.times[-1] if member.times else 0.0
     program = Program([m.model for m in members], data, members[0].run.seed, members[0].run.batch_size,
-                      [m.watch for m in members], steps=last_step, ratios=any(m.run.log["update_ratio"] for m in members))
+                      [m.watch for m in members], steps=last_step, ratios=any(m.run.log["update_ratio"] for m in members),
+                      orders=_orders(members[0].run, len(data.x_train)))
     writer = cb_writers.ScalarSeries([m.train for m in members] +
                                      ([m.validation for m in members] if program.has_validation else []))
     log = members[0].run.log
@@ -273,6 +274,13 @@ def _mask(program, k):
     alive = program.alive.numpy()
     alive[k] = False
     program.alive.assign(alive)
+
+
+def _orders(run, n):
+    """The program's `orders` function for the group's `order` scheme (None: its own shuffle)."""
+    if protocol.orders(run, n, 0, 1) is None:
+        return None
+    return lambda first_epoch, epochs: protocol.orders(run, n, first_epoch, epochs)
 
 
 def _python_epochs(callbacks, epochs, every, checkpoint_seconds):

@@ -73,7 +73,7 @@ def test_set_reads_bare_words_as_strings(tmp_path):
 def test_builtin_batches_are_listed_and_each_one_validates():
     names = set(config.builtin_batches())
     assert names == {"naive2d", "mnist", "moons", "lr_decay", "batch_size", "batchnorm",
-                     "rmsprop_rho", "ewa", "lr_search"}
+                     "rmsprop_rho", "ewa", "lr_search", "moons_keras"}
     for name in sorted(names):
         batch = config.load_batch(name)
         assert batch.reproduces.startswith("SPEC") and batch.runtime and batch.expected

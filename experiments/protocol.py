@@ -1,0 +1,74 @@
+"""How a dataset run's model starts and which batches it sees: its `dtype`, `init` and `order`.
+
+The defaults are Keras's own: float32, each layer's initializer seeded by the
+run's `seed`, and each epoch's order a stateless shuffle seeded by
+`(seed, epoch)` (computed in the training program, `experiments.loop`). The
+other schemes reproduce a NumPy course's protocol exactly (SPEC, the moons
+experiment), by what they are, never by its numbers:
+
+* `init = { name = "numpy_he", seed = S }`: for each Dense layer in order,
+  `W = RandomState(S).randn(out, in) * sqrt(2 / in)` from one stream (so
+  `np.random.seed(S)` followed by the course's `initialize_parameters_he`),
+  stored transposed as Keras's `in x out` kernel; biases 0.
+* `order = { name = "numpy_permutation", seed = S }`: epoch `e` (from 0)
+  takes `RandomState(S + 1 + e).permutation(n)`, cut into batches in order
+  (the course's `random_mini_batches`, its seed raised by one every epoch).
+* `dtype = "float64"`: weights, slots and computation in float64, and the
+  data fed at its own precision (no float32 rounding on the way).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import keras
+import numpy as np
+
+from experiments import models
+
+
+@contextlib.contextmanager
+def dtype_scope(dtype):
+    """Layers built inside take `dtype` for their weights and computation (Keras's floatx and
+    global dtype policy, restored after)."""
+    floatx, policy = keras.config.floatx(), keras.config.dtype_policy()
+    keras.config.set_floatx(dtype)
+    keras.config.set_dtype_policy(dtype)
+    try:
+        yield
+    finally:
+        keras.config.set_floatx(floatx)
+        keras.config.set_dtype_policy(policy)
+
+
+def build_model(run, data):
+    """The run's model (`models.build`) in its dtype, its weights set by its `init`. Seed Keras
+    first (`keras.utils.set_random_seed(run.seed)`) for the "keras" init."""
+    with dtype_scope(run.dtype):
+        model = models.build(run.model, data)
+    if run.init["name"] == "numpy_he":
+        numpy_he(model, run.init.get("seed", run.seed))
+    return model
+
+
+def numpy_he(model, seed):
+    """`W = randn(out, in) * sqrt(2 / in)`, biases 0, for each Dense layer in order, from one
+    NumPy RandomState(seed) stream (see the module's docstring)."""
+    rng = np.random.RandomState(seed)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Dense):
+            fan_in, fan_out = layer.kernel.shape
+            weights = rng.randn(fan_out, fan_in) * np.sqrt(2.0 / fan_in)
+            layer.kernel.assign(weights.T.astype(layer.kernel.dtype))
+            if layer.bias is not None:
+                layer.bias.assign(np.zeros(layer.bias.shape, layer.bias.dtype))
+
+
+def orders(run, n, first_epoch, epochs):
+    """Epochs `first_epoch ..` + `epochs` - 1's orders, `[epochs, n]` int64, for a NumPy order;
+    None for the stateless shuffle (the program computes it)."""
+    if run.order["name"] != "numpy_permutation":
+        return None
+    seed = run.order.get("seed", run.seed)
+    return np.stack([np.random.RandomState((seed + 1 + e) % 2**32).permutation(n)
+                     for e in range(first_epoch, first_epoch + epochs)]).astype(np.int64)

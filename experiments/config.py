@@ -70,8 +70,8 @@ TEMPLATE_FIELDS = ("seeds", "space")
 
 #: A dataset run's `dtype`s, and its `init` and `order` schemes with the arguments each takes.
 DTYPES = ("float32", "float64")
-INITS = {"keras": (), "numpy_he": ("seed",)}
-ORDERS = {"stateless": (), "numpy_permutation": ("seed",)}
+INITS = {"keras": ("seed",), "numpy_he": ("seed",)}
+ORDERS = {"stateless": (), "numpy_permutation": ("seed",), "numpy_choice": ("seed",)}
 
 #: A run's default `divergence_patience`: `callbacks.divergence.DEFAULT_PATIENCE` (the same
 #: number, kept here so that reading a batch file does not import TensorFlow; a test checks).
@@ -101,13 +101,14 @@ class Run:
     divergence_patience: int = DEFAULT_PATIENCE
     # Dataset runs: the number type of the weights and of the computation, "float32" or "float64".
     dtype: str = "float32"
-    # How the weights start: "keras" (each layer's initializer, seeded by `seed`) or "numpy_he"
+    # How the weights start: "keras" (each layer's initializer, seeded by init.seed, default `seed`) or "numpy_he"
     # (each Dense layer in order: W = randn(out, in) * sqrt(2 / in) from NumPy's
     # RandomState(init.seed, default `seed`), biases 0: the course's `initialize_parameters_he`).
     init: dict = dataclasses.field(default_factory=lambda: {"name": "keras"})
     # The mini-batch order: "stateless" (each epoch's shuffle seeded by (seed, epoch)) or
     # "numpy_permutation" (epoch e: RandomState(order.seed + 1 + e).permutation(n), default seed
-    # `seed`: the course's `random_mini_batches` with its seed raised every epoch).
+    # `seed`: the course's `random_mini_batches` with its seed raised every epoch), or "numpy_choice"
+    # (every batch drawn with replacement, all full: the textbook's MNIST loop).
     order: dict = dataclasses.field(default_factory=lambda: {"name": "stateless"})
     # Set by the batch, not by users: where the run comes from.
     group: str | None = _internal()  # the name without the seed: runs that differ only by seed

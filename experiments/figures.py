@@ -4,6 +4,9 @@ in TensorBoard (run `figures`, Images dashboard).
 * `loss_curves.png`: every run's training loss per step, smoothed, against
   steps, epochs and seconds (the material's MNIST figure; epochs and
   seconds are the batch-size experiment's "fast but noisy" trade-off).
+* `textbook_loss.png`, for runs that share batches drawn with replacement
+  (`order = "numpy_choice"`, the textbook's MNIST loop): each run's loss on
+  every iteration's batch, smoothed as the textbook smooths it, y from 0 to 1.
 * `paths_<objective>.png`: the trajectories of all runs over the contour plot.
 * `decision_boundaries.png`: one panel per run, for two-feature datasets.
 * `averages.png`: the series and every run's weighted average.
@@ -29,6 +32,35 @@ def smooth(values, weight):
 def smoothing_weight(length):
     """0.9 for short curves, more for long ones, so ~1 % of a curve is averaged."""
     return float(min(0.999, max(0.9, 1 - 100 / max(length, 1))))
+
+
+def smooth_curve(values):
+    """The textbook's smoothing (`common/util.py`): an 11-point Kaiser window (beta 2), the
+    ends mirrored."""
+    values = np.asarray(values, np.float64)
+    window = 11
+    if len(values) < window:
+        return values
+    padded = np.r_[values[window - 1:0:-1], values, values[-1:-window:-1]]
+    weights = np.kaiser(window, 2)
+    out = np.convolve(weights / weights.sum(), padded, mode="valid")
+    return out[5:len(out) - 5]
+
+
+def textbook_loss(results):
+    """The textbook's MNIST figure: every run's smoothed loss on each iteration's shared batch."""
+    fig = _figure(7, 5)
+    ax = fig.subplots()
+    for r in results:
+        losses = smooth_curve(r.curves["step_loss"])
+        ax.plot(np.arange(len(losses)), losses, label=r.run.name, linewidth=1)
+    ax.set_xlabel("iterations")
+    ax.set_ylabel("loss")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=7)
+    ax.set_title("loss on each iteration's shared batch (textbook smoothing)", fontsize=10)
+    fig.tight_layout()
+    return fig
 
 
 def _figure(width, height):
@@ -123,6 +155,8 @@ def batch_figures(directory, results, prepared):
     fitted = [r for r in done if r.kind == "dataset" and r.curves.get("step_loss")]
     if fitted:
         figures["loss_curves"] = loss_curves(fitted)
+        if all(r.run.order["name"] == "numpy_choice" for r in fitted):
+            figures["textbook_loss"] = textbook_loss(fitted)
     boundaries = [r for r in done if r.kind == "dataset" and "grid" in r.curves]
     if boundaries:
         figures["decision_boundaries"] = decision_boundaries(boundaries)

@@ -80,11 +80,12 @@ class Program:
     `max_epochs`: the most epochs one call may train; `ratios=False`: no
     update ratios are measured (the "ratios" arrays stay zero);
     `orders(first_epoch, epochs)`: the epochs' orders, NumPy `[epochs, n]`
-    (None: the stateless shuffle). The members' dtype (their inputs') is the data's.
+    (None: the stateless shuffle), `[epochs, per_epoch * batch size]` with
+    `full_batches` (every batch full: indices drawn with replacement). The members' dtype (their inputs') is the data's.
     """
 
     def __init__(self, models, data, seed, batch_size, watches, xla=None, max_epochs=None, steps=None,
-                 ratios=True, orders=None):
+                 ratios=True, orders=None, full_batches=False):
         self.models = list(models)
         k = len(self.models)
         # the data at the models' precision (float32 unless they are float64)
@@ -94,6 +95,10 @@ class Program:
         self.n = len(data.x_train)
         self.size = self.n if batch_size == "full" else min(int(batch_size), self.n)
         self.per_epoch = math.ceil(self.n / self.size)
+        # an epoch's order: a permutation of the n examples (the last batch shorter when the size
+        # does not divide n), or with `full_batches` (an `orders` drawn with replacement) per_epoch
+        # full batches' indices
+        self.length = self.per_epoch * self.size if full_batches else self.n
         self.seed = int(seed)
         self.has_validation = len(data.x_val) > 0
         if self.has_validation:
@@ -132,7 +137,7 @@ class Program:
         self._train = tf.function(self._train_graph, autograph=False, input_signature=[
             tf.TensorSpec([], tf.int64), tf.TensorSpec([], tf.int64),
             tf.TensorSpec([epochs], tf.bool), tf.TensorSpec([epochs], tf.bool),
-            tf.TensorSpec([None, self.n], tf.int64)])
+            tf.TensorSpec([None, self.length], tf.int64)])
         self._called = False
 
     def train(self, first, last, validate, measure):
@@ -152,7 +157,7 @@ class Program:
         given = None if self.orders is None else self.orders(first_epoch, (last - 1) // self.per_epoch - first_epoch + 1)
         arguments = (tf.constant(first, tf.int64), tf.constant(last, tf.int64), tf.constant(validate, tf.bool),
                      tf.constant(measure, tf.bool),
-                     tf.constant(np.zeros((0, self.n), np.int64) if given is None else given, tf.int64))
+                     tf.constant(np.zeros((0, self.length), np.int64) if given is None else given, tf.int64))
         if self.xla and not self._called:  # XLA cannot compile every op: then go on without it
             state = [v.numpy() for v in self.variables()]
             try:
@@ -276,7 +281,7 @@ class Program:
                 tf.range(first_epoch, first_epoch + epochs), fn_output_signature=tf.int64)
         if self.xla:  # a static shape: padded with orders no step reads
             orders = tf.pad(orders, [[0, self.max_epochs - epochs], [0, 0]])
-            orders.set_shape([self.max_epochs, n])
+            orders.set_shape([self.max_epochs, self.length])
         self.step0.assign(first)  # a variable, not an argument: see `_loop_graph`
         out = self._inner(orders, tf.cast(last - first, tf.int32), validate, measure)
         out["diverged"] = tf.where(out["diverged"] >= 0, first + out["diverged"], -1)
@@ -309,7 +314,7 @@ class Program:
         """Steps 0 .. steps - 1 of the call (the call starts at an epoch's first step). Only
         `steps` is passed in: XLA compiles anew for every value of an argument that decides
         a slice's bounds, and the call's first step would otherwise be one."""
-        k_count, per_epoch, n = len(self.models), self.per_epoch, self.n
+        k_count, per_epoch, n = len(self.models), self.per_epoch, self.length
         names = [name for name in ARRAYS if self.has_validation or not name.startswith("validation")]
         size = self.max_epochs * per_epoch if self.xla else steps  # XLA: a static size
         arrays = {name: tf.TensorArray(tf.float32, size=size, element_shape=[k_count]) for name in names}

@@ -137,7 +137,7 @@ def groups(jobs):
     """The jobs that train together, as lists of indices into `jobs`, in order of first appearance.
 
     Dataset runs with the same problem, model, batch size, length, seed, log
-    settings, dtype, init and order start from the same weights and see the same batches
+    settings, dtype and order see the same batches
     (`experiments.train`): one compiled program trains them as a group. A
     group resumes together, so its runs also share the epoch their
     checkpoints go on from. Every other run is a group of its own.
@@ -147,7 +147,7 @@ def groups(jobs):
         run = job.run
         key = (i,) if job.kind != "dataset" else (
             spec_key(run.problem), spec_key(run.model), run.batch_size, run.epochs, run.steps, run.seed,
-            spec_key(run.log), run.dtype, spec_key(run.init), spec_key(run.order),
+            spec_key(run.log), run.dtype, spec_key(run.order),
             job.start_epoch if job.resume else 0)
         keyed.setdefault(key, []).append(i)
     return list(keyed.values())

@@ -13,6 +13,13 @@ experiment), by what they are, never by its numbers:
 * `order = { name = "numpy_permutation", seed = S }`: epoch `e` (from 0)
   takes `RandomState(S + 1 + e).permutation(n)`, cut into batches in order
   (the course's `random_mini_batches`, its seed raised by one every epoch).
+* `order = { name = "numpy_choice", seed = S }`: every step's batch is
+  `batch_size` indices drawn with replacement (`np.random.choice(n, batch_size)`,
+  the textbook's MNIST loop), from `RandomState([S, e])` for epoch `e`'s
+  `ceil(n / batch_size)` steps, so every batch is full.
+* `init = { name = "keras", seed = S }`: Keras's initializers, seeded by `S`
+  instead of the run's `seed` (networks initialised independently while
+  they share the batches, as the textbook's are).
 * `dtype = "float64"`: weights, slots and computation in float64, and the
   data fed at its own precision (no float32 rounding on the way).
 """
@@ -44,6 +51,8 @@ def dtype_scope(dtype):
 def build_model(run, data):
     """The run's model (`models.build`) in its dtype, its weights set by its `init`. Seed Keras
     first (`keras.utils.set_random_seed(run.seed)`) for the "keras" init."""
+    if "seed" in run.init and run.init["name"] == "keras":
+        keras.utils.set_random_seed(run.init["seed"])
     with dtype_scope(run.dtype):
         model = models.build(run.model, data)
     if run.init["name"] == "numpy_he":
@@ -64,11 +73,21 @@ def numpy_he(model, seed):
                 layer.bias.assign(np.zeros(layer.bias.shape, layer.bias.dtype))
 
 
-def orders(run, n, first_epoch, epochs):
-    """Epochs `first_epoch ..` + `epochs` - 1's orders, `[epochs, n]` int64, for a NumPy order;
-    None for the stateless shuffle (the program computes it)."""
-    if run.order["name"] != "numpy_permutation":
-        return None
+def orders(run, n, first_epoch, epochs, per_epoch=None, size=None):
+    """Epochs `first_epoch ..` + `epochs` - 1's orders for a NumPy order, int64: `[epochs, n]`
+    permutations, or for "numpy_choice" `[epochs, per_epoch * size]` indices drawn with
+    replacement; None for the stateless shuffle (the program computes it)."""
+    name = run.order["name"]
     seed = run.order.get("seed", run.seed)
-    return np.stack([np.random.RandomState((seed + 1 + e) % 2**32).permutation(n)
-                     for e in range(first_epoch, first_epoch + epochs)]).astype(np.int64)
+    span = range(first_epoch, first_epoch + epochs)
+    if name == "numpy_permutation":
+        return np.stack([np.random.RandomState((seed + 1 + e) % 2**32).permutation(n)
+                         for e in span]).astype(np.int64)
+    if name == "numpy_choice":
+        return np.stack([np.random.RandomState([seed, e]).choice(n, per_epoch * size) for e in span]).astype(np.int64)
+    return None
+
+
+def full_batches(run):
+    """Whether the run's order fills every batch (drawn with replacement)."""
+    return run.order["name"] == "numpy_choice"

@@ -196,7 +196,8 @@ def _train_cohort(members, data, per_epoch, epochs, last_step, every, progress, 
         member.start_time = member.times[-1] if member.times else 0.0
     program = Program([m.model for m in members], data, members[0].run.seed, members[0].run.batch_size,
                       [m.watch for m in members], steps=last_step, ratios=any(m.run.log["update_ratio"] for m in members),
-                      orders=_orders(members[0].run, len(data.x_train)))
+                      orders=_orders(members[0].run, len(data.x_train), per_epoch),
+                      full_batches=protocol.full_batches(members[0].run))
     writer = cb_writers.ScalarSeries([m.train for m in members] +
                                      ([m.validation for m in members] if program.has_validation else []))
     log = members[0].run.log
@@ -276,11 +277,12 @@ def _mask(program, k):
     program.alive.assign(alive)
 
 
-def _orders(run, n):
+def _orders(run, n, per_epoch):
     """The program's `orders` function for the group's `order` scheme (None: its own shuffle)."""
-    if protocol.orders(run, n, 0, 1) is None:
+    size = n if run.batch_size == "full" else min(run.batch_size, n)
+    if protocol.orders(run, n, 0, 1, per_epoch, size) is None:
         return None
-    return lambda first_epoch, epochs: protocol.orders(run, n, first_epoch, epochs)
+    return lambda first_epoch, epochs: protocol.orders(run, n, first_epoch, epochs, per_epoch, size)
 
 
 def _python_epochs(callbacks, epochs, every, checkpoint_seconds):

@@ -89,3 +89,39 @@ def test_the_moons_batch_reproduces_the_materials_table(tmp_path):
     assert [round(a, 4) for a in accuracies] == [0.7967, 0.7967, 0.94]
     assert [round(a * 300) for a in accuracies] == [239, 239, 282]
     assert all(math.isclose(a * 300, round(a * 300), abs_tol=1e-4) for a in accuracies)
+
+
+DIGITS = {"problem": {"name": "digits", "validation": 0.2, "test": 0.2}, "model": "softmax_regression",
+          "batch_size": 128, "order": {"name": "numpy_choice", "seed": 5}}
+
+
+def test_numpy_choice_draws_every_batch_with_replacement_and_all_train_on_it(tmp_path):
+    """The textbook's MNIST loop: each iteration `np.random.choice(n, 128)`, shared by every run;
+    each run's loss on that batch is recorded at every iteration."""
+    batch = batch_of([{"optimizer": {"name": "sgd", "learning_rate": 0.1}, "name": "sgd"},
+                      {"optimizer": {"name": "adam", "learning_rate": 0.01}, "name": "adam"}],
+                     {**DIGITS, "steps": 20})
+    run, _, data = plan.prepare(batch)[0]
+    n = len(data.x_train)  # 1078: 9 batches an epoch, all full
+    drawn = protocol.orders(run, n, 0, 3, 9, 128)
+    assert drawn.shape == (3, 9 * 128)
+    np.testing.assert_array_equal(drawn[2], np.random.RandomState([5, 2]).choice(n, 9 * 128))
+    assert len(np.unique(drawn[0])) < 9 * 128  # with replacement
+    result = runner.run_batch(batch, tmp_path, progress=False)
+    assert [p.name for p in result.figures] == ["loss_curves.png", "textbook_loss.png"]
+    for r in result.results:
+        assert len(r.curves["step_loss"]) == 20
+        # step 0's loss is the untrained model's on the first drawn batch of 128
+        keras.utils.set_random_seed(0)
+        model = protocol.build_model(r.run, data)
+        model.compile(loss="sparse_categorical_crossentropy")
+        first = drawn[0][:128]
+        expected = model.evaluate(data.x_train[first].astype("float32"), data.y_train[first], verbose=0,
+                                  batch_size=128)
+        assert r.curves["step_loss"][0] == pytest.approx(expected, rel=1e-6)
+
+
+def test_the_textbook_figure_is_drawn_only_for_shared_drawn_batches(tmp_path):
+    batch = batch_of([{"optimizer": {"name": "sgd", "learning_rate": 0.1}}], {**DIGITS, "steps": 5,
+                                                                              "order": "stateless"})
+    assert [p.name for p in runner.run_batch(batch, tmp_path, progress=False).figures] == ["loss_curves.png"]

@@ -200,7 +200,8 @@ def main(argv=None):
                      help="save a running run at most once per S seconds, at an epoch end "
                           "(default 5; 0: at least at every epoch it logs); a killed batch loses at most that much")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
-    run.add_argument("--verbose", action="store_true", help="also print a line per logged epoch of each run: loss, accuracy, validation")
+    run.add_argument("--verbose", action="store_true",
+                     help="also print a line per logged epoch of each run: loss, accuracy, validation")
     best = commands.add_parser("best", help="rank the trials of finished batches, mean +- std over seeds")
     best.add_argument("logdir", help="a batch directory, or a folder of them")
     best.add_argument("--metric", help="a final metric (validation_loss) or best/<metric>; "

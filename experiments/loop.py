@@ -146,15 +146,17 @@ class Program:
         first step. Returns NumPy arrays: per step `[T, K]` "loss", "mean" (the epoch's running mean
         so far), "correct", "size", "gradient_norm", "learning_rate", "validation_loss" and
         "validation_accuracy" (NaN but at the end of a validated epoch, for members alive after
-        it); per member the `[T, layers]` "ratios" (zero but where measured); "steps" run (fewer than asked once every member has diverged) and
-        per member the "diverged" step count (-1: alive)."""
+        it); per member the `[T, layers]` "ratios" (zero but where measured); "steps" run (fewer
+        than asked once every member has diverged) and per member the "diverged" step count (-1:
+        alive)."""
         if len(validate) > self.max_epochs:
             raise ValueError(f"a call trains at most {self.max_epochs} epochs; asked {len(validate)}")
         if self.xla:
             pad = self.max_epochs - len(validate)
             validate, measure = np.pad(validate, (0, pad)), np.pad(measure, (0, pad))
         first_epoch = first // self.per_epoch
-        given = None if self.orders is None else self.orders(first_epoch, (last - 1) // self.per_epoch - first_epoch + 1)
+        epochs = (last - 1) // self.per_epoch - first_epoch + 1
+        given = None if self.orders is None else self.orders(first_epoch, epochs)
         arguments = (tf.constant(first, tf.int64), tf.constant(last, tf.int64), tf.constant(validate, tf.bool),
                      tf.constant(measure, tf.bool),
                      tf.constant(np.zeros((0, self.length), np.int64) if given is None else given, tf.int64))

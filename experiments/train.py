@@ -31,15 +31,11 @@ import callbacks as cb
 from callbacks import _writers as cb_writers
 from callbacks._steps import logged_epoch
 from callbacks.divergence import DivergenceWatch, divergence_reason
-from experiments import checkpoint, models, protocol, signals
+from experiments import checkpoint, models, pacing, protocol, signals
 from experiments.config import steps_per_epoch
 from experiments.loop import Program
 from experiments.plan import make_optimizer
 from experiments.results import Failure, Outcome, write_final
-
-#: A call of the program aims at about this many seconds: Ctrl-C waits at most about as long.
-CALL_SECONDS = 1.0
-
 
 def epoch_cadence(run, epochs):
     """Log (and validate) every N epochs: `log.every_epochs`, else ~100 times a run."""
@@ -195,19 +191,20 @@ def _train_cohort(members, data, per_epoch, epochs, last_step, every, progress, 
         member.add_callbacks(data, epochs)
         member.start_time = member.times[-1] if member.times else 0.0
     program = Program([m.model for m in members], data, members[0].run.seed, members[0].run.batch_size,
-                      [m.watch for m in members], steps=last_step, ratios=any(m.run.log["update_ratio"] for m in members),
-                      orders=_orders(members[0].run, len(data.x_train), per_epoch),
+                      [m.watch for m in members], steps=last_step,
+                      ratios=any(m.run.log["update_ratio"] for m in members),
+                      orders=pacing.orders(members[0].run, len(data.x_train), per_epoch),
                       full_batches=protocol.full_batches(members[0].run))
     writer = cb_writers.ScalarSeries([m.train for m in members] +
                                      ([m.validation for m in members] if program.has_validation else []))
     log = members[0].run.log
-    python_epochs = _python_epochs(members[0].callbacks, epochs, every, checkpoint_seconds)
-    bar = _bar(members, epochs, first_epoch, progress)
+    python_epochs = pacing.python_epochs(members[0].callbacks, epochs, every, checkpoint_seconds)
+    bar = pacing.bar(members, epochs, first_epoch, progress)
     start = time.perf_counter()
     saved_at = start
     epoch, rate = first_epoch, None  # rate: seconds per step of the last call
     while epoch < epochs and not all(m.done for m in members):
-        end = min(_call_end(epoch, epochs, every, per_epoch, python_epochs, rate), epoch + program.max_epochs)
+        end = min(pacing.call_end(epoch, epochs, every, per_epoch, python_epochs, rate), epoch + program.max_epochs)
         first, last = epoch * per_epoch, min(end * per_epoch, last_step)
         epoch_numbers = np.arange(epoch, end)
         validate = np.array([logged_epoch(e, every, epochs) for e in epoch_numbers])
@@ -275,52 +272,6 @@ def _mask(program, k):
     alive = program.alive.numpy()
     alive[k] = False
     program.alive.assign(alive)
-
-
-def _orders(run, n, per_epoch):
-    """The program's `orders` function for the group's `order` scheme (None: its own shuffle)."""
-    size = n if run.batch_size == "full" else min(run.batch_size, n)
-    if protocol.orders(run, n, 0, 1, per_epoch, size) is None:
-        return None
-    return lambda first_epoch, epochs: protocol.orders(run, n, first_epoch, epochs, per_epoch, size)
-
-
-def _python_epochs(callbacks, epochs, every, checkpoint_seconds):
-    """The epochs at whose end Python must act: a callback's, and with `checkpoint_seconds=0`
-    every logged one (a checkpoint at each)."""
-    wanted = set()
-    for callback in callbacks:
-        step = getattr(callback, "every_epochs", None) or epochs
-        wanted |= {e for e in range(0, epochs, step)} | {epochs - 1}
-    if checkpoint_seconds == 0:
-        wanted |= {e for e in range(epochs) if logged_epoch(e, every, epochs)}
-    return sorted(wanted)
-
-
-def _call_end(epoch, epochs, every, per_epoch, python_epochs, rate):
-    """The epoch (exclusive) the next call trains to: the next epoch where Python must act at
-    the latest, and about `CALL_SECONDS` of work once the rate is known (so that Ctrl-C is
-    answered within about that long); until then, a logging interval."""
-    limit = epochs
-    for e in python_epochs:
-        if e >= epoch:
-            limit = e + 1
-            break
-    if rate is None:
-        wanted = epoch + every
-    else:
-        wanted = epoch + max(1, int(CALL_SECONDS / (rate * per_epoch)))
-    return min(limit, max(epoch + 1, wanted))
-
-
-def _bar(members, epochs, first_epoch, progress):
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-
-    names = members[0].run.name if len(members) == 1 else f"{members[0].run.name} +{len(members) - 1}"
-    return tqdm(total=epochs, desc=names, unit="epoch", initial=first_epoch, position=1, leave=False,
-                dynamic_ncols=True)
 
 
 def _log_call(member, k, program, out, first, per_epoch, epochs, every, log, data, before, seconds):
@@ -407,7 +358,8 @@ def _finish(member, data, per_epoch, epochs):
     curves = {"step_loss": member.losses, "step_seconds": member.times, "steps_per_epoch": per_epoch}
     if member.interrupted:
         return Outcome({"epochs": member.epoch}, member.seconds, curves, member.best, status="interrupted")
-    metrics = {"epochs": epochs, "steps": int(model.optimizer.iterations.numpy()), **member.watch.spike_metrics(diverged=member.divergence is not None)}
+    metrics = {"epochs": epochs, "steps": int(model.optimizer.iterations.numpy()),
+               **member.watch.spike_metrics(diverged=member.divergence is not None)}
     if member.divergence is not None:
         metrics["epochs"] = math.ceil(metrics["steps"] / per_epoch)
     for split, (loss, accuracy) in member.scores.items():

@@ -81,7 +81,8 @@ class Program:
     update ratios are measured (the "ratios" arrays stay zero);
     `orders(first_epoch, epochs)`: the epochs' orders, NumPy `[epochs, n]`
     (None: the stateless shuffle), `[epochs, per_epoch * batch size]` with
-    `full_batches` (every batch full: indices drawn with replacement). The members' dtype (their inputs') is the data's.
+    `full_batches` (every batch full: indices drawn with replacement). The
+    data is cast to the members' dtype (their inputs').
     """
 
     def __init__(self, models, data, seed, batch_size, watches, xla=None, max_epochs=None, steps=None,

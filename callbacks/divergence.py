@@ -67,18 +67,23 @@ class DivergenceWatch:
     def state(self):
         return {name: getattr(self, name) for name in self.FIELDS}
 
+    def reason(self, loss):
+        """Why this rule stops a run at `loss` (NaN, inf, or too large once more than `patience`
+        steps in a row)."""
+        reason = divergence_reason(loss, self.first, self.lowest, self.factor)
+        if math.isfinite(loss) and self.patience:
+            reason += f", for {self.patience + 1} steps in a row"
+        return reason
+
     def update(self, step, loss):
         loss = float(loss)
         if not math.isfinite(loss):
-            return f"the loss is {loss}"
+            return self.reason(loss)
         if too_large(loss, self.first, self.lowest, self.factor):
             if self.over == 0 or loss > self.peak:
                 self.peak, self.peak_step = loss, step
             self.over += 1
-            if self.over > self.patience:
-                reason = divergence_reason(loss, self.first, self.lowest, self.factor)
-                return reason + (f", for {self.over} steps in a row" if self.patience else "")
-            return None
+            return self.reason(loss) if self.over > self.patience else None
         if self.over:  # a spike, over
             self.spikes += 1
             if self.worst is None or self.peak > self.worst:

@@ -30,7 +30,7 @@ import numpy as np
 import callbacks as cb
 from callbacks import _writers as cb_writers
 from callbacks._steps import logged_epoch
-from callbacks.divergence import DivergenceWatch, divergence_reason
+from callbacks.divergence import DivergenceWatch
 from experiments import checkpoint, models, pacing, protocol, signals
 from experiments.config import steps_per_epoch
 from experiments.loop import Program
@@ -296,11 +296,8 @@ def _log_call(member, k, program, out, first, per_epoch, epochs, every, log, dat
                           ("batch_learning_rate", first + j, column["learning_rate"][j])]
     if diverged >= 0:
         loss = float(column["mean"][count - 1])
-        watch = member.watch = program.watch(k)  # not updated by the step that diverged
-        reason = divergence_reason(loss, watch.first, watch.lowest, watch.factor)
-        if math.isfinite(loss) and watch.patience:
-            reason += f", for {watch.patience + 1} steps in a row"
-        member.divergence = {"step": diverged, "loss": loss, "reason": reason}
+        member.watch = program.watch(k)  # not updated by the step that diverged
+        member.divergence = {"step": diverged, "loss": loss, "reason": member.watch.reason(loss)}
         member.done = True
     for j0 in range(0, count, per_epoch):  # every call starts at an epoch's first step
         j1 = min(j0 + per_epoch, count)

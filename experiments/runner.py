@@ -44,6 +44,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
+import sys
 
 from experiments import checkpoint, figures, plan, ranking, signals, store
 from experiments.config import Batch
@@ -129,6 +130,18 @@ def run_batch(batch, logdir="logs", progress=True, keras_verbose=False, prepared
             lock.release()
 
 
+#: The number each kind of run is summed up by in a progress line (the summary table's first column).
+HEADLINE = {"dataset": "train_loss", "objective": "loss", "series": "rms_error"}
+
+
+def progress_line(batch_name, done, total, result):
+    """One line for a finished run, where progress bars cannot redraw (output to a file or pipe)."""
+    key = HEADLINE.get(result.kind)
+    value = result.metrics.get(key) if key else None
+    metric = f"  {key} {value:.4g}" if isinstance(value, (int, float)) else ""
+    return f"{batch_name} [{done}/{total}] {result.run.name}: {result.status}{metric}  {result.seconds:.1f} s"
+
+
 def _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose, pool, resuming, report,
                 checkpoint_seconds):
     """`run_batch`'s work once the directory is locked: every round, then the batch's outputs."""
@@ -138,12 +151,15 @@ def _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose, poo
 
     metric = batch.search.metric if batch.search else None
     mode = batch.search.mode_for(metric) if metric else None
+    # progress: bars where they can redraw (a terminal), else one line per finished run
+    bars = progress and sys.stderr.isatty()
+    lines = progress and not bars
     rounds = batch.search.rounds if batch.search else 1
     searched = sum(run.trial is not None for run, _, _ in prepared)
     total = len(prepared) + (rounds - 1) * searched
-    bar = tqdm(total=total, desc=batch.name, unit="run", disable=not progress, position=0,
+    bar = tqdm(total=total, desc=batch.name, unit="run", disable=not bars, position=0,
                dynamic_ncols=True)
-    results, history = [], []
+    results, history, counted = [], [], 0
     with bar:
         ready = prepared
         for round_index in range(1, rounds + 1):
@@ -153,12 +169,13 @@ def _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose, poo
             history.append(describe_round(batch, round_index))
             jobs, finished = [], {}
             for run, kind, thing in ready:
-                job, done = store.job_for(directory, batch, run, kind, thing, progress and pool.local, keras_verbose,
-                                 report)
+                job, done = store.job_for(directory, batch, run, kind, thing, bars and pool.local, keras_verbose,
+                                          report)
                 job.checkpoint_seconds = checkpoint_seconds
                 if done is not None:
                     finished[len(jobs)] = done
                     bar.update()
+                    counted += 1
                 jobs.append(job)
             if resuming:
                 resumed = sum(job.resume for job in jobs)
@@ -180,6 +197,9 @@ def _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose, poo
                         checkpoint.seal(result.record(), result.directory), indent=2, default=str))
                     bar.set_postfix_str(result.run.name)
                     bar.update()
+                    counted += 1  # `bar.n` stays 0 while the bar is disabled
+                    if lines:
+                        print(progress_line(batch.name, counted, total, result), file=sys.stderr, flush=True)
                 # stop between groups only: a group's finished runs are all written before it raises
                 if any(i in left for i in group):
                     continue

@@ -203,3 +203,17 @@ def test_a_long_run_has_its_validation_values_at_every_epoch_it_logs(tmp_path):
         expected = dict(reference[tag])
         assert [v for _, v in validation[tag]] == [expected[s] for s in logged], tag
     assert validation["epoch_loss"][-1][1] == pytest.approx(default.metrics["validation_loss"], rel=1e-6)
+
+
+def test_progress_into_a_file_is_one_line_per_run_not_redraws(tmp_path, capsys):
+    """Where stderr is not a terminal (a log file, a pipe, pytest's capture), no bars: a line per
+    finished run with its status, headline number and seconds."""
+    runs = [{"problem": "material", "steps": 30, "optimizer": {"name": "sgd", "learning_rate": 0.95}},
+            {"problem": "material", "steps": 30, "optimizer": {"name": "adam", "learning_rate": 0.3}}]
+    out = runner.run_batch(batch_of(runs), tmp_path, progress=True)
+    err = capsys.readouterr().err
+    assert "\r" not in err and "\x1b[" not in err and "it/s" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 2
+    first = out.results[0]
+    assert lines[0] == f"t [1/2] {first.run.name}: ok  loss {first.metrics['loss']:.4g}  {first.seconds:.1f} s"

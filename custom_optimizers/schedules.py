@@ -13,7 +13,8 @@ Epochs are counted from 0, so every schedule starts at its initial rate.
 
 All schedules compute in float32 (the dtype of the optimizer's learning
 rate) and are registered as Keras serialisables, so a model saved with one of
-them as its optimizer's learning rate loads back with it.
+them as its optimizer's learning rate loads back with it. Like Keras's, each
+takes a `name` (a string; default its class's name), kept in its config.
 """
 
 from __future__ import annotations
@@ -49,9 +50,10 @@ def _check_int(name, value, minimum=1):
 class _EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
     """Base: turns the optimizer's step into the (possibly fractional) epoch."""
 
-    def __init__(self, steps_per_epoch=1, staircase=False):
+    def __init__(self, steps_per_epoch=1, staircase=False, name=None):
         self.steps_per_epoch = _check_int("steps_per_epoch", steps_per_epoch)
         self.staircase = check_bool("staircase", staircase)
+        self.name = _check_name(name, type(self).__name__)
 
     def _epoch(self, step):
         epoch = ops.divide(ops.cast(step, "float32"), float(self.steps_per_epoch))
@@ -61,7 +63,17 @@ class _EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
         return self._rate(self._epoch(step))  # `_rate`: each subclass's formula
 
     def get_config(self):
-        return {"steps_per_epoch": self.steps_per_epoch, "staircase": self.staircase}
+        return {"steps_per_epoch": self.steps_per_epoch, "staircase": self.staircase, "name": self.name}
+
+
+def _check_name(name, default):
+    """A schedule's `name` (Keras's schedules take one; it names the ops): a string, default the
+    class's name."""
+    if name is None:
+        return default
+    if not isinstance(name, str):
+        raise ValueError(f"`name` must be a string. Received: name={name!r}")
+    return name
 
 
 def _check_learning_rate(name, value):
@@ -83,8 +95,8 @@ class InverseTimeDecay(_EpochSchedule):
         staircase: hold the rate constant within an epoch. Defaults to False.
     """
 
-    def __init__(self, initial_learning_rate, decay_rate=1.0, steps_per_epoch=1, staircase=False):
-        super().__init__(steps_per_epoch, staircase)
+    def __init__(self, initial_learning_rate, decay_rate=1.0, steps_per_epoch=1, staircase=False, name=None):
+        super().__init__(steps_per_epoch, staircase, name)
         self.initial_learning_rate = _check_learning_rate(
             "initial_learning_rate", initial_learning_rate
         )
@@ -112,8 +124,8 @@ class ExponentialDecay(_EpochSchedule):
         staircase: hold the rate constant within an epoch. Defaults to False.
     """
 
-    def __init__(self, initial_learning_rate, decay_rate=0.95, steps_per_epoch=1, staircase=False):
-        super().__init__(steps_per_epoch, staircase)
+    def __init__(self, initial_learning_rate, decay_rate=0.95, steps_per_epoch=1, staircase=False, name=None):
+        super().__init__(steps_per_epoch, staircase, name)
         self.initial_learning_rate = _check_learning_rate(
             "initial_learning_rate", initial_learning_rate
         )
@@ -145,8 +157,8 @@ class InverseSqrtDecay(_EpochSchedule):
         staircase: hold the rate constant within an epoch. Defaults to False.
     """
 
-    def __init__(self, initial_learning_rate, k=1.0, steps_per_epoch=1, staircase=False):
-        super().__init__(steps_per_epoch, staircase)
+    def __init__(self, initial_learning_rate, k=1.0, steps_per_epoch=1, staircase=False, name=None):
+        super().__init__(steps_per_epoch, staircase, name)
         self.initial_learning_rate = _check_learning_rate(
             "initial_learning_rate", initial_learning_rate
         )
@@ -179,9 +191,10 @@ class StepDecay(_EpochSchedule):
     """
 
     def __init__(
-        self, initial_learning_rate, factor=0.5, epochs_per_drop=10, steps_per_epoch=1, staircase=True
+        self, initial_learning_rate, factor=0.5, epochs_per_drop=10, steps_per_epoch=1, staircase=True,
+        name=None,
     ):
-        super().__init__(steps_per_epoch, staircase)
+        super().__init__(steps_per_epoch, staircase, name)
         self.initial_learning_rate = _check_learning_rate(
             "initial_learning_rate", initial_learning_rate
         )
@@ -221,8 +234,8 @@ class PiecewiseConstant(_EpochSchedule):
         steps_per_epoch: optimizer steps per epoch, positive int. Defaults to 1.
     """
 
-    def __init__(self, boundaries, values, steps_per_epoch=1):
-        super().__init__(steps_per_epoch, staircase=False)
+    def __init__(self, boundaries, values, steps_per_epoch=1, name=None):
+        super().__init__(steps_per_epoch, staircase=False, name=name)
         boundaries = [check_range("boundaries", b, 0.0, None, low_open=True) for b in boundaries]
         values = [_check_learning_rate("values", v) for v in values]
         if any(b >= c for b, c in zip(boundaries, boundaries[1:])):
@@ -249,6 +262,7 @@ class PiecewiseConstant(_EpochSchedule):
             "boundaries": self.boundaries,
             "values": self.values,
             "steps_per_epoch": self.steps_per_epoch,
+            "name": self.name,
         }
 
 
@@ -280,8 +294,9 @@ class WarmupCosineDecay(keras.optimizers.schedules.LearningRateSchedule):
     """
 
     def __init__(
-        self, peak_learning_rate, decay_steps, warmup_steps=0, initial_learning_rate=0.0, alpha=0.0
+        self, peak_learning_rate, decay_steps, warmup_steps=0, initial_learning_rate=0.0, alpha=0.0, name=None
     ):
+        self.name = _check_name(name, type(self).__name__)
         self.peak_learning_rate = _check_learning_rate("peak_learning_rate", peak_learning_rate)
         self.decay_steps = _check_int("decay_steps", decay_steps)
         self.warmup_steps = _check_int("warmup_steps", warmup_steps, minimum=0)
@@ -310,4 +325,5 @@ class WarmupCosineDecay(keras.optimizers.schedules.LearningRateSchedule):
             "warmup_steps": self.warmup_steps,
             "initial_learning_rate": self.initial_learning_rate,
             "alpha": self.alpha,
+            "name": self.name,
         }

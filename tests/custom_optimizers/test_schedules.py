@@ -89,8 +89,13 @@ def test_optimizer_uses_schedule_step_by_step():
 ])
 def test_config_round_trip(name, kwargs):
     schedule = co.get_schedule(name, **kwargs)
+    assert schedule.name == type(schedule).__name__  # Keras's default: the class's name
     clone = type(schedule).from_config(schedule.get_config())
     assert clone.get_config() == schedule.get_config()
+    named = type(schedule)(**kwargs, name="mine")  # as Keras's schedules take it
+    assert named.name == "mine" and type(named).from_config(named.get_config()).name == "mine"
+    with pytest.raises(ValueError, match="`name` must be a string. Received: name=3"):
+        type(schedule)(**kwargs, name=3)
     restored = keras.optimizers.schedules.deserialize(keras.optimizers.schedules.serialize(schedule))
     assert type(restored) is type(schedule)
     for step in (0, 5, 50):

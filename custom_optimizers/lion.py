@@ -30,7 +30,9 @@ class Lion(Optimizer):
     Args:
         learning_rate: positive float, `LearningRateSchedule` or callable.
             Defaults to 1e-4.
-        beta_1: `b1`, in [0, 1]. Defaults to 0.9.
+        beta_1: `b1`, in [0, 1]. Defaults to 0.9. (`keras.optimizers.Lion`
+            refuses 0; here it is allowed: the update is then `sign(g)`,
+            signSGD, a well-defined method.)
         beta_2: `b2`, in [0, 1). Defaults to 0.99.
         **kwargs: `keras.optimizers.Optimizer` arguments.
     """

@@ -58,7 +58,9 @@ class Momentum(Optimizer):
         learning_rate: positive float, `LearningRateSchedule` or callable.
             Defaults to 0.01.
         momentum: `mu` (the material's `mu` or `beta`), in [0, 1).
-            Defaults to 0.9.
+            Defaults to 0.9. (`keras.optimizers.SGD` accepts 1; here it is
+            refused: at `mu = 1` the "ewa" form never moves, `v` stays 0,
+            and the "velocity" form never forgets a gradient.)
         form: `"velocity"` or `"ewa"`, see above. Defaults to `"velocity"`.
         nesterov: use Nesterov's look-ahead gradient. Defaults to False.
         **kwargs: `keras.optimizers.Optimizer` arguments (`weight_decay`,

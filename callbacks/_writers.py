@@ -64,8 +64,7 @@ class Borrowed:
             give_back(os.path.join(self.logdir, sub))
 
 
-_SCALAR_METADATA = None
-_write_scalars = None
+_write_scalars = None  # the compiled function, made at the first call
 
 
 def write_scalars(writer, series):
@@ -77,18 +76,18 @@ def write_scalars(writer, series):
     traced once per process for every writer (a summary op traced under
     `writer.as_default()` would keep that writer, and tracing it again for each
     group's 2K writers cost 1 s a group of 16)."""
-    global _SCALAR_METADATA, _write_scalars
+    global _write_scalars
     if not series:
         return
     if _write_scalars is None:
         from tensorboard.plugins.scalar import metadata
         from tensorflow.python.ops import gen_summary_ops
 
-        _SCALAR_METADATA = metadata.create_summary_metadata(display_name=None, description=None).SerializeToString()
+        scalar = metadata.create_summary_metadata(display_name=None, description=None).SerializeToString()
 
         def write(handle, tags, steps, values):
             def body(i):
-                done = gen_summary_ops.write_summary(handle, steps[i], values[i], tags[i], _SCALAR_METADATA)
+                done = gen_summary_ops.write_summary(handle, steps[i], values[i], tags[i], scalar)
                 with tf.control_dependencies([done]):
                     return i + 1
 
@@ -101,14 +100,3 @@ def write_scalars(writer, series):
                    tf.constant([tag for tag, _, _ in series], tf.string),
                    tf.constant([step for _, step, _ in series], tf.int64),
                    tf.constant([value for _, _, value in series], tf.float32))
-
-
-class ScalarSeries:
-    """`write([[(tag, step, value), ...] for each writer])`: `write_scalars` for several writers."""
-
-    def __init__(self, writers):
-        self.writers = list(writers)
-
-    def write(self, series):
-        for writer, one in zip(self.writers, series):
-            write_scalars(writer, one)

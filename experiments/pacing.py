@@ -12,9 +12,9 @@ CALL_SECONDS = 1.0
 
 def orders(run, n, per_epoch):
     """The program's `orders` function for the group's `order` scheme (None: its own shuffle)."""
-    size = n if run.batch_size == "full" else min(run.batch_size, n)
-    if protocol.orders(run, n, 0, 1, per_epoch, size) is None:
+    if run.order["name"] == "stateless":
         return None
+    size = n if run.batch_size == "full" else min(run.batch_size, n)
     return lambda first_epoch, epochs: protocol.orders(run, n, first_epoch, epochs, per_epoch, size)
 
 

@@ -22,16 +22,19 @@ def write_hparams_config(directory, batch, prepared, loaded):
     cb.hparams.write_config(directory, values, metrics + [("wall_seconds", None, "wall time [s]")])
 
 
+#: The summary table's columns by problem kind, (metric, label); the first is a run's headline number.
+COLUMNS = {
+    "dataset": [("train_loss", "train loss"), ("train_accuracy", "train acc"),
+                ("validation_accuracy", "val acc"), ("test_accuracy", "test acc")],
+    "objective": [("loss", "final f"), ("distance", "to minimum"), ("x", "x"), ("y", "y")],
+    "series": [("rms_error", "RMS error"), ("first_10_mean_error", "mean error t<=10")],
+}
+
+
 def summary_table(result):
     """The batch's final numbers as aligned text, one section per problem kind."""
-    columns = {
-        "dataset": [("train_loss", "train loss"), ("train_accuracy", "train acc"),
-                    ("validation_accuracy", "val acc"), ("test_accuracy", "test acc")],
-        "objective": [("loss", "final f"), ("distance", "to minimum"), ("x", "x"), ("y", "y")],
-        "series": [("rms_error", "RMS error"), ("first_10_mean_error", "mean error t<=10")],
-    }
     lines = []
-    for kind, cols in columns.items():
+    for kind, cols in COLUMNS.items():
         rows = [r for r in result.results if r.kind == kind]
         if not rows:
             continue
@@ -46,13 +49,14 @@ def summary_table(result):
             note = ""
             if r.status == "diverged":
                 note = f"  DIVERGED at step {r.divergence['step']}: {r.divergence['reason']}"
-            elif r.metrics.get("spikes"):
-                note = (f"  {r.metrics['spikes']} spike(s) shorter than the divergence patience, the worst "
-                        f"{r.metrics['worst_spike_loss']:.4g} at step {r.metrics['worst_spike_step']}")
-            if r.status != "diverged" and r.skipped:
-                note += "  (finished before)"
-            elif r.status != "diverged" and r.resumed:
-                note += "  (resumed)"
+            else:
+                if r.metrics.get("spikes"):
+                    note = (f"  {r.metrics['spikes']} spike(s) shorter than the divergence patience, the "
+                            f"worst {r.metrics['worst_spike_loss']:.4g} at step {r.metrics['worst_spike_step']}")
+                if r.skipped:
+                    note += "  (finished before)"
+                elif r.resumed:
+                    note += "  (resumed)"
             lines.append(f"{r.run.name:{width}s}  " + "  ".join(cells) + f"  {r.seconds:9.1f}" + note)
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

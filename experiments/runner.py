@@ -49,7 +49,7 @@ import sys
 from experiments import checkpoint, figures, plan, ranking, signals, store
 from experiments.config import Batch
 from experiments.plan import describe_round, next_round, prepare, spec_key
-from experiments.report import write_hparams_config
+from experiments.report import COLUMNS, write_hparams_config
 from experiments.results import Result
 
 
@@ -130,13 +130,10 @@ def run_batch(batch, logdir="logs", progress=True, keras_verbose=False, prepared
             lock.release()
 
 
-#: The number each kind of run is summed up by in a progress line (the summary table's first column).
-HEADLINE = {"dataset": "train_loss", "objective": "loss", "series": "rms_error"}
-
-
 def progress_line(batch_name, done, total, result):
-    """One line for a finished run, where progress bars cannot redraw (output to a file or pipe)."""
-    key = HEADLINE.get(result.kind)
+    """One line for a finished run, where progress bars cannot redraw (output to a file or pipe),
+    with its headline number (the summary table's first column)."""
+    key = COLUMNS[result.kind][0][0] if result.kind in COLUMNS else None
     value = result.metrics.get(key) if key else None
     metric = f"  {key} {value:.4g}" if isinstance(value, (int, float)) else ""
     return f"{batch_name} [{done}/{total}] {result.run.name}: {result.status}{metric}  {result.seconds:.1f} s"

@@ -8,7 +8,7 @@ epochs up to an epoch where something needs Python (a histogram, a
 decision-boundary image, a checkpoint, the end), sized to take about a
 second so that Ctrl-C and SIGTERM are answered promptly. After each call
 the per-step values are turned into the run's TensorBoard scalars (written
-in bulk by `callbacks._writers.ScalarSeries`) and checkpoints.
+in bulk by `callbacks._writers.write_scalars`) and checkpoints.
 
 Each run logs what `model.fit` with the suite's callbacks logged: in
 `<run>/train`, `epoch_loss`, `epoch_accuracy` (Keras's running means over
@@ -195,8 +195,6 @@ def _train_cohort(members, data, per_epoch, epochs, last_step, every, progress, 
                       ratios=any(m.run.log["update_ratio"] for m in members),
                       orders=pacing.orders(members[0].run, len(data.x_train), per_epoch),
                       full_batches=protocol.full_batches(members[0].run))
-    writer = cb_writers.ScalarSeries([m.train for m in members] +
-                                     ([m.validation for m in members] if program.has_validation else []))
     log = members[0].run.log
     python_epochs = pacing.python_epochs(members[0].callbacks, epochs, every, checkpoint_seconds)
     bar = pacing.bar(members, epochs, first_epoch, progress)
@@ -214,7 +212,6 @@ def _train_cohort(members, data, per_epoch, epochs, last_step, every, progress, 
         seconds = time.perf_counter() - called
         if epoch > first_epoch:  # the first call traces and compiles
             rate = seconds / max(1, out["steps"])
-        series = [[] for _ in range(len(writer.writers))]
         elapsed = time.perf_counter() - start
         for k, member in enumerate(members):
             if member.done:
@@ -222,6 +219,9 @@ def _train_cohort(members, data, per_epoch, epochs, last_step, every, progress, 
             try:
                 train, validation = _log_call(member, k, program, out, first, per_epoch, epochs, every, log,
                                               data, elapsed - seconds, seconds)
+                cb_writers.write_scalars(member.train, train)
+                if member.validation is not None:
+                    cb_writers.write_scalars(member.validation, validation)
                 if member.done:  # diverged: its events end here; the others go on
                     member.epoch = math.ceil(member.divergence["step"] / per_epoch)
             except Exception as error:
@@ -229,10 +229,6 @@ def _train_cohort(members, data, per_epoch, epochs, last_step, every, progress, 
                 member.error, member.done = Failure.of(error), True
                 _mask(program, k)
                 continue
-            series[k] += train
-            if member.validation is not None:
-                series[len(members) + k] += validation
-        writer.write(series)
         epoch = end
         for member in members:
             if not member.done:

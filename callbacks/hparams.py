@@ -14,8 +14,8 @@ class HParamsLogger(Borrowed, keras.callbacks.Callback):
     Written at the start of training into `<logdir>` itself, the run's root,
     so the dashboard lists the run as one session whose metrics come from
     its `train` and `validation` subdirectories. `trial_id` names the
-    session (default: a hash of `hparams`, as TensorBoard does). `write_config(...)` below writes
-    the experiment's list of hyperparameters and metrics once per batch.
+    session (default: a hash of `hparams`, as TensorBoard does). Without an experiment
+    definition (`hp.hparams_config`) TensorBoard infers the columns from the sessions.
     """
 
     def __init__(self, logdir, hparams, trial_id=None):
@@ -31,26 +31,6 @@ class HParamsLogger(Borrowed, keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self._give_back_writers()
-
-
-def write_config(logdir, hparams, metrics):
-    """The experiment summary: `hparams` is {name: [values seen]}, `metrics`
-    is [(tag, group, display name)]; written into `<logdir>` (a batch's root)."""
-    import tensorflow as tf
-
-    def domain(values):
-        values = sorted(set(values), key=str)
-        if all(isinstance(v, bool) for v in values) or all(isinstance(v, str) for v in values):
-            return hp.Discrete(values)
-        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-            return hp.RealInterval(float(min(values)), float(max(values)))
-        return None
-
-    with tf.summary.create_file_writer(str(logdir)).as_default():
-        hp.hparams_config(
-            hparams=[hp.HParam(name, domain(values)) for name, values in hparams.items()],
-            metrics=[hp.Metric(tag, group=group, display_name=name) for tag, group, name in metrics],
-        )
 
 
 #: Run outcomes -> the HParams dashboard's session status (its "Status" filter). The

@@ -1,7 +1,8 @@
 """A mean-over-seeds run for each group of seeds, with its spread as tags.
 
-Every seed keeps its own run; `<group>_mean/` is added beside them. For each
-scalar tag the seeds share, at each step they all logged:
+Every seed keeps its own run; `<group>_mean/train` and `<group>_mean/validation`
+are added beside them. For each scalar tag the seeds' curves share, at each
+step they all logged:
 
     <tag>           the mean over seeds
     <tag>/std_low   mean - one standard deviation (the sample's: n - 1)
@@ -9,10 +10,15 @@ scalar tag the seeds share, at each step they all logged:
     <tag>/min       the lowest seed
     <tag>/max       the highest seed
 
-TensorBoard groups `<tag>/...` with `<tag>`, so one card shows the mean and
-its bands. The same holds for the root's `final/*` and `best/*` tags. The
-aggregate has no HParams session: the dashboard already groups the seeds
-of a trial into one session group (their `trial_id` is the group).
+A tag on which every seed logged the same values (a 2-D path from a fixed
+start, a learning-rate schedule) gets its mean alone: bands of zero width
+say nothing. The root's one-point summaries (`summary/*`: wall time,
+diverged, steps) are not averaged; HParams shows them per seed, and groups
+the seeds of a trial into one session group (their `trial_id`).
+
+The batch's own run gets a custom-scalars layout (`dashboard.write_bands`):
+one margin chart per tag, the mean with its std band, every group of the
+batch in it.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ BANDS = {
     "/min": lambda v: v.min(axis=0),
     "/max": lambda v: v.max(axis=0),
 }
-SUBDIRECTORIES = ("", "train", "validation")
+SUBDIRECTORIES = ("train", "validation")
 
 
 def read_scalars(directory):
@@ -68,6 +74,7 @@ def write_aggregate(directory, group, results):
 
     out = pathlib.Path(directory) / f"{group}_mean"
     out.mkdir(exist_ok=True)
+    banded = set()
     for sub in SUBDIRECTORIES:
         per_seed = [read_scalars(r.directory / sub) for r in results]
         tags = sorted(set.intersection(*(set(s) for s in per_seed)))
@@ -77,19 +84,33 @@ def write_aggregate(directory, group, results):
         for tag in tags:
             steps = sorted(set.intersection(*(set(s[tag]) for s in per_seed)))
             values = np.array([[s[tag][step] for step in steps] for s in per_seed])
-            for suffix, band in BANDS.items():
+            same = np.array_equal(values, np.broadcast_to(values[:1], values.shape), equal_nan=True)
+            for suffix, band in BANDS.items() if not same else [("", BANDS[""])]:
                 series += [(tag + suffix, step, value) for step, value in zip(steps, band(values).tolist())]
+            if not same:
+                banded.add(tag)
         writer = tf.summary.create_file_writer(str(out / sub))
         write_scalars(writer, series)  # in bulk: eagerly, 0.6 s an aggregate of digits' 300 steps
         writer.close()
     checkpoint.write(out / "aggregate.json", json.dumps(
         {"group": group, "runs": [r.run.name for r in results], "seeds": [r.run.seed for r in results],
          "bands": {"<tag>": "mean", "<tag>/std_low": "mean - sample std",
-                   "<tag>/std_high": "mean + sample std", "<tag>/min": "min", "<tag>/max": "max"}},
+                   "<tag>/std_high": "mean + sample std", "<tag>/min": "min", "<tag>/max": "max"},
+         "banded": sorted(banded)},
         indent=2))
-    return out
+    return out, banded
 
 
 def write_aggregates(directory, results):
-    """One aggregate run per group of seeds; returns their paths."""
-    return [write_aggregate(directory, group, members) for group, members in seed_groups(results).items()]
+    """One aggregate run per group of seeds, and the batch's margin charts of their bands;
+    returns their paths."""
+    from experiments import dashboard
+
+    written, banded = [], set()
+    for group, members in seed_groups(results).items():
+        path, tags = write_aggregate(directory, group, members)
+        written.append(path)
+        banded |= tags
+    if banded:
+        dashboard.write_bands(directory, sorted(banded))
+    return written

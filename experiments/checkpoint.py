@@ -53,10 +53,12 @@ def fingerprint(config):
 
 
 def event_files(directory):
-    """{path relative to `directory`: size in bytes} of every event file under it."""
+    """{path relative to `directory`: size in bytes} of every event file under it, but its
+    HParams session (`*.session`): `dashboard.unify` may replace that one at any time, so it is
+    neither sealed with a result nor cut back with a checkpoint."""
     directory = pathlib.Path(directory)
     return {str(path.relative_to(directory)): path.stat().st_size
-            for path in sorted(directory.rglob(f"{EVENTS}*")) if path.is_file()}
+            for path in sorted(directory.rglob(f"{EVENTS}*")) if path.is_file() and not path.name.endswith(".session")}
 
 
 RESULT = "result.json"

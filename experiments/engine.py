@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import callbacks as cb
 from callbacks import _writers as cb_writers
-from experiments import checkpoint
+from experiments import checkpoint, dashboard
 from experiments.plan import hparams_of
 from experiments.results import FINISHED, Failure, Result
 from experiments.train import train_group
@@ -45,8 +45,8 @@ def execute_group(jobs):
     results = [None] * len(jobs)
     try:
         for root, job in zip(roots, jobs):
-            if not job.resume:
-                start_session(root, job)
+            if not job.resume or not dashboard.has_session(job.directory):
+                start_session(job)
         if jobs[0].kind == "dataset":
             outcomes = train_group(jobs, progress=jobs[0].progress, checkpoint_seconds=jobs[0].checkpoint_seconds)
         else:
@@ -83,14 +83,12 @@ def _one(job):
         return Failure.of(error)
 
 
-def start_session(writer, job):
-    """The run's HParams session; its seeds share `trial_id` (the run's group)."""
-    from tensorboard.plugins.hparams import api as hp
-
-    with writer.as_default():
-        hp.hparams(hparams_of(job.run, job.thing if job.kind == "dataset" else None),
-                   trial_id=job.run.group or job.run.name)
-    writer.flush()
+def start_session(job):
+    """The run's HParams session, in its own event file (`dashboard`): its batch's seeds of a
+    trial share `trial_id`, `<batch>/<group>`."""
+    batch = job.directory.parent.name
+    hparams = {"batch": batch, **hparams_of(job.run, job.thing if job.kind == "dataset" else None)}
+    dashboard.write_session(job.directory, hparams, trial_id=f"{batch}/{job.run.group or job.run.name}")
 
 
 def failed(job, error):
@@ -102,7 +100,8 @@ def failed(job, error):
 def close_failed(job):
     """End the HParams session of a run whose process died (`parallel.Pool`); start it
     again first, in case the worker died before its start reached the disk."""
+    if not dashboard.has_session(job.directory):
+        start_session(job)
     writer = cb_writers.borrow(job.directory)
-    start_session(writer, job)
     cb.hparams.write_status(writer, "failed")
     cb_writers.give_back(job.directory)

@@ -1,9 +1,15 @@
 """The figures of a batch: one PNG each beside the logs, and the same images
-in TensorBoard (run `figures`, Images dashboard).
+in TensorBoard (the batch's own run, `<batch>`, Images dashboard).
 
 * `loss_curves.png`: every run's training loss per step, smoothed, against
   steps, epochs and seconds (the material's MNIST figure; epochs and
-  seconds are the batch-size experiment's "fast but noisy" trade-off).
+  seconds are the batch-size experiment's "fast but noisy" trade-off). The
+  seconds are those of training alone, from the first step: the program's
+  calls, not the logging between them, and the first call's steps at the
+  second call's pace (the first also traces and compiles).
+
+Each trial (an optimizer's configuration) has one colour and one legend
+entry; its seeds are thin lines of that colour (`trials`).
 * `textbook_loss.png`, for runs that share batches drawn with replacement
   (`order = "numpy_choice"`, the textbook's MNIST loop): each run's loss on
   every iteration's batch, smoothed as the textbook smooths it, y from 0 to 1.
@@ -47,13 +53,35 @@ def smooth_curve(values):
     return out[5:len(out) - 5]
 
 
+def trials(results):
+    """[(result, colour, legend label or None, one of several seeds)]: one colour per trial (an
+    optimizer's configuration), its seeds drawn in it, one legend entry per trial."""
+    groups = {}
+    for r in results:
+        groups.setdefault(r.run.group or r.run.name, []).append(r)
+    palette = [f"C{i}" for i in range(10)] if len(groups) <= 10 else \
+        [_colormap("tab20")(i % 20) for i in range(len(groups))]
+    out = []
+    for (trial, members), colour in zip(groups.items(), palette):
+        for i, r in enumerate(members):
+            label = (trial if len(members) == 1 else f"{trial} ({len(members)} seeds)") if i == 0 else None
+            out.append((r, colour, label, len(members) > 1))
+    return out
+
+
+def _colormap(name):
+    import matplotlib
+
+    return matplotlib.colormaps[name]
+
+
 def textbook_loss(results):
     """The textbook's MNIST figure: every run's smoothed loss on each iteration's shared batch."""
     fig = _figure(7, 5)
     ax = fig.subplots()
-    for r in results:
+    for r, colour, label, seeded in trials(results):
         losses = smooth_curve(r.curves["step_loss"])
-        ax.plot(np.arange(len(losses)), losses, label=r.run.name, linewidth=1)
+        ax.plot(np.arange(len(losses)), losses, label=label, color=colour, linewidth=0.6 if seeded else 1)
     ax.set_xlabel("iterations")
     ax.set_ylabel("loss")
     ax.set_ylim(0, 1)
@@ -72,18 +100,20 @@ def _figure(width, height):
 def loss_curves(results):
     fig = _figure(15, 4.5)
     by_step, by_epoch, by_time = fig.subplots(1, 3)
-    for r in results:
+    for r, colour, label, seeded in trials(results):
         raw = r.curves["step_loss"]
         losses = smooth(raw, smoothing_weight(len(raw)))
         steps = np.arange(len(losses))
-        line, = by_step.plot(steps, losses, label=r.run.name, linewidth=1)
-        by_epoch.plot((steps + 1) / r.curves["steps_per_epoch"], losses, color=line.get_color(), linewidth=1)
-        by_time.plot(r.curves["step_seconds"], losses, color=line.get_color(), linewidth=1)
+        width = 0.6 if seeded else 1
+        by_step.plot(steps, losses, label=label, color=colour, linewidth=width)
+        by_epoch.plot((steps + 1) / r.curves["steps_per_epoch"], losses, color=colour, linewidth=width)
+        by_time.plot(r.curves["step_seconds"], losses, color=colour, linewidth=width)
         spike = r.metrics.get("worst_spike_step")
         if spike is not None and 0 < spike <= len(raw):  # the worst spike: a loss too large, for a while
-            by_step.plot(spike - 1, raw[spike - 1], "v", color=line.get_color(), markersize=7,
+            by_step.plot(spike - 1, raw[spike - 1], "v", color=colour, markersize=7,
                          label=f"{r.run.name}: worst of {r.metrics['spikes']} spike(s)")
-    for ax, label in ((by_step, "step"), (by_epoch, "epoch"), (by_time, "seconds")):
+    for ax, label in ((by_step, "step"), (by_epoch, "epoch"),
+                      (by_time, "seconds of training, from the first step")):
         ax.set_xlabel(label)
         ax.set_ylabel("training loss")
         ax.set_yscale("log")
@@ -100,10 +130,12 @@ def paths(objective, results):
     x, y = np.meshgrid(np.linspace(*objective.xlim, 300), np.linspace(*objective.ylim, 300))
     ax.contour(x, y, objective.f(np.stack([x, y])), levels=sorted(objective.levels),
                colors="0.7", linewidths=0.8)
-    for r in results:
+    for r, colour, label, seeded in trials(results):
         path = r.curves["path"]
-        ax.plot(path[:, 0], path[:, 1], "o-", markersize=2.5, linewidth=1,
-                label=f"{r.run.name}: f={r.metrics['loss']:.3g}")
+        final = [m.metrics["loss"] for m in results if (m.run.group or m.run.name) == (r.run.group or r.run.name)]
+        f = f"f={final[0]:.3g}" if len(set(final)) == 1 else f"f={min(final):.3g}..{max(final):.3g}"
+        ax.plot(path[:, 0], path[:, 1], "-" if seeded else "o-", markersize=2.5, linewidth=0.6 if seeded else 1,
+                color=colour, label=label and f"{label}: {f}")
     ax.plot(*objective.start, "s", color="k", markersize=6)
     if objective.minimum is not None:
         ax.plot(*objective.minimum, "+", color="k", markersize=12)
@@ -136,8 +168,8 @@ def averages(results):
     t = np.arange(1, len(series.values) + 1)
     ax.plot(t, series.values, ".", color="0.6", markersize=4, label="series")
     ax.plot(t, series.trend, "--", color="k", linewidth=1, label="trend (no noise)")
-    for r in results:
-        ax.plot(t, r.curves["average"], linewidth=1.2, label=r.run.name)
+    for r, colour, label, seeded in trials(results):
+        ax.plot(t, r.curves["average"], linewidth=0.6 if seeded else 1.2, color=colour, label=label)
     ax.set_xlabel("t")
     ax.legend(fontsize=8)
     ax.set_title("exponentially weighted averages, with and without bias correction")
@@ -171,7 +203,7 @@ def batch_figures(directory, results, prepared):
         figures["averages"] = averages(averaged)
 
     written = []
-    with tf.summary.create_file_writer(str(directory / "figures")).as_default():
+    with tf.summary.create_file_writer(str(directory)).as_default():  # the batch's own run
         for name, fig in figures.items():
             png = png_bytes(fig)
             path = directory / f"{name}.png"

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import callbacks as cb
+from experiments import dashboard
 from experiments.plan import hparams_of, spec_key
-from experiments.results import HPARAM_METRICS
+from experiments.results import DIVERGING, HPARAM_METRICS, RUN_METRICS, summary_tag
 
 
 def write_hparams_config(directory, batch, prepared, loaded):
-    """The HParams dashboard's columns: every hyperparameter, over its whole searched range."""
-    values = {}
+    """The HParams dashboard's columns: every hyperparameter, over its whole searched range, and
+    the batch (its directory's name); then every batch's under the same log directory made one
+    (`dashboard.unify`)."""
+    values = {"batch": [directory.name]}
     probes = [(run, loaded.get(spec_key(run.problem))) for _, run in batch.probes]
     for run, thing in [(run, thing) for run, _, thing in prepared] + probes:
         data = thing if run.model is not None else None  # the size of batch_size = "full"
@@ -17,9 +19,9 @@ def write_hparams_config(directory, batch, prepared, loaded):
             values.setdefault(name, []).append(value)
     kinds = {kind for _, kind, _ in prepared}
     metrics = [m for kind in HPARAM_METRICS if kind in kinds for m in HPARAM_METRICS[kind]]
-    if kinds & {"dataset", "objective"}:  # the runs that can diverge
-        metrics.append(("diverged", None, "diverged (1 = yes)"))
-    cb.hparams.write_config(directory, values, metrics + [("wall_seconds", None, "wall time [s]")])
+    metrics += [m for m in RUN_METRICS if m[0] != "diverged" or kinds & set(DIVERGING)]
+    dashboard.write_definition(directory, values, [(summary_tag(m), None, name) for m, name in metrics])
+    dashboard.unify(directory.parent)
 
 
 #: The summary table's columns by problem kind, (metric, label); the first is a run's headline number.

@@ -4,7 +4,7 @@
 function returns an `Outcome`; `engine.execute` turns it into a `Result`,
 whose `record()` is what `result.json` and `summary.json` keep.
 `HPARAM_METRICS` names, per problem kind, the metrics a run reports and the
-HParams dashboard shows; `write_final` writes them at the run's root.
+HParams dashboard shows; `write_final` writes them at the run's root as `summary/*`.
 """
 
 from __future__ import annotations
@@ -95,26 +95,31 @@ class Job:
     checkpoint_seconds: float = 5.0  # at most one checkpoint per this many seconds (and the last)
 
 
-#: The HParams dashboard's metric columns, by problem kind: (tag, group, display name).
+#: The HParams dashboard's metric columns by problem kind: (metric, display name). A metric is
+#: a final value (`train_loss`) or a best one (`best/train_loss`), as `result.json` keeps them;
+#: each is written once, at the run's root, as the scalar `summary_tag(metric)`.
 HPARAM_METRICS = {
-    "dataset": [("final/train_loss", None, "train loss"),
-                ("final/train_accuracy", None, "train accuracy"),
-                ("final/validation_loss", None, "validation loss"),
-                ("final/validation_accuracy", None, "validation accuracy"),
-                ("final/test_accuracy", None, "test accuracy"),
-                ("best/train_loss", None, "best train loss"),
-                ("best/validation_loss", None, "best validation loss"),
-                ("best/validation_accuracy", None, "best validation accuracy"),
-                ("final/spikes", None, "loss spikes (not divergences)")],
-    "objective": [("final/loss", None, "final f"), ("final/distance", None, "distance to the minimum"),
-                  ("best/loss", None, "best f")],
-    "series": [("final/rms_error", None, "RMS error to the trend"),
-               ("final/first_10_mean_error", None, "mean error, t <= 10")],
+    "dataset": [("train_loss", "train loss"), ("train_accuracy", "train accuracy"),
+                ("validation_loss", "validation loss"), ("validation_accuracy", "validation accuracy"),
+                ("test_accuracy", "test accuracy"), ("best/train_loss", "best train loss"),
+                ("best/validation_loss", "best validation loss"),
+                ("best/validation_accuracy", "best validation accuracy"),
+                ("spikes", "loss spikes (not divergences)")],
+    "objective": [("loss", "final f"), ("distance", "distance to the minimum"), ("best/loss", "best f")],
+    "series": [("rms_error", "RMS error to the trend"), ("first_10_mean_error", "mean error, t <= 10")],
 }
+#: Every kind's last columns; `diverged` only for the kinds that can diverge.
+RUN_METRICS = [("diverged", "diverged (1 = yes)"), ("wall_seconds", "wall time [s]")]
+DIVERGING = ("dataset", "objective")
+
+
+def summary_tag(metric):
+    """`summary/train_loss`, `summary/best_train_loss`: one tag group, out of the curves' way."""
+    return "summary/" + metric.replace("/", "_")
 
 
 #: The metrics a search can rank by, by problem kind: final values and `best/...`.
-METRICS = {kind: [tag.removeprefix("final/") for tag, _, _ in tags] for kind, tags in HPARAM_METRICS.items()}
+METRICS = {kind: [metric for metric, _ in columns] for kind, columns in HPARAM_METRICS.items()}
 
 
 METRICS["dataset"] += ["test_loss", "best/train_accuracy"]
@@ -123,17 +128,17 @@ METRICS["dataset"] += ["test_loss", "best/train_accuracy"]
 METRICS["objective"] += ["x", "y"]
 
 
-def write_final(directory, metrics, seconds, best=None, diverged=None):
-    """`final/<metric>`, `best/<metric>`, `wall_seconds` and (for runs that
-    can diverge) `diverged` (1 or 0) at the run's root (step 0): the HParams
-    dashboard's metrics."""
+def write_final(directory, kind, metrics, seconds, best=None, diverged=None):
+    """The HParams dashboard's metrics of a run of `kind` (`HPARAM_METRICS`, `wall_seconds` and,
+    for runs that can diverge, `diverged` 1 or 0) as `summary/*` scalars at its root (step 0).
+    Every other number is in `result.json`."""
+    values = {**metrics, **{f"best/{name}": value for name, value in (best or {}).items()},
+              "wall_seconds": seconds}
+    if diverged is not None:
+        values["diverged"] = float(diverged)
     writer = cb_writers.borrow(directory)
     with writer.as_default(step=0):
-        for name, value in metrics.items():
-            tf.summary.scalar(f"final/{name}", value)
-        for name, value in (best or {}).items():
-            tf.summary.scalar(f"best/{name}", value)
-        tf.summary.scalar("wall_seconds", seconds)
-        if diverged is not None:
-            tf.summary.scalar("diverged", float(diverged))
+        for metric, _ in HPARAM_METRICS[kind] + RUN_METRICS:
+            if values.get(metric) is not None:
+                tf.summary.scalar(summary_tag(metric), values[metric])
     cb_writers.give_back(directory)

@@ -32,10 +32,11 @@ batch of the same name, or `fresh`, gets a `_2`, `_3`, ... suffix):
     <run-name>/result.json   status (ok, diverged, failed), metrics, best values, checksum
     <run-name>/checkpoint.npz  the state at the last saved epoch end (dataset runs)
     <run-name>/curves.npz    the figures' data of a finished run
-    <run-name>/              HParams session, final/* scalars, wall_seconds
+    <run-name>/              HParams session (its own event file), summary/* scalars
     <run-name>/train/        epoch_* (and batch_*) scalars, update_ratio/*, histograms, images
     <run-name>/validation/   epoch_* scalars
-    figures/                 the batch's figures as TensorBoard images
+    <group>_mean/            the mean over a trial's seeds (`aggregate`)
+    (root event files)       the HParams definition (`dashboard`), the figures as images
     *.png                    the same figures as files
 """
 
@@ -46,7 +47,7 @@ import json
 import pathlib
 import sys
 
-from experiments import checkpoint, figures, plan, ranking, signals, store
+from experiments import checkpoint, dashboard, engine, figures, plan, ranking, signals, store
 from experiments.config import Batch
 from experiments.plan import describe_round, next_round, prepare, spec_key
 from experiments.report import COLUMNS, write_hparams_config
@@ -171,6 +172,8 @@ def _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose, poo
                 job.checkpoint_seconds = checkpoint_seconds
                 if done is not None:
                     finished[len(jobs)] = done
+                    if not dashboard.has_session(job.directory):  # presentation only: not sealed with it
+                        engine.start_session(job)
                     bar.update()
                     counted += 1
                 jobs.append(job)
@@ -210,5 +213,6 @@ def _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose, poo
             {**dataclasses.asdict(batch.search), "mode": mode, "history": history}, indent=2, default=str))
     aggregates = aggregate.write_aggregates(directory, results)
     written = figures.batch_figures(directory, results, prepared)
+    dashboard.unify(directory.parent)  # this batch's sessions get every batch's columns
     checkpoint.write(directory / "summary.json", json.dumps([r.record() for r in results], indent=2, default=str))
     return BatchResult(batch, directory, results, written, aggregates, metric, mode)

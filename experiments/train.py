@@ -201,6 +201,9 @@ def _train_cohort(members, data, per_epoch, epochs, last_step, every, progress, 
     start = time.perf_counter()
     saved_at = start
     epoch, rate = first_epoch, None  # rate: seconds per step of the last call
+    # the clock of the step times: seconds inside the program's calls, from the first step; the
+    # first call's steps are timed at the pace of the second (the first traces and compiles)
+    clock, first_call = 0.0, None
     while epoch < epochs and not all(m.done for m in members):
         end = min(pacing.call_end(epoch, epochs, every, per_epoch, python_epochs, rate), epoch + program.max_epochs)
         first, last = epoch * per_epoch, min(end * per_epoch, last_step)
@@ -212,13 +215,17 @@ def _train_cohort(members, data, per_epoch, epochs, last_step, every, progress, 
         seconds = time.perf_counter() - called
         if epoch > first_epoch:  # the first call traces and compiles
             rate = seconds / max(1, out["steps"])
-        elapsed = time.perf_counter() - start
+            if first_call is not None:
+                clock = _retime(members, *first_call, rate)
+                first_call = None
+        else:
+            first_call = ({id(m): len(m.times) for m in members}, int(out["steps"]), seconds)
         for k, member in enumerate(members):
             if member.done:
                 continue
             try:
                 train, validation = _log_call(member, k, program, out, first, per_epoch, epochs, every, log,
-                                              data, elapsed - seconds, seconds)
+                                              data, clock, seconds)
                 cb_writers.write_scalars(member.train, train)
                 if member.validation is not None:
                     cb_writers.write_scalars(member.validation, validation)
@@ -229,7 +236,7 @@ def _train_cohort(members, data, per_epoch, epochs, last_step, every, progress, 
                 member.error, member.done = Failure.of(error), True
                 _mask(program, k)
                 continue
-        epoch = end
+        epoch, clock = end, clock + seconds
         for member in members:
             if not member.done:
                 member.epoch = epoch
@@ -270,11 +277,21 @@ def _mask(program, k):
     program.alive.assign(alive)
 
 
+def _retime(members, marks, steps, seconds, rate):
+    """Time the first call's `steps` at `rate` seconds a step instead of its `seconds` (which
+    include tracing and compiling); returns the clock at its end."""
+    for member in members:
+        mark = marks[id(member)]
+        relative = np.array(member.times[mark:]) - member.start_time
+        member.times[mark:] = (member.start_time + relative * (rate * steps / max(seconds, 1e-12))).tolist()
+    return rate * steps
+
+
 def _log_call(member, k, program, out, first, per_epoch, epochs, every, log, data, before, seconds):
     """Member k's part of one call: its step history, best values, divergence, its callbacks at
     the call's last epoch; returns its (train, validation) scalars [(tag, step, value)].
 
-    `before`: seconds from the start of training to the call; `seconds`: the call's."""
+    `before`: the clock at the call (seconds of training before it); `seconds`: the call's."""
     steps, diverged = int(out["steps"]), int(out["diverged"][k])
     count = diverged - first if diverged >= 0 else steps  # its steps in this call
     column = {name: out[name][:count, k] for name in ("loss", "mean", "correct", "size", "gradient_norm",
@@ -357,7 +374,7 @@ def _finish(member, data, per_epoch, epochs):
         metrics["epochs"] = math.ceil(metrics["steps"] / per_epoch)
     for split, (loss, accuracy) in member.scores.items():
         metrics[f"{split}_loss"], metrics[f"{split}_accuracy"] = loss, accuracy
-    write_final(directory, metrics, member.seconds, member.best, diverged=member.divergence is not None)
+    write_final(directory, "dataset", metrics, member.seconds, member.best, diverged=member.divergence is not None)
     if data.input_shape == (2,):
         from callbacks.decision_boundary import probability_grid
 

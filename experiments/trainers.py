@@ -46,19 +46,19 @@ def path_run(run, directory, objective, progress=None, keras_verbose=False, **_)
         lowest = float(loss) if lowest is None else min(lowest, float(loss))
     with tf.summary.create_file_writer(str(directory / "train")).as_default():
         for t in range(len(path)):
-            tf.summary.scalar("loss", losses[t], step=t)
+            tf.summary.scalar("batch_loss", losses[t], step=t)
             tf.summary.scalar("x", path[t, 0], step=t)
             tf.summary.scalar("y", path[t, 1], step=t)
-            tf.summary.scalar("gradient_norm", gradient_norms[t], step=t)
+            tf.summary.scalar("batch_gradient_norm", gradient_norms[t], step=t)
             if t < len(path) - 1:  # the rate of the step from point t
-                tf.summary.scalar("learning_rate", rates[t], step=t)
+                tf.summary.scalar("batch_learning_rate", rates[t], step=t)
     metrics = {"loss": float(losses[-1]), "x": float(path[-1, 0]), "y": float(path[-1, 1])}
     if objective.minimum is not None:
         metrics["distance"] = float(np.linalg.norm(path[-1] - np.array(objective.minimum)))
     metrics["steps"] = len(path) - 1
     finite = losses[np.isfinite(losses)]
     best = {"loss": float(np.min(finite))} if len(finite) else {}
-    write_final(directory, metrics, seconds, best, diverged=divergence is not None)
+    write_final(directory, "objective", metrics, seconds, best, diverged=divergence is not None)
     return Outcome(metrics, seconds, {"path": path}, best, "diverged" if divergence else "ok", divergence)
 
 
@@ -89,5 +89,5 @@ def average_run(run, directory, series, progress=None, keras_verbose=False, **_)
     error = averages - series.trend
     metrics = {"rms_error": float(np.sqrt(np.mean(error**2))),
                "first_10_mean_error": float(np.mean(error[:10]))}
-    write_final(directory, metrics, seconds)
+    write_final(directory, "series", metrics, seconds)
     return Outcome(metrics, seconds, {"average": averages, "series": series}, {})

@@ -33,7 +33,8 @@ def train_events(run_dir):
 
 
 def root_events(run_dir):
-    return next(run_dir.glob(f"{checkpoint.EVENTS}*"))
+    """The root's event file of summaries and session end (not its HParams session's own file)."""
+    return next(p for p in sorted(run_dir.glob(f"{checkpoint.EVENTS}*")) if not p.name.endswith(".session"))
 
 
 def edit_result(run_dir, change):
@@ -94,6 +95,15 @@ def test_a_run_without_a_checkpoint_is_run_again_from_the_start(finished, tmp_pa
         "path: curves.npz is unreadable (ValueError); running it again from the start"]
     assert again.results[1].metrics == finished.results[1].metrics and not again.results[1].skipped
     assert again.results[0].skipped
+
+
+def test_a_finished_run_whose_session_file_was_lost_gets_it_back_and_is_skipped(finished, tmp_path):
+    shutil.copytree(finished.directory, tmp_path / "c")
+    session, = (tmp_path / "c" / "fit").glob(f"{checkpoint.EVENTS}*.session")
+    session.unlink()  # presentation, not results: rewritten by `dashboard.unify`, not sealed
+    again = runner.run_batch(batch(), tmp_path, progress=False)
+    assert all(r.skipped for r in again.results)
+    assert len(raw_events(tmp_path / "c" / "fit")["_hparams_/session_start_info"]) == 1
 
 
 def test_an_undamaged_batch_is_skipped_whole(finished, tmp_path):

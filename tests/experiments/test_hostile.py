@@ -142,7 +142,7 @@ def test_every_name_the_suite_writes_is_reserved(tmp_path):
             written.add(path.name)
     for name in runs:
         written |= {p.name for p in (result.directory / name).iterdir()}
-    assert {"batch.json", "summary.json", "figures", "path_mean", "checkpoint.npz", "curves.npz",
+    assert {"batch.json", "summary.json", "path_mean", "checkpoint.npz", "curves.npz",
             "config.json", "result.json", "train"} <= written
     for name in written:
         with pytest.raises(ConfigError):

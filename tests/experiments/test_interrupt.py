@@ -116,10 +116,10 @@ def assert_equal_batches(ours, reference):
             assert got.keys() == expected.keys(), (name, sub)
             for tag, entries in expected.items():
                 assert [s for s, _ in got[tag]] == [s for s, _ in entries], (name, sub, tag)
-                if tag != "wall_seconds":
+                if tag != "summary/wall_seconds":
                     assert [v for _, v in got[tag]] == [v for _, v in entries], (name, sub, tag)
             if sub == ".":  # the run finished exactly once: one session start, one end, one set of finals
-                for tag in ("_hparams_/session_start_info", "_hparams_/session_end_info", "wall_seconds"):
+                for tag in ("_hparams_/session_start_info", "_hparams_/session_end_info", "summary/wall_seconds"):
                     assert len(got[tag]) == 1, (name, tag)
 
 

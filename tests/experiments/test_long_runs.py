@@ -2,17 +2,13 @@
 the same epochs as its training curve, each value the validation score of the weights of that
 epoch (issue: the `mnist` runs, over 200 epochs, had no validation curve at all)."""
 
-import json
-import subprocess
-import sys
 import time
 import urllib.parse
-import urllib.request
 
 import pytest
 
 from experiments import config, runner
-from test_tensorboard_server import free_port
+from tb_server import serve
 
 pytestmark = pytest.mark.slow
 
@@ -28,24 +24,14 @@ def batch_of(epochs, name):
 
 def scalars_served(logdir, run, tag):
     """[(step, value)] of `run`'s `tag`, from a tensorboard server on `logdir`."""
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--host", "127.0.0.1",
-         "--port", str(port), "--load_fast", "false"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     query = urllib.parse.urlencode({"run": run, "tag": tag})
-    deadline = time.time() + 90
-    try:
-        while True:
+    with serve(logdir, runs=3) as get:
+        for _ in range(60):  # a listed run's events may still be loading
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/data/plugin/scalars/scalars?{query}",
-                                            timeout=10) as response:
-                    return [(step, value) for _, step, value in json.loads(response.read())]
+                return [(step, value) for _, step, value in get(f"/data/plugin/scalars/scalars?{query}")]
             except OSError:
-                if time.time() > deadline or server.poll() is not None:
-                    pytest.fail("tensorboard did not serve the run within 90 s")
                 time.sleep(0.5)
-    finally:
-        server.terminate()
+        pytest.fail(f"tensorboard did not serve {run}/{tag}")
 
 
 def test_a_long_runs_validation_is_logged_with_its_training_value_by_value(tmp_path):

@@ -65,7 +65,7 @@ def test_every_run_logged_by_a_worker_is_readable(both):
         assert set(a_train) == set(b_train) and a_train
         for tag in a_train:
             assert a_train[tag][0] == b_train[tag][0]
-            if tag != "wall_seconds":
+            if tag != "summary/wall_seconds":
                 np.testing.assert_array_equal(a_train[tag][1], b_train[tag][1])
     groups = {f"{r.run.group}_mean" for r in here.results if r.kind == "dataset"}
     assert len(groups) == 3 and {p.name for p in on_ray.aggregates} == {p.name for p in here.aggregates} == groups

@@ -8,7 +8,8 @@ import pytest
 from tb_events import scalars, tensors
 
 import custom_optimizers as co
-from experiments import config, engine, report, runner
+from experiments import config, engine, figures, report, runner
+from experiments.results import HPARAM_METRICS, summary_tag
 from experiments.objectives2d import OBJECTIVES, minimise
 
 
@@ -36,12 +37,12 @@ def test_batch_layout(digits_batch):
     names = [r.run.name for r in digits_batch.results]
     assert names == ["sgd_lr0.1_s0", "adam_lr0.01_s0"]
     assert {p.name for p in out.iterdir()} == {
-        *names, "batch.json", "summary.json", "figures", "loss_curves.png", ".lock",
+        *names, "batch.json", "summary.json", "loss_curves.png", ".lock",
         *[p.name for p in out.glob("events.out.tfevents.*")]}
     for name in names:
         assert {p.name for p in (out / name).iterdir() if p.is_dir()} == {"train", "validation"}
     assert (out / "loss_curves.png").read_bytes()[:4] == b"\x89PNG"
-    assert set(tensors(out / "figures")) == {"loss_curves"}
+    assert set(tensors(out)) == {"loss_curves", "_hparams_/experiment"}  # the batch's own run
     summary = json.loads((out / "summary.json").read_text())
     assert [s["run"] for s in summary] == names and all(s["error"] is None for s in summary)
 
@@ -60,15 +61,18 @@ def test_resolved_config_beside_the_events(digits_batch):
 def test_event_values_agree_with_the_final_metrics(digits_batch):
     result = digits_batch.results[1]
     root, train, validation = (scalars(result.directory / sub) for sub in (".", "train", "validation"))
-    assert set(root) == ({f"final/{k}" for k in result.metrics} | {f"best/{k}" for k in result.best}
-                         | {"wall_seconds", "diverged"})
-    assert root["diverged"][1] == [0.0]
-    for key, value in result.metrics.items():
-        assert root[f"final/{key}"][1][0] == pytest.approx(value, rel=1e-6)
+    # the root holds the HParams dashboard's metrics alone, as one tag group, at step 0
+    columns = [m for m, _ in HPARAM_METRICS["dataset"]] + ["diverged", "wall_seconds"]
+    assert set(root) == {summary_tag(m) for m in columns}
+    assert all(steps == [0] for steps, _ in root.values())
+    assert root["summary/diverged"][1] == [0.0]
+    assert root["summary/wall_seconds"][1][0] == pytest.approx(result.seconds, rel=1e-6)
+    for key in ("train_loss", "train_accuracy", "validation_loss", "validation_accuracy", "test_accuracy", "spikes"):
+        assert root[f"summary/{key}"][1][0] == pytest.approx(result.metrics[key], rel=1e-6)
     assert set(result.best) == {"train_loss", "train_accuracy", "validation_loss", "validation_accuracy"}
     assert result.best["validation_loss"] == pytest.approx(min(validation["epoch_loss"][1]), rel=1e-6)
-    for key, value in result.best.items():
-        assert root[f"best/{key}"][1][0] == pytest.approx(value, rel=1e-6)
+    for key in ("train_loss", "validation_loss", "validation_accuracy"):
+        assert root[f"summary/best_{key}"][1][0] == pytest.approx(result.best[key], rel=1e-6)
     assert train["epoch_loss"][0] == [0, 1, 2]
     assert set(validation) == {"epoch_loss", "epoch_accuracy"}
     assert result.metrics["steps"] == 27 and len(result.curves["step_loss"]) == 27
@@ -118,14 +122,16 @@ def test_objective_runs_are_the_optimizers_paths(tmp_path):
     material, saddle = out.results
     expected = minimise(co.Adam(0.3), OBJECTIVES["material"].f, (-7.0, 2.0), 30)
     train = scalars(material.directory / "train")
-    assert set(train) == {"loss", "x", "y", "gradient_norm", "learning_rate"}
+    # one naming scheme across kinds: a 2-D step's values are batch_* as a dataset run's are
+    assert set(train) == {"batch_loss", "x", "y", "batch_gradient_norm", "batch_learning_rate"}
     assert train["x"][0] == list(range(31))
     np.testing.assert_allclose(train["x"][1], expected[:, 0], rtol=1e-6)
     np.testing.assert_allclose(train["y"][1], expected[:, 1], rtol=1e-6)
     x, y = expected.T
-    np.testing.assert_allclose(train["gradient_norm"][1], np.hypot(x / 10, 2 * y), rtol=1e-6)
+    np.testing.assert_allclose(train["batch_gradient_norm"][1], np.hypot(x / 10, 2 * y), rtol=1e-6)
+    np.testing.assert_allclose(train["batch_loss"][1], x**2 / 20 + y**2, rtol=1e-6)
     assert material.metrics["loss"] == pytest.approx(0.1022, rel=1e-3)  # the material's Adam
-    rates = scalars(saddle.directory / "train")["learning_rate"][1]
+    rates = scalars(saddle.directory / "train")["batch_learning_rate"][1]
     np.testing.assert_allclose(rates, [0.1 / (1 + 0.5 * t) for t in range(10)], rtol=1e-6)
     assert "distance" not in saddle.metrics  # a saddle has no minimum
     assert {p.name for p in out.figures} == {"paths_material.png", "paths_saddle.png"}
@@ -217,3 +223,38 @@ def test_progress_into_a_file_is_one_line_per_run_not_redraws(tmp_path, capsys):
     assert len(lines) == 2
     first = out.results[0]
     assert lines[0] == f"t [1/2] {first.run.name}: ok  loss {first.metrics['loss']:.4g}  {first.seconds:.1f} s"
+
+
+def test_figures_give_each_trial_one_colour_and_one_legend_entry(tmp_path):
+    runs = [{"problem": "material", "steps": 8, "optimizer": {"name": "sgd", "learning_rate": 0.9},
+             "seeds": [0, 1, 2]},
+            {"problem": "material", "steps": 8, "optimizer": {"name": "adam", "learning_rate": 0.3},
+             "seeds": [0, 1, 2]}]
+    out = runner.run_batch(batch_of(runs), tmp_path, progress=False)
+    drawn = figures.trials(out.results)
+    colours = {}
+    for r, colour, label, seeded in drawn:
+        colours.setdefault(r.run.group, set()).add(colour)
+        assert seeded
+    assert all(len(c) == 1 for c in colours.values()) and len(set.union(*colours.values())) == 2
+    assert [label for _, _, label, _ in drawn if label] == ["sgd_lr0.9 (3 seeds)", "adam_lr0.3 (3 seeds)"]
+    objective = OBJECTIVES["material"]
+    fig = figures.paths(objective, out.results)
+    legend = fig.axes[0].get_legend()
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert len(texts) == 2 and texts[0].startswith("sgd_lr0.9 (3 seeds): f=")
+    lines = {line.get_label(): line.get_color() for line in fig.axes[0].get_lines() if not line.get_label().startswith("_")}
+    assert {lines[t] for t in texts} == {colour for cs in colours.values() for colour in cs}
+
+
+def test_step_times_count_training_from_the_first_step_at_one_pace(tmp_path):
+    """The seconds panel's clock: program calls alone (no logging in between), the first call's
+    steps at the second call's pace (the first call traces and compiles)."""
+    run = {**DIGITS, "epochs": 3, "optimizer": "sgd", "log": {"every_epochs": 1, "histograms": False}}
+    result, = runner.run_batch(batch_of([run]), tmp_path, progress=False, checkpoint_seconds=0).results
+    times = np.array(result.curves["step_seconds"])
+    per_epoch = result.curves["steps_per_epoch"]
+    assert len(times) == 3 * per_epoch and np.all(np.diff(times) > 0)
+    first, second = np.diff(times[:per_epoch]), np.diff(times[per_epoch:2 * per_epoch])
+    np.testing.assert_allclose(first, second[0], rtol=1e-9)  # retimed at the second call's pace
+    assert times[0] == pytest.approx(second[0], rel=1e-9)  # the clock starts at the first step

@@ -1,23 +1,12 @@
 """A real `tensorboard` server on loopback reads what a batch wrote (HTTP data API)."""
 
-import json
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-
+import numpy as np
 import pytest
 
 from experiments import config, runner
+from tb_server import serve
 
 pytestmark = pytest.mark.slow
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -31,41 +20,17 @@ def served(tmp_path_factory):
                  {"optimizer": {"name": "rmsprop", "rho": 0.9}}],
     })
     result = runner.run_batch(batch, logdir, progress=False)
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tensorboard.main", "--logdir", str(result.directory),
-         "--host", "127.0.0.1", "--port", str(port), "--load_fast", "false"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-
-    def get(path, body=None):
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(base + path, data=data,
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return json.loads(response.read())
-
-    deadline = time.time() + 90
-    while True:  # wait until the server answers and has loaded every run
-        try:
-            if len(get("/data/runs")) >= 14:
-                break
-        except OSError:
-            pass
-        if time.time() > deadline or server.poll() is not None:
-            server.kill()
-            pytest.fail("tensorboard did not serve the runs within 90 s")
-        time.sleep(0.5)
-    yield result, get
-    server.terminate()
-    server.wait(timeout=10)
+    with serve(result.directory, runs=12) as get:
+        yield result, get
 
 
 def test_runs_are_listed(served):
     result, get = served
-    names = [r.run.name for r in result.results] + ["sgd_lr0.1_mean"]  # the mean over sgd's seeds
-    assert set(get("/data/runs")) == {".", "figures", *names, *(f"{n}/{s}" for n in names
-                                                                 for s in ("train", "validation"))}
+    names = [r.run.name for r in result.results]
+    # the batch's own run ("."), each run's root, train and validation, and the mean over sgd's
+    # seeds: its curves alone (no one-point summaries to average, so no root)
+    assert set(get("/data/runs")) == {".", *names, *(f"{n}/{s}" for n in names + ["sgd_lr0.1_mean"]
+                                                     for s in ("train", "validation"))}
     tags = get("/data/plugin/scalars/tags")["sgd_lr0.1_mean/train"]
     assert {"epoch_loss", "epoch_loss/std_low", "epoch_loss/std_high", "epoch_loss/min",
             "epoch_loss/max"} <= set(tags)
@@ -80,7 +45,7 @@ def test_scalars_through_the_http_api_equal_the_run(served):
         assert [step for _, step, _ in points] == [0, 1, 2]
         expected = r.run.optimizer.get("learning_rate", 0.01)
         assert all(value == pytest.approx(expected) for _, _, value in points)
-        final = get(f"/data/plugin/scalars/scalars?run={r.run.name}&tag=final/train_accuracy")
+        final = get(f"/data/plugin/scalars/scalars?run={r.run.name}&tag=summary/train_accuracy")
         assert final[0][2] == pytest.approx(r.metrics["train_accuracy"], rel=1e-6)
 
 
@@ -91,22 +56,31 @@ def test_hparams_dashboard_lists_hyperparameters_and_metrics(served):
     assert hparams["optimizer"]["domainDiscrete"] == ["rmsprop", "sgd"]
     assert {"optimizer.learning_rate", "optimizer.rho", "batch_size", "seed", "problem", "model"} <= set(hparams)
     metrics = {m["name"]["tag"] for m in experiment["metricInfos"]}
-    assert {"final/train_loss", "final/validation_accuracy", "final/test_accuracy", "wall_seconds",
-            "best/validation_loss", "best/validation_accuracy", "diverged"} <= metrics
+    assert {"summary/train_loss", "summary/validation_accuracy", "summary/test_accuracy", "summary/wall_seconds",
+            "summary/best_validation_loss", "summary/best_validation_accuracy", "summary/diverged"} <= metrics
     groups = get("/data/plugin/hparams/session_groups", {
         "experimentName": "", "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE",
                                                   "STATUS_RUNNING"],
         "colParams": [], "startIndex": 0, "sliceSize": 10})
     sessions = {g["name"]: g for g in groups["sessionGroups"]}
-    assert set(sessions) == {"sgd_lr0.1", "rmsprop_rho0.9"}  # a trial is one group, its seeds its sessions
-    sgd = sessions["sgd_lr0.1"]
-    assert sgd["hparams"]["optimizer"] == "sgd" and sgd["hparams"]["optimizer.learning_rate"] == 0.1
+    # a trial is one group, named with its batch; its seeds are its sessions
+    assert set(sessions) == {"served/sgd_lr0.1", "served/rmsprop_rho0.9"}
+    sgd = sessions["served/sgd_lr0.1"]
+    assert sgd["hparams"]["optimizer"] == "sgd" and sgd["hparams"]["batch"] == "served"
+    # every group has a value in every column (parallel coordinates draws only those): "none"
+    # where its optimizer has no such argument, and such a column holds text
+    assert all(set(g["hparams"]) == set(hparams) for g in sessions.values())
+    assert (sgd["hparams"]["optimizer.learning_rate"], sgd["hparams"]["optimizer.rho"]) == ("0.1", "none")
+    rms = sessions["served/rmsprop_rho0.9"]["hparams"]
+    assert (rms["optimizer.learning_rate"], rms["optimizer.rho"]) == ("none", "0.9")
+    assert sorted(hparams["optimizer.rho"]["domainDiscrete"]) == ["0.9", "none"]
+    assert sgd["hparams"]["seed"] in (0, 1) and hparams["seed"]["domainInterval"] == {"minValue": 0, "maxValue": 1}
     assert sorted(s["name"] for s in sgd["sessions"]) == ["sgd_lr0.1_s0", "sgd_lr0.1_s1"]
     assert {s["status"] for s in sgd["sessions"]} == {"STATUS_SUCCESS"}
-    best = [m for m in sgd["sessions"][0]["metricValues"] if m["name"]["tag"] == "best/validation_loss"]
+    best = [m for m in sgd["sessions"][0]["metricValues"] if m["name"]["tag"] == "summary/best_validation_loss"]
     run = next(r for r in result.results if r.run.name == sgd["sessions"][0]["name"])
     assert best[0]["value"] == pytest.approx(run.best["validation_loss"], rel=1e-6)
-    diverged = [m["value"] for m in sgd["sessions"][0]["metricValues"] if m["name"]["tag"] == "diverged"]
+    diverged = [m["value"] for m in sgd["sessions"][0]["metricValues"] if m["name"]["tag"] == "summary/diverged"]
     assert diverged == [0.0]
 
 
@@ -116,4 +90,27 @@ def test_histograms_and_images_are_served(served):
     histogram_tags = get("/data/plugin/histograms/tags")[f"{name}/train"]
     assert any(t.startswith("slots/") and t.endswith("_velocity") for t in histogram_tags)
     assert any(t.startswith("weights/") for t in histogram_tags)
-    assert set(get("/data/plugin/images/tags")["figures"]) == {"loss_curves"}
+    assert set(get("/data/plugin/images/tags")["."]) == {"loss_curves"}  # the batch's own run
+
+
+def test_custom_scalars_draw_each_mean_with_its_std_band(served):
+    result, get = served
+    layout = get("/data/plugin/custom_scalars/layout")
+    category, = layout["category"]
+    assert category["title"] == "mean ± std over seeds"
+    charts = {c["title"]: c["margin"]["series"] for c in category["chart"]}
+    assert charts["epoch_loss"] == [{"value": "epoch_loss", "lower": "epoch_loss/std_low",
+                                     "upper": "epoch_loss/std_high"}]
+    assert "epoch_learning_rate" not in charts  # the same for every seed: no band to draw
+    seeds = [get(f"/data/plugin/scalars/scalars?run=sgd_lr0.1_s{s}/validation&tag=epoch_loss") for s in (0, 1)]
+    values = np.array([[v for _, _, v in seed] for seed in seeds])
+    served_bands = get("/data/plugin/custom_scalars/scalars?run=sgd_lr0.1_mean/validation"
+                       "&tag=^epoch_loss(/std_low|/std_high)?$")
+    assert served_bands["regex_valid"]
+    payload = {tag: [e["value"] if isinstance(e, dict) else e[2] for e in events]
+               for tag, events in served_bands["tag_to_events"].items()}
+    std = values.std(0, ddof=1)
+    np.testing.assert_allclose(payload["epoch_loss"], values.mean(0), rtol=1e-6)
+    np.testing.assert_allclose(payload["epoch_loss/std_low"], values.mean(0) - std, rtol=1e-6)
+    np.testing.assert_allclose(payload["epoch_loss/std_high"], values.mean(0) + std, rtol=1e-6)
+    assert std.min() > 0

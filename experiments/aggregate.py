@@ -4,7 +4,8 @@ Every seed keeps its own run; `<group>_mean/train` and `<group>_mean/validation`
 are added beside them. For each scalar tag the seeds' curves share, at each
 step they all logged:
 
-    <tag>           the mean over seeds
+    <tag>           the mean over seeds (in the same card as the seeds' own curves)
+    <tag>/mean      the same, for the custom-scalars chart: a tag the seeds do not have
     <tag>/std_low   mean - one standard deviation (the sample's: n - 1)
     <tag>/std_high  mean + one standard deviation
     <tag>/min       the lowest seed
@@ -34,6 +35,7 @@ from experiments import checkpoint
 #: suffix -> how a (seeds, steps) array becomes one curve
 BANDS = {
     "": lambda v: v.mean(axis=0),
+    "/mean": lambda v: v.mean(axis=0),
     "/std_low": lambda v: v.mean(axis=0) - v.std(axis=0, ddof=1),
     "/std_high": lambda v: v.mean(axis=0) + v.std(axis=0, ddof=1),
     "/min": lambda v: v.min(axis=0),
@@ -94,7 +96,7 @@ def write_aggregate(directory, group, results):
         writer.close()
     checkpoint.write(out / "aggregate.json", json.dumps(
         {"group": group, "runs": [r.run.name for r in results], "seeds": [r.run.seed for r in results],
-         "bands": {"<tag>": "mean", "<tag>/std_low": "mean - sample std",
+         "bands": {"<tag>": "mean", "<tag>/mean": "mean", "<tag>/std_low": "mean - sample std",
                    "<tag>/std_high": "mean + sample std", "<tag>/min": "min", "<tag>/max": "max"},
          "banded": sorted(banded)},
         indent=2))

@@ -233,13 +233,14 @@ BANDS_TITLE = "mean ± std over seeds"
 
 def write_bands(directory, tags):
     """The custom-scalars layout of the batch in `directory`: for each tag of its mean runs
-    (`<group>_mean/train`, `<group>_mean/validation`), one margin chart of the mean (`<tag>`)
-    between `<tag>/std_low` and `<tag>/std_high`, every group in it. Every batch's charts fall
-    in one category, `BANDS_TITLE` (TensorBoard merges the layouts it finds)."""
+    (`<group>_mean/train`, `<group>_mean/validation`), one margin chart of the mean between
+    `<tag>/std_low` and `<tag>/std_high`, every group in it. The mean is `<tag>/mean`, which only
+    mean runs have (with `<tag>` the chart would also match the seeds, which have no bands).
+    Every batch's charts fall in one category, `BANDS_TITLE` (TensorBoard merges the layouts)."""
     from tensorboard.plugins.custom_scalar import layout_pb2, summary
 
     charts = [layout_pb2.Chart(title=tag, margin=layout_pb2.MarginChartContent(series=[
-        layout_pb2.MarginChartContent.Series(value=tag, lower=f"{tag}/std_low", upper=f"{tag}/std_high")]))
+        layout_pb2.MarginChartContent.Series(value=f"{tag}/mean", lower=f"{tag}/std_low", upper=f"{tag}/std_high")]))
         for tag in tags]
     layout = layout_pb2.Layout(category=[layout_pb2.Category(title=BANDS_TITLE, chart=charts)])
     _replace(directory, LAYOUT, summary.pb(layout))

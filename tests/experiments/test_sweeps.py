@@ -41,7 +41,7 @@ def test_the_mean_run_holds_mean_std_min_max_per_step(seeded, sub, tag):
     assert all(s[0] == steps for s in seeds) and len(steps) == 3
     values = np.array([s[1] for s in seeds])
     mean = scalars(seeded.directory / "sgd_lr0.1_mean" / sub)
-    expected = {"": values.mean(0), "/min": values.min(0), "/max": values.max(0),
+    expected = {"": values.mean(0), "/mean": values.mean(0), "/min": values.min(0), "/max": values.max(0),
                 "/std_low": values.mean(0) - values.std(0, ddof=1),
                 "/std_high": values.mean(0) + values.std(0, ddof=1)}
     for suffix, curve in expected.items():

@@ -99,18 +99,18 @@ def test_custom_scalars_draw_each_mean_with_its_std_band(served):
     category, = layout["category"]
     assert category["title"] == "mean ± std over seeds"
     charts = {c["title"]: c["margin"]["series"] for c in category["chart"]}
-    assert charts["epoch_loss"] == [{"value": "epoch_loss", "lower": "epoch_loss/std_low",
+    assert charts["epoch_loss"] == [{"value": "epoch_loss/mean", "lower": "epoch_loss/std_low",
                                      "upper": "epoch_loss/std_high"}]
     assert "epoch_learning_rate" not in charts  # the same for every seed: no band to draw
     seeds = [get(f"/data/plugin/scalars/scalars?run=sgd_lr0.1_s{s}/validation&tag=epoch_loss") for s in (0, 1)]
     values = np.array([[v for _, _, v in seed] for seed in seeds])
     served_bands = get("/data/plugin/custom_scalars/scalars?run=sgd_lr0.1_mean/validation"
-                       "&tag=^epoch_loss(/std_low|/std_high)?$")
+                       "&tag=^epoch_loss/(mean|std_low|std_high)$")
     assert served_bands["regex_valid"]
     payload = {tag: [e["value"] if isinstance(e, dict) else e[2] for e in events]
                for tag, events in served_bands["tag_to_events"].items()}
     std = values.std(0, ddof=1)
-    np.testing.assert_allclose(payload["epoch_loss"], values.mean(0), rtol=1e-6)
+    np.testing.assert_allclose(payload["epoch_loss/mean"], values.mean(0), rtol=1e-6)
     np.testing.assert_allclose(payload["epoch_loss/std_low"], values.mean(0) - std, rtol=1e-6)
     np.testing.assert_allclose(payload["epoch_loss/std_high"], values.mean(0) + std, rtol=1e-6)
     assert std.min() > 0

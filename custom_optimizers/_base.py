@@ -9,12 +9,23 @@
 * `ema_update`, `bias_correction`, `step_count`: the exponentially weighted
   average and its bias correction, which every moment-based rule uses.
 
-Numerics note: every hyperparameter enters the maths through
-`ops.cast(value, variable.dtype)`. Keras turns a Python float into a float32
-tensor first, so in a float64 model the hyperparameters carry float32 round-off
-(0.9 becomes 0.89999997615814208984375). The learning rate is a float32
-variable in the Keras base class for the same reason. References written in
-float64 must round hyperparameters through float32 to agree to the last bits.
+Numerics note, the same as Keras's built-ins so that the Keras twins
+(`keras_twins.py`) are bit-identical to them:
+
+* a hyperparameter enters the maths through `ops.cast(value, variable.dtype)`.
+  Keras turns a Python float into a float32 tensor first, so in a float64
+  model it carries float32 round-off (0.9 becomes 0.89999997615814208984375).
+  The learning rate is a float32 variable in the Keras base class likewise.
+* except the weight `1 - beta` of an average (`ema_update`, RMSProp's
+  `1 - rho`, ...): it is computed on the Python float, in double, and only
+  then meets the tensor, as Keras's Adam, AdamW, Nadam and RMSprop do. With
+  `beta_2 = 0.999`, `1 - float32(0.999)` is 0.0009999871 and drifts a float32
+  trajectory by about 1e-6 in 50 steps; `float32(1 - 0.999)` is 0.001.
+  Keras's Nadam and Lion subtract from the cast beta instead (in the
+  variable's dtype); the suite's `Nadam` and `Lion` follow them.
+
+References written in float64 must round hyperparameters through float32,
+but not `1 - beta`, to agree to the last bits.
 """
 
 from __future__ import annotations
@@ -145,7 +156,13 @@ def step_count(optimizer, variable):
 
 def ema_update(optimizer, average, value, decay):
     """`average <- decay * average + (1 - decay) * value`, written as
-    `average += (1 - decay) * (value - average)` (Keras's own form)."""
+    `average += (1 - decay) * (value - average)` (Keras's Adam's form).
+
+    `decay` is the Python float hyperparameter, and then `1 - decay` is
+    taken in double before it meets the tensor (Keras's Adam and RMSprop), or
+    the hyperparameter already cast to a tensor, and then `1 - decay` is
+    computed in its dtype (Keras's Nadam). See the module's note.
+    """
     optimizer.assign_add(
         average, ops.multiply(ops.subtract(value, average), 1.0 - decay)
     )

@@ -69,10 +69,10 @@ class AdaBelief(Optimizer):
         t = step_count(self, variable)
         m = self._momentums[index]
         s = self._variances[index]
-        ema_update(self, m, gradient, b1)
+        ema_update(self, m, gradient, self.beta_1)
         residual = ops.square(ops.subtract(gradient, m))
         # s <- b2 * s + (1 - b2) * (g - m)^2 + eps, as one update.
-        self.assign_add(s, ops.add(ops.multiply(ops.subtract(residual, s), 1.0 - b2), eps))
+        self.assign_add(s, ops.add(ops.multiply(ops.subtract(residual, s), 1.0 - self.beta_2), eps))
         alpha = lr / bias_correction(b1, t)
         denominator = ops.add(ops.divide(ops.sqrt(s), ops.sqrt(bias_correction(b2, t))), eps)
         self.assign_sub(variable, ops.divide(ops.multiply(m, alpha), denominator))

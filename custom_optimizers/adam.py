@@ -102,8 +102,8 @@ class Adam(Optimizer):
         t = step_count(self, variable)
         m = self._momentums[index]
         v = self._velocities[index]
-        ema_update(self, m, gradient, b1)
-        ema_update(self, v, ops.square(gradient), b2)
+        ema_update(self, m, gradient, self.beta_1)
+        ema_update(self, v, ops.square(gradient), self.beta_2)
         if self.amsgrad:
             v_max = self._velocity_hats[index]
             self.assign(v_max, ops.maximum(v_max, v))

@@ -94,9 +94,11 @@ class Momentum(Optimizer):
                 step = v
             self.assign_add(variable, step)
         else:
-            ema_update(self, v, gradient, mu)
+            ema_update(self, v, gradient, self.momentum)
             if self.nesterov:
-                direction = ops.add(ops.multiply(v, mu), ops.multiply(gradient, 1.0 - mu))
+                direction = ops.add(
+                    ops.multiply(v, mu), ops.multiply(gradient, 1.0 - self.momentum)
+                )
             else:
                 direction = v
             self.assign_sub(variable, ops.multiply(direction, lr))

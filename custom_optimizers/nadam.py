@@ -94,11 +94,13 @@ class Nadam(Optimizer):
         mu_t = b1 * (1.0 - 0.5 * ops.power(decay, t * psi))
         mu_next = b1 * (1.0 - 0.5 * ops.power(decay, (t + 1.0) * psi))
         product = self._mu_products[index]
-        self.assign(product, ops.multiply(product, mu_t))
+        # (P * b1) * (1 - 0.5 * 0.96^(t psi)), in Keras's order of operations.
+        self.assign(product, product * b1 * (1.0 - 0.5 * ops.power(decay, t * psi)))
         product_t = ops.cast(product, variable.dtype)
 
         m = self._momentums[index]
         v = self._velocities[index]
+        # `1 - b` from the cast b, as keras.optimizers.Nadam (see _base).
         ema_update(self, m, gradient, b1)
         ema_update(self, v, ops.square(gradient), b2)
         m_hat = ops.add(

@@ -83,12 +83,12 @@ class RAdam(Optimizer):
         t = step_count(self, variable)
         m = self._momentums[index]
         v = self._velocities[index]
-        ema_update(self, m, gradient, b1)
-        ema_update(self, v, ops.square(gradient), b2)
+        ema_update(self, m, gradient, self.beta_1)
+        ema_update(self, v, ops.square(gradient), self.beta_2)
         correction_2 = bias_correction(b2, t)
         m_hat = ops.divide(m, bias_correction(b1, t))
 
-        rho_inf = 2.0 / (1.0 - b2) - 1.0
+        rho_inf = 2.0 / (1.0 - self.beta_2) - 1.0  # in double, as optax and PyTorch
         rho_t = rho_inf - 2.0 * t * ops.power(b2, t) / correction_2
         rectified = rho_t > self._cast(self.sma_threshold, variable)
         # Clamped so the branch not taken never takes the root of a negative.

@@ -2,13 +2,7 @@
 
 from keras import ops
 
-from custom_optimizers._base import (
-    Optimizer,
-    check_bool,
-    check_range,
-    ema_update,
-    register,
-)
+from custom_optimizers._base import Optimizer, check_bool, check_range, register
 
 
 @register("rmsprop")
@@ -94,11 +88,13 @@ class RMSProp(Optimizer):
         rho = self._cast(self.rho, variable)
         eps = self._cast(self.epsilon, variable)
         s = self._velocities[index]
-        ema_update(self, s, ops.square(gradient), rho)
+        # Written `rho * s + (1 - rho) * x`, as Keras's RMSprop does (not
+        # `s += (1 - rho) * (x - s)`), so that the twin is bit-identical.
+        self.assign(s, _average(s, ops.square(gradient), rho, self.rho))
         d = s
         if self.centered:
             a = self._average_gradients[index]
-            ema_update(self, a, gradient, rho)
+            self.assign(a, _average(a, gradient, rho, self.rho))
             d = ops.subtract(s, ops.square(a))
         if self.epsilon_inside_sqrt:
             denominator = ops.sqrt(ops.add(d, eps))
@@ -124,3 +120,8 @@ class RMSProp(Optimizer):
             }
         )
         return config
+
+
+def _average(average, value, rho, rho_float):
+    """`rho * average + (1 - rho) * value`, `1 - rho` taken in double."""
+    return ops.add(ops.multiply(rho, average), ops.multiply(1.0 - rho_float, value))

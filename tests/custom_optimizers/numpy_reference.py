@@ -2,8 +2,10 @@
 
 Float64 throughout. Keras casts Python-float hyperparameters through float32
 (see `custom_optimizers._base`), so every hyperparameter is rounded with
-`f32` first; then the Keras optimizer on a float64 variable and these
-references agree to float64 round-off.
+`f32` first, except the weights `1 - beta` of the averages, which Keras and
+the suite take in double from the unrounded value (`one_minus`); then the
+Keras optimizer on a float64 variable and these references agree to float64
+round-off.
 
 Each reference takes `mutation=None` or the name of a deliberate mistake
 (epsilon inside the root, missing bias correction, ...) so tests can show
@@ -23,8 +25,20 @@ class Reference:
     def __init__(self, mutation=None, **hyper):
         self.mutation = mutation
         self.h = {k: (f32(v) if isinstance(v, float) else v) for k, v in hyper.items()}
+        self.raw = hyper
         self.t = 0
         self.state = {}
+
+    def one_minus(self, name):
+        """`1 - beta` as the optimizers compute it: in double, from the unrounded value
+        (the mutation "float32_one_minus" rounds beta first, the drift of issue 13)."""
+        if self.mutation == "float32_one_minus":
+            return 1 - self.h[name]
+        return 1 - self.raw[name]
+
+    def ema(self, average, x, name):
+        """`average += (1 - beta) * (x - average)`, in place (`ema_update`)."""
+        average += self.one_minus(name) * (x - average)
 
     def slot(self, name, like, init=0.0):
         if name not in self.state:
@@ -63,8 +77,8 @@ class MomentumRef(Reference):
         if self.mutation == "no_one_minus_beta":
             v[:] = mu * v + g
         else:
-            v[:] = mu * v + (1 - mu) * g
-        direction = mu * v + (1 - mu) * g if self.h.get("nesterov") else v
+            self.ema(v, g, "momentum")
+        direction = mu * v + self.one_minus("momentum") * g if self.h.get("nesterov") else v
         return w - lr * direction
 
 
@@ -82,11 +96,11 @@ class RMSPropRef(Reference):
     def update(self, w, g, t):
         lr, rho, eps, mom = (self.h[k] for k in ("learning_rate", "rho", "epsilon", "momentum"))
         s = self.slot("s", w)
-        s[:] = rho * s + (1 - rho) * g * g
+        s[:] = rho * s + self.one_minus("rho") * g * g
         d = s
         if self.h["centered"]:
             a = self.slot("a", w)
-            a[:] = rho * a + (1 - rho) * g
+            a[:] = rho * a + self.one_minus("rho") * g
             d = s if self.mutation == "uncentered" else s - a * a
         inside = self.h["epsilon_inside_sqrt"] != (self.mutation == "move_epsilon")
         u = lr * g / (np.sqrt(d + eps) if inside else np.sqrt(d) + eps)
@@ -101,8 +115,8 @@ class AdamRef(Reference):
     def update(self, w, g, t):
         lr, b1, b2, eps = (self.h[k] for k in ("learning_rate", "beta_1", "beta_2", "epsilon"))
         m, v = self.slot("m", w), self.slot("v", w)
-        m[:] = b1 * m + (1 - b1) * g
-        v[:] = b2 * v + (1 - b2) * g * g
+        self.ema(m, g, "beta_1")
+        self.ema(v, g * g, "beta_2")
         v_used = v
         if self.h["amsgrad"] and self.mutation != "no_max":
             v_max = self.slot("v_max", w)
@@ -129,11 +143,11 @@ class NadamRef(Reference):
         def mu(step):
             return b1 * (1 - 0.5 * decay ** (step * psi))
 
-        self.state["P"] = self.state.get("P", 1.0) * mu(t)
+        self.state["P"] = self.state.get("P", 1.0) * b1 * (1 - 0.5 * decay ** (t * psi))
         P = self.state["P"]
         m, v = self.slot("m", w), self.slot("v", w)
-        m[:] = b1 * m + (1 - b1) * g
-        v[:] = b2 * v + (1 - b2) * g * g
+        m += (1 - b1) * (g - m)  # Nadam takes `1 - b` from the rounded b, as Keras's
+        v += (1 - b2) * (g * g - v)
         mu_next = mu(t) if self.mutation == "no_lookahead" else mu(t + 1)
         m_hat = mu_next * m / (1 - P * mu_next) + (1 - mu(t)) * g / (1 - P)
         v_hat = v / (1 - b2**t)
@@ -148,10 +162,10 @@ class RAdamRef(Reference):
         if self.mutation == "threshold_5":
             thr = 5.0
         m, v = self.slot("m", w), self.slot("v", w)
-        m[:] = b1 * m + (1 - b1) * g
-        v[:] = b2 * v + (1 - b2) * g * g
+        self.ema(m, g, "beta_1")
+        self.ema(v, g * g, "beta_2")
         m_hat, v_hat = m / (1 - b1**t), v / (1 - b2**t)
-        rho_inf = 2 / (1 - b2) - 1
+        rho_inf = 2 / self.one_minus("beta_2") - 1
         rho_t = rho_inf - 2 * t * b2**t / (1 - b2**t)
         if rho_t > thr:
             r = np.sqrt(
@@ -167,9 +181,9 @@ class AdaBeliefRef(Reference):
     def update(self, w, g, t):
         lr, b1, b2, eps = (self.h[k] for k in ("learning_rate", "beta_1", "beta_2", "epsilon"))
         m, s = self.slot("m", w), self.slot("s", w)
-        m[:] = b1 * m + (1 - b1) * g
+        self.ema(m, g, "beta_1")
         inner = 0.0 if self.mutation == "no_inner_epsilon" else eps
-        s[:] = b2 * s + (1 - b2) * (g - m) ** 2 + inner
+        s += self.one_minus("beta_2") * ((g - m) ** 2 - s) + inner
         return w - lr * (m / (1 - b1**t)) / (np.sqrt(s / (1 - b2**t)) + eps)
 
 

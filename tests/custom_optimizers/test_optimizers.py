@@ -112,10 +112,11 @@ HAND_STEPS = {
         co.AdaGrad(0.1, epsilon=1e-7),
         [1 - f32(0.1) * 0.5 / (0.5 + f32(1e-7)), -2 + f32(0.1) * 4 / (4 + f32(1e-7))],
     ),
-    # s = (1 - rho) g^2; w -= lr g / (sqrt(s) + eps) = lr sign(g) / sqrt(1 - rho) (eps ~ 0)
+    # s = (1 - rho) g^2; w -= lr g / (sqrt(s) + eps) = lr sign(g) / sqrt(1 - rho) (eps = 0);
+    # `1 - rho` in double from the unrounded rho (as Keras's RMSprop)
     "rmsprop": (
         co.RMSProp(0.1, rho=0.99, epsilon=0.0),
-        [1 - f32(0.1) / np.sqrt(1 - f32(0.99)), -2 + f32(0.1) / np.sqrt(1 - f32(0.99))],
+        [1 - f32(0.1) / np.sqrt(1 - 0.99), -2 + f32(0.1) / np.sqrt(1 - 0.99)],
     ),
     # m^ = g, v^ = g^2: the first Adam step is lr * sign(g) (eps = 0)
     "adam": (co.Adam(0.1, epsilon=0.0), [1 - f32(0.1), -2 + f32(0.1)]),

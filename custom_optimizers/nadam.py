@@ -1,5 +1,6 @@
 """Nadam: Adam with Nesterov momentum and Dozat's momentum schedule."""
 
+import keras
 from keras import ops
 
 from custom_optimizers._base import (
@@ -19,7 +20,7 @@ class Nadam(Optimizer):
     Symbols: `w` a trainable variable, `g` its gradient, `t` the 1-based
     update count, `lr` the `learning_rate`, `b1`/`b2` the `beta_1`/`beta_2`,
     `psi` the `momentum_decay`, `eps` the `epsilon`; `m`, `v` start at 0 and
-    `P` (slot `mu_product`, one scalar per variable) at 1::
+    `P` (`mu_product`, one scalar shared by all variables) at 1::
 
         mu_t = b1 * (1 - 0.5 * 0.96^(t * psi))             # momentum schedule
         P <- P * mu_t                                       # P_t = mu_1 ... mu_t
@@ -35,6 +36,16 @@ class Nadam(Optimizer):
     momentum reaches `b1` within a few dozen steps instead of thousands, and
     eps = 1e-7, learning rate 0.001. `Nadam(learning_rate=0.001,
     epsilon=1e-7, momentum_decay=1.0)` is exactly the Keras built-in.
+
+    `t` counts the optimizer's steps (`iterations + 1`), for every variable
+    alike, and so does `P_t`: it advances once per step, also for a variable
+    whose gradient is `None` at some steps (which then keeps its `m` and `v`).
+    That is Keras's convention and the consistent one: `mu_t`, `mu_{t+1}` and
+    the bias correction `1 - b2^t` are all indexed by the global step, and
+    `P_t = mu_1 ... mu_t` is their product; a product advanced only on a
+    variable's own updates would pair `P` of one step count with `mu` of
+    another (0.032 apart from Keras after 20 steps with every other gradient
+    skipped, in the issue-13 probe).
 
     Reference: Dozat, "Incorporating Nesterov Momentum into Adam", ICLR 2016
     workshop.
@@ -71,15 +82,33 @@ class Nadam(Optimizer):
         self._momentums, self._velocities = self.add_optimizer_variables(
             var_list, ["momentum", "velocity"]
         )
-        # One scalar per variable (not one shared scalar updated in
-        # `_backend_update_step`, as Keras does) so that every update happens
-        # inside `update_step`, where tf.distribute places it correctly.
-        self._mu_products = [
-            self.add_variable(
-                shape=(), initializer="ones", dtype=var.dtype, name="mu_product"
-            )
-            for var in var_list
-        ]
+        # One product for all variables, advanced once per step (see the
+        # docstring). It advances in the first `update_step` of a step, which
+        # `mu_product_step` records, rather than in `_backend_update_step` as
+        # Keras's does: every update then happens inside `update_step`, where
+        # tf.distribute places it on each replica.
+        dtype = var_list[0].dtype if var_list else keras.backend.floatx()
+        self._mu_product = self.add_variable(
+            shape=(), initializer="ones", dtype=dtype, name="mu_product"
+        )
+        self._mu_product_step = self.add_variable(
+            shape=(), initializer="zeros", dtype=self.iterations.dtype, name="mu_product_step"
+        )
+
+    def _advance_mu_product(self):
+        """`P <- P * mu_t` unless this step has advanced it already; returns `P_t`."""
+        product = self._mu_product
+        step = self.iterations + 1
+        t = ops.cast(step, product.dtype)
+        b1 = ops.cast(self.beta_1, product.dtype)
+        decay = ops.cast(0.96, product.dtype)
+        psi = ops.cast(self.momentum_decay, product.dtype)
+        # (P * b1) * (1 - 0.5 * 0.96^(t psi)), in Keras's order of operations.
+        advanced = product * b1 * (1.0 - 0.5 * ops.power(decay, t * psi))
+        product_t = ops.where(ops.less(self._mu_product_step, step), advanced, product)
+        self.assign(product, product_t)
+        self.assign(self._mu_product_step, step)
+        return product_t
 
     def update_step(self, gradient, variable, learning_rate):
         index = self._get_variable_index(variable)
@@ -93,10 +122,7 @@ class Nadam(Optimizer):
         t = step_count(self, variable)
         mu_t = b1 * (1.0 - 0.5 * ops.power(decay, t * psi))
         mu_next = b1 * (1.0 - 0.5 * ops.power(decay, (t + 1.0) * psi))
-        product = self._mu_products[index]
-        # (P * b1) * (1 - 0.5 * 0.96^(t psi)), in Keras's order of operations.
-        self.assign(product, product * b1 * (1.0 - 0.5 * ops.power(decay, t * psi)))
-        product_t = ops.cast(product, variable.dtype)
+        product_t = ops.cast(self._advance_mu_product(), variable.dtype)
 
         m = self._momentums[index]
         v = self._velocities[index]

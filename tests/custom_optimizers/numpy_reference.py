@@ -46,8 +46,16 @@ class Reference:
         return self.state[name]
 
     def step(self, w, g):
+        """One update; `g=None` is a step with no gradient for this variable:
+        the step count (and anything indexed by it) moves on, `w` and the slots stay."""
         self.t += 1
+        self.advance(self.t)
+        if g is None:
+            return np.asarray(w, np.float64)
         return self.update(np.asarray(w, np.float64), np.asarray(g, np.float64), self.t)
+
+    def advance(self, t):
+        """State that moves with the optimizer's step, whether or not `g` exists."""
 
 
 class SGDRef(Reference):
@@ -134,7 +142,18 @@ class AdamRef(Reference):
 
 
 class NadamRef(Reference):
+    def advance(self, t):
+        """`P_t = mu_1 ... mu_t` over the optimizer's steps, in Keras's order of operations
+        (mutation "per_variable_product": only over the steps this variable was updated)."""
+        if self.mutation == "per_variable_product":
+            return
+        b1, psi = self.h["beta_1"], self.h["momentum_decay"]
+        self.state["P"] = self.state.get("P", 1.0) * b1 * (1 - 0.5 * f32(0.96) ** (t * psi))
+
     def update(self, w, g, t):
+        if self.mutation == "per_variable_product":
+            b1, psi = self.h["beta_1"], self.h["momentum_decay"]
+            self.state["P"] = self.state.get("P", 1.0) * b1 * (1 - 0.5 * f32(0.96) ** (t * psi))
         lr, b1, b2, eps, psi = (
             self.h[k] for k in ("learning_rate", "beta_1", "beta_2", "epsilon", "momentum_decay")
         )
@@ -143,7 +162,6 @@ class NadamRef(Reference):
         def mu(step):
             return b1 * (1 - 0.5 * decay ** (step * psi))
 
-        self.state["P"] = self.state.get("P", 1.0) * b1 * (1 - 0.5 * decay ** (t * psi))
         P = self.state["P"]
         m, v = self.slot("m", w), self.slot("v", w)
         m += (1 - b1) * (g - m)  # Nadam takes `1 - b` from the rounded b, as Keras's

@@ -15,6 +15,7 @@ from custom_optimizers._base import OPTIMIZERS, Optimizer
 from custom_optimizers.adabelief import AdaBelief
 from custom_optimizers.adagrad import AdaGrad
 from custom_optimizers.adam import Adam
+from custom_optimizers.adamw import AdamW
 from custom_optimizers.lion import Lion
 from custom_optimizers.momentum import Momentum
 from custom_optimizers.nadam import Nadam
@@ -39,6 +40,7 @@ __all__ = [
     "AdaBelief",
     "AdaGrad",
     "Adam",
+    "AdamW",
     "ExponentialDecay",
     "InverseSqrtDecay",
     "InverseTimeDecay",

@@ -39,8 +39,8 @@ class Adam(Optimizer):
     folded form equals the explicit one with `eps` replaced by
     `eps / sqrt(1 - b2^t)` (31.6 * eps at t = 1 with b2 = 0.999).
     `Adam(epsilon=1e-7, epsilon_hat=True)` (with any `amsgrad`) is exactly
-    `keras.optimizers.Adam`, and adding `weight_decay=...` gives AdamW
-    (decoupled weight decay, `keras.optimizers.AdamW`).
+    `keras.optimizers.Adam`; `AdamW` adds decoupled weight decay
+    (`weight_decay=`, default 0.004, as `keras.optimizers.AdamW`).
 
     AMSGrad keeps the running maximum of the raw `v` and bias-corrects it as
     `v` would be (as PyTorch and Keras do; Reddi et al. use no bias

@@ -16,6 +16,7 @@ import keras
 
 from custom_optimizers.adagrad import AdaGrad
 from custom_optimizers.adam import Adam
+from custom_optimizers.adamw import AdamW
 from custom_optimizers.lion import Lion
 from custom_optimizers.momentum import Momentum
 from custom_optimizers.nadam import Nadam
@@ -51,7 +52,7 @@ KERAS_TWINS = {
         lambda: keras.optimizers.Adam(amsgrad=True),
     ),
     "adamw": (
-        lambda: Adam(epsilon=1e-7, epsilon_hat=True, weight_decay=0.004),
+        lambda: AdamW(epsilon=1e-7, epsilon_hat=True),
         lambda: keras.optimizers.AdamW(weight_decay=0.004),
     ),
     "nadam": (

@@ -141,6 +141,16 @@ class AdamRef(Reference):
         return w - lr * (m / c1) / (np.sqrt(v_used / c2) + eps)
 
 
+class AdamWRef(AdamRef):
+    """`w <- w - lr * wd * w`, then Adam's step (AdamW's docstring)."""
+
+    def update(self, w, g, t):
+        lr, wd = self.h["learning_rate"], self.h["weight_decay"]
+        if self.mutation == "l2_instead":  # the coupled form: decay folded into g
+            return super().update(w, g + wd * w, t)
+        return super().update(w - w * wd * lr, g, t)
+
+
 class NadamRef(Reference):
     def advance(self, t):
         """`P_t = mu_1 ... mu_t` over the optimizer's steps, in Keras's order of operations

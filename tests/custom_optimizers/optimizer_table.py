@@ -59,6 +59,10 @@ CASES = [
     Case("adam_epsilon_hat", co.Adam, {"epsilon_hat": True}, ref.AdamRef,
          ("swap_epsilon_form", "no_bias_correction"), 0.05, 0.02),
     Case("amsgrad", co.Adam, {"amsgrad": True}, ref.AdamRef, ("no_max",), 0.05, 0.02),
+    Case("adamw", co.AdamW, {}, ref.AdamWRef, ("l2_instead", "swap_epsilon_form"), 0.05, 0.02),
+    # A strong decay, for the reference; Rosenbrock's minimum (1, 1) then moves.
+    Case("adamw_epsilon_hat", co.AdamW, {"epsilon_hat": True, "weight_decay": 0.1}, ref.AdamWRef,
+         ("l2_instead",), 0.05, 0.02, problem_kwargs={"weight_decay": 0.004}),
     Case("nadam", co.Nadam, {}, ref.NadamRef, ("no_lookahead",), 0.05, 0.02),
     Case("nadam_keras", co.Nadam, {"momentum_decay": 1.0}, ref.NadamRef,
          ("no_lookahead",), 0.05, 0.02),

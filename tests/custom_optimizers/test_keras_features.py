@@ -101,7 +101,7 @@ def test_decoupled_weight_decay(case):
     steps = gradient_steps()
     decayed = case.make(weight_decay=0.1)
     history = run(decayed, steps)
-    plain = case.make()
+    plain = case.make(weight_decay=0.0)  # AdamW decays by default
     lr = float(np.float32(plain.get_config()["learning_rate"]))
 
     def decay(variables):  # w <- w - lr * wd * w, before the update
@@ -155,5 +155,6 @@ def test_sparse_gradients_from_an_embedding(case, extra):
     untouched = [0, 2, 4, 5, 6, 8, 9]  # rows with no gradient
     moved = [1, 3, 7]
     assert not np.allclose(sparse_var.numpy()[moved], initial[moved])
-    if case.id not in ("momentum", "nesterov", "momentum_ewa", "nesterov_ewa"):
+    # Momentum keeps moving rows from earlier steps; weight decay shrinks every row.
+    if case.id not in ("momentum", "nesterov", "momentum_ewa", "nesterov_ewa") and not sparse_opt.weight_decay:
         np.testing.assert_array_equal(sparse_var.numpy()[untouched], initial[untouched])

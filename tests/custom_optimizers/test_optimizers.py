@@ -120,6 +120,9 @@ HAND_STEPS = {
     ),
     # m^ = g, v^ = g^2: the first Adam step is lr * sign(g) (eps = 0)
     "adam": (co.Adam(0.1, epsilon=0.0), [1 - f32(0.1), -2 + f32(0.1)]),
+    # w <- w (1 - lr wd), then Adam's first step lr * sign(g)
+    "adamw": (co.AdamW(0.1, weight_decay=0.5, epsilon=0.0),
+              [1 - 1 * f32(0.5) * f32(0.1) - f32(0.1), -2 + 2 * f32(0.5) * f32(0.1) + f32(0.1)]),
     # rho_1 = 1 < 4: unrectified, w -= lr m^ = lr g
     "radam": (co.RAdam(0.1), [1 - f32(0.1) * 0.5, -2 + f32(0.1) * 4]),
     # c = (1 - b1) g: w -= lr sign(g)
@@ -193,6 +196,8 @@ BAD = [
     (co.Adam, {"beta_2": 1.0}, "`beta_2` must be in [0, 1). Received: beta_2=1.0"),
     (co.Adam, {"beta_1": float("nan")}, "`beta_1` must be in [0, 1). Received: beta_1=nan"),
     (co.Adam, {"epsilon": None}, "`epsilon` must be a number. Received: epsilon=None"),
+    (co.AdamW, {"weight_decay": -0.1}, "`weight_decay` must be in [0, inf). Received: weight_decay=-0.1"),
+    (co.AdamW, {"weight_decay": None}, "`weight_decay` must be a number. Received: weight_decay=None"),
     (co.Nadam, {"momentum_decay": -1.0}, "`momentum_decay` must be in [0, inf). Received: momentum_decay=-1.0"),
     (co.RAdam, {"sma_threshold": 3.0}, "`sma_threshold` must be in [4, inf). Received: sma_threshold=3.0"),
     (co.AdaBelief, {"beta_2": -0.1}, "`beta_2` must be in [0, 1). Received: beta_2=-0.1"),
@@ -210,9 +215,12 @@ def test_bad_hyperparameters_are_rejected(cls, kwargs, message):
 
 def test_registry():
     assert set(co.OPTIMIZERS) == {
-        "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "nadam", "radam",
+        "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "nadam", "radam",
         "adabelief", "lion",
     }
+    adamw = co.get("adamw")
+    assert isinstance(adamw, co.AdamW) and adamw.weight_decay == 0.004  # Keras's default
+    assert (adamw.epsilon, adamw.epsilon_hat) == (1e-8, False)  # the material's, as Adam
     opt = co.get("Adam", learning_rate=0.01, amsgrad=True)
     assert isinstance(opt, co.Adam) and opt.amsgrad
     scheduled = co.get("sgd", learning_rate={"name": "exponential", "initial_learning_rate": 0.1})

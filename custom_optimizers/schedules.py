@@ -25,7 +25,10 @@ import numbers
 import keras
 from keras import ops
 
-from custom_optimizers._base import PACKAGE, check_bool, check_range
+from custom_optimizers._base import PACKAGE, check_bool, check_choice, check_range
+
+#: `PiecewiseConstant`'s switching rules: at a boundary (the default) or after it (Keras's).
+BOUNDARY_RULES = ("at", "after")
 
 #: name -> schedule class, filled by `_register`.
 SCHEDULES: dict[str, type] = {}
@@ -224,18 +227,24 @@ class PiecewiseConstant(_EpochSchedule):
 
     `lr = values[0]` for `epoch < boundaries[0]`, `values[i]` for
     `boundaries[i-1] <= epoch < boundaries[i]`, and `values[-1]` from
-    `boundaries[-1]` on. Note the switch happens *at* a boundary;
-    `keras.optimizers.schedules.PiecewiseConstantDecay` switches one step
-    later (`step > boundary`) and counts in steps.
+    `boundaries[-1]` on: with the default `boundary="at"` the switch happens
+    *at* a boundary. `keras.optimizers.schedules.PiecewiseConstantDecay`
+    switches one step later (`values[i]` for `boundaries[i-1] < step <=
+    boundaries[i]`); `boundary="after"` gives its rule, so that
+    `PiecewiseConstant(b, v, boundary="after")` (one step per epoch) gives
+    Keras's `PiecewiseConstantDecay(b, v)` numbers step for step.
 
     Args:
         boundaries: strictly increasing epochs (> 0) where the rate changes.
         values: `len(boundaries) + 1` positive learning rates.
         steps_per_epoch: optimizer steps per epoch, positive int. Defaults to 1.
+        boundary: `"at"` (`epoch >= boundary` takes the next value) or
+            `"after"` (`epoch > boundary`, Keras's). Defaults to `"at"`.
     """
 
-    def __init__(self, boundaries, values, steps_per_epoch=1, name=None):
+    def __init__(self, boundaries, values, steps_per_epoch=1, name=None, boundary="at"):
         super().__init__(steps_per_epoch, staircase=False, name=name)
+        self.boundary = check_choice("boundary", boundary, BOUNDARY_RULES)
         boundaries = [check_range("boundaries", b, 0.0, None, low_open=True) for b in boundaries]
         values = [_check_learning_rate("values", v) for v in values]
         if any(b >= c for b, c in zip(boundaries, boundaries[1:])):
@@ -253,8 +262,9 @@ class PiecewiseConstant(_EpochSchedule):
 
     def _rate(self, epoch):
         rate = ops.convert_to_tensor(self.values[0], "float32")
+        passed = ops.greater_equal if self.boundary == "at" else ops.greater
         for boundary, value in zip(self.boundaries, self.values[1:]):
-            rate = ops.where(epoch >= boundary, value, rate)
+            rate = ops.where(passed(epoch, boundary), value, rate)
         return rate
 
     def get_config(self):
@@ -263,6 +273,7 @@ class PiecewiseConstant(_EpochSchedule):
             "values": self.values,
             "steps_per_epoch": self.steps_per_epoch,
             "name": self.name,
+            "boundary": self.boundary,
         }
 
 

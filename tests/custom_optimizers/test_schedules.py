@@ -68,6 +68,39 @@ def test_warmup_cosine_equals_keras_cosine_decay():
         np.testing.assert_allclose(float(ours(step)), float(keras_schedule(step)), rtol=1e-6)
 
 
+@pytest.mark.parametrize("boundaries,values", [
+    ([5, 20, 31], [0.1, 0.05, 0.01, 0.001]),
+    ([1], [0.3, 0.2]),
+    ([100, 101, 250], [1.0, 0.5, 0.25, 0.125]),
+])
+def test_piecewise_boundary_after_equals_keras_step_by_step(boundaries, values):
+    ours = co.PiecewiseConstant(boundaries, values, boundary="after")
+    theirs = keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+    got = np.array([float(ours(int(step))) for step in STEPS])
+    want = np.array([float(theirs(int(step))) for step in STEPS])
+    np.testing.assert_array_equal(got, want)
+    # The default rule differs exactly at the boundaries, where it has switched a step earlier.
+    default = np.array([float(co.PiecewiseConstant(boundaries, values)(int(s))) for s in STEPS])
+    at_boundary = np.isin(STEPS, boundaries)
+    np.testing.assert_array_equal(default[~at_boundary], want[~at_boundary])
+    np.testing.assert_array_equal(default[at_boundary], want[np.flatnonzero(at_boundary) + 1])
+    assert np.all(default[at_boundary] != want[at_boundary])
+
+
+def test_piecewise_boundary_round_trip():
+    schedule = co.PiecewiseConstant([2, 4], [0.3, 0.2, 0.1], steps_per_epoch=3, boundary="after")
+    config = schedule.get_config()
+    assert config["boundary"] == "after"
+    clone = co.PiecewiseConstant.from_config(config)
+    assert clone.boundary == "after" and clone.get_config() == config
+    restored = keras.optimizers.schedules.deserialize(keras.optimizers.schedules.serialize(schedule))
+    steps = range(20)
+    assert [float(restored(s)) for s in steps] == [float(schedule(s)) for s in steps]
+    # epoch 2 is step 6: "after" still gives 0.3 there, "at" already 0.2.
+    assert float(schedule(6)) == np.float32(0.3) and float(schedule(7)) == np.float32(0.2)
+    assert co.PiecewiseConstant([2, 4], [0.3, 0.2, 0.1], steps_per_epoch=3).boundary == "at"
+
+
 def test_optimizer_uses_schedule_step_by_step():
     schedule = co.StepDecay(0.1, factor=0.5, epochs_per_drop=2, steps_per_epoch=3)
     optimizer = co.SGD(learning_rate=schedule)
@@ -123,6 +156,8 @@ BAD = [
      "`boundaries` must be strictly increasing. Received: boundaries=[5.0, 3.0]"),
     (co.PiecewiseConstant, {"boundaries": [5], "values": [0.1]},
      "`values` must have one more entry than `boundaries`."),
+    (co.PiecewiseConstant, {"boundaries": [5], "values": [0.1, 0.2], "boundary": "keras"},
+     "`boundary` must be one of ['after', 'at']. Received: boundary='keras'"),
     (co.WarmupCosineDecay, {"peak_learning_rate": 0.1, "decay_steps": 0},
      "`decay_steps` must be a positive integer. Received: decay_steps=0"),
     (co.WarmupCosineDecay, {"peak_learning_rate": 0.1, "decay_steps": 5, "warmup_steps": -1},

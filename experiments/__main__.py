@@ -96,6 +96,7 @@ def _run(args):
             print(f"expected: {batch.expected}")
         for path in result.figures:
             print(f"figure: {path}")
+        _report_batch(result, batch)
         print(f"look at it with:  tensorboard --logdir {result.directory}")
         if result.diverged:
             print(f"{len(result.diverged)} run(s) diverged and stopped early: "
@@ -107,6 +108,48 @@ def _run(args):
                 print(f"  {r.run.name}: {r.error}")
             status = 1
     return status
+
+
+def _report_batch(result, batch):
+    """Write the batch's report (`experiments.verdict`) and print its short form."""
+    from experiments import checkpoint, verdict
+
+    try:
+        content, _ = verdict.write(result.directory, title=batch.name)
+    except ValueError:  # no finished run
+        return
+    except (OSError, checkpoint.WriteError) as error:
+        _say(f"the report was not written: {error}")
+        return
+    gist = verdict.short(content)
+    if gist:
+        print("\n".join(f"  {line}" for line in gist.splitlines()))
+    print(f"report: {result.directory / verdict.REPORT}")
+
+
+def _report(args):
+    from experiments import verdict
+    from experiments.validation import ConfigError
+
+    targets = {}
+    for item in args.target or ():
+        metric, _, value = item.partition("=")
+        try:
+            targets[metric] = float(value)
+        except ValueError:
+            raise ConfigError(f"`--target` must be METRIC=NUMBER. Received: --target={item!r}") from None
+    targets = verdict.analysis.check_targets(targets, "--target")
+    if not os.path.isdir(args.logdir):
+        raise ConfigError(f"no such directory: {args.logdir!r}")
+    try:
+        content, written = verdict.write(args.logdir, targets)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    print(verdict.short(content))
+    for path in written:
+        print(f"wrote {path}")
+    print(f"in TensorBoard (Text and Images):  tensorboard --logdir {args.logdir}")
+    return 0
 
 
 def _say(text):
@@ -208,6 +251,12 @@ def main(argv=None):
                                        "default: the batch's search metric, else the validation loss")
     best.add_argument("--mode", choices=("min", "max"), help="default: max for accuracies, else min")
     best.add_argument("--top", type=int, metavar="N", help="show the N best trials of each kind")
+    report = commands.add_parser("report", help="which optimizer wins: time to target, performance profiles, "
+                                                "paired comparisons over seeds (report.md, figures, TensorBoard)")
+    report.add_argument("logdir", help="a batch directory, or a folder of them (each problem counts once)")
+    report.add_argument("--target", action="append", metavar="METRIC=VALUE",
+                        help="the value to time to, e.g. train_loss=0.01, validation_accuracy=0.95, loss=0.001 "
+                             "(2-D); default: the worst final value among the finished runs")
     verify = commands.add_parser("verify", help="check that every run's files are whole and unchanged")
     verify.add_argument("logdir", help="a batch directory, or a folder of them")
     args = parser.parse_args(argv)
@@ -217,7 +266,8 @@ def main(argv=None):
 
     try:
         with signals.on_start_up():
-            return {"list": _list, "run": _run, "best": _best, "verify": _verify}[args.command](args)
+            return {"list": _list, "run": _run, "best": _best, "verify": _verify,
+                    "report": _report}[args.command](args)
     except ConfigError as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
     except signals.Stop as stop:  # before any batch started: nothing to save

@@ -36,7 +36,7 @@ import pathlib
 import re
 import tomllib
 
-from experiments import search
+from experiments import analysis, search
 from experiments.naming import name_runs
 from experiments.validation import (ConfigError, check_int, check_number, check_path_name, check_seed,
                                     lookup)
@@ -286,10 +286,11 @@ class Batch:
     search: search.Search | None = None
     templates: list[Template] = dataclasses.field(default_factory=list)
     probes: list = dataclasses.field(default_factory=list)
+    targets: dict = dataclasses.field(default_factory=dict)  # {metric: value} its report times to
 
     def header(self):
         return {"name": self.name, "reproduces": self.reproduces, "runtime": self.runtime,
-                "expected": self.expected, "source": self.source}
+                "expected": self.expected, "source": self.source, "targets": self.targets}
 
     def round(self, round_index, first_id):
         """Sample round `round_index` of every searched template (the first: `runs`)."""
@@ -338,7 +339,7 @@ def parse_batch(data, source="python", default_name="batch", overrides=()):
         raise ConfigError(f"`runs` must be an array of tables, [[runs]]. Received: runs={raw_runs!r}")
     header = data.get("batch", {})
     for key in header:
-        lookup("key in [batch]", {"name": 0, "reproduces": 0, "runtime": 0, "expected": 0}, key)
+        lookup("key in [batch]", {"name": 0, "reproduces": 0, "runtime": 0, "expected": 0, "targets": 0}, key)
     name = check_path_name("batch.name", header.get("name", default_name))
     defaults = data.get("defaults", {})
     if not raw_runs:
@@ -357,6 +358,7 @@ def parse_batch(data, source="python", default_name="batch", overrides=()):
     batch = Batch(name, [], header.get("reproduces", ""), header.get("runtime", ""),
                   header.get("expected", ""), source, plan, templates)
     batch.probes = [probe for t in templates for probe in t.corners()]
+    batch.targets = analysis.check_targets(header.get("targets", {}), "batch.targets")
     planned = sum(len(t.seed_list()) * (plan.count(t.dimensions) if t.dimensions else 1) for t in templates)
     if planned > MAX_RUNS:  # before sampling: a billion trials would hold gigabytes for minutes
         received = (f"strategy={plan.strategy}, trials={plan.trials}, points={plan.points}" if plan

@@ -76,7 +76,7 @@ RESERVED_NAMES = frozenset({"batch.json", "summary.json", "search.json", "figure
                             "result.json", "error.txt", "checkpoint.npz", "curves.npz",
                             "aggregate.json", "train", "validation"})
 #: Endings of what the suite writes there too: figures, json files, mean-over-seeds runs.
-RESERVED_ENDINGS = (".png", ".json", ".txt", ".npz", ".tmp", "_mean")
+RESERVED_ENDINGS = (".png", ".json", ".txt", ".npz", ".tmp", ".md", "_mean")
 RESERVED_START = "events.out.tfevents"
 
 _PATH_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.=+-]*")

@@ -37,7 +37,7 @@ def write(tmp_path, text=BATCH, name="small.toml"):
 def test_defaults_merge_into_every_run(tmp_path):
     batch = config.load_batch(write(tmp_path))
     assert batch.header() == {"name": "small", "reproduces": "a test", "runtime": "seconds",
-                              "expected": "adam below sgd", "source": str(tmp_path / "small.toml")}
+                              "expected": "adam below sgd", "source": str(tmp_path / "small.toml"), "targets": {}}
     sgd, momentum = batch.runs
     assert sgd.optimizer == {"name": "sgd", "learning_rate": 0.05}
     assert momentum.optimizer == {"name": "momentum", "learning_rate": 0.05, "momentum": 0.8}

@@ -1,0 +1,149 @@
+"""Which optimizer wins, and how sure we are: the numbers of `python -m experiments report`.
+
+Pure functions of runs' records and curves (no TensorFlow, no files):
+
+* `time_to_target`: the first step (and second) at which a curve reaches a target;
+* `default_target`: the worst final value among the finished runs, so that
+  every finished run reaches it;
+* `performance_profiles`: AlgoPerf's profiles, for each optimizer the
+  fraction of problems it solves within tau x the best time to target;
+* `paired`: two trials compared seed by seed (same seed: same batches and
+  same initial weights), the mean difference with its 95 % interval from
+  scipy's paired t-test, and how many seeds each wins.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+#: The curves a target can be set on, by problem kind: metric -> (subdirectory, tag, mode).
+#: A dataset run's training curve is its running mean over each logged epoch (`epoch_loss`);
+#: a 2-D run's is f after each step (`batch_loss`).
+CURVES = {
+    "dataset": {"train_loss": ("train", "epoch_loss", "min"), "train_accuracy": ("train", "epoch_accuracy", "max"),
+                "validation_loss": ("validation", "epoch_loss", "min"),
+                "validation_accuracy": ("validation", "epoch_accuracy", "max")},
+    "objective": {"loss": ("train", "batch_loss", "min")},
+}
+#: The metric a report times by default, by problem kind.
+DEFAULT_TARGET_METRIC = {"dataset": "train_loss", "objective": "loss"}
+TAUS = np.linspace(1.0, 4.0, 61)
+MIN_SEEDS = 2  # a paired interval needs at least this many seeds both runs finished
+
+
+def check_targets(targets, field):
+    """`targets` ({metric: number}, as a batch file's `[batch] targets` or `--target` give them)
+    checked: a metric with a curve, a finite number. Raises ConfigError naming `field`."""
+    from experiments.validation import ConfigError
+
+    known = sorted({metric for per in CURVES.values() for metric in per})
+    if not isinstance(targets, dict):
+        raise ConfigError(f"`{field}` must be a table of metric = value, e.g. {{ train_loss = 0.05 }}. "
+                          f"Received: {field}={targets!r}")
+    for metric, value in targets.items():
+        if metric not in known:
+            raise ConfigError(f"`{field}` names a metric to time: one of {', '.join(known)}. "
+                              f"Received: {field}.{metric}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ConfigError(f"`{field}.{metric}` must be a finite number. Received: {field}.{metric}={value!r}")
+    return {metric: float(value) for metric, value in targets.items()}
+
+
+@dataclasses.dataclass
+class Curve:
+    """One run's curve of a metric: `steps[i]` training steps done when `values[i]` was
+    measured, `seconds[i]` the training seconds then (NaN where unknown)."""
+    steps: np.ndarray
+    values: np.ndarray
+    seconds: np.ndarray
+
+
+def reached(value, target, mode):
+    return value <= target if mode == "min" else value >= target
+
+
+def time_to_target(curve, target, mode):
+    """(step, seconds) of the first point of `curve` at or past `target`; (None, None) if none."""
+    for step, value, second in zip(curve.steps, curve.values, curve.seconds):
+        if math.isfinite(value) and reached(value, target, mode):
+            return int(step), float(second)
+    return None, None
+
+
+def default_target(finals, mode):
+    """The worst of the finished runs' final values (each finished run reaches it); None if none."""
+    finite = [v for v in finals if v is not None and math.isfinite(v)]
+    if not finite:
+        return None
+    return max(finite) if mode == "min" else min(finite)
+
+
+def performance_profiles(times, taus=TAUS):
+    """AlgoPerf's performance profiles. `times` is {workload: {optimizer: time to target, or
+    inf if it never got there}}; an optimizer missing from a workload did not solve it.
+    Returns {optimizer: fractions}, fractions[i] = the share of workloads whose time is at most
+    taus[i] x that workload's best time."""
+    optimizers = sorted({o for per in times.values() for o in per})
+    ratios = {o: [] for o in optimizers}
+    for per in times.values():
+        best = min(per.values(), default=math.inf)
+        for o in optimizers:
+            t = per.get(o, math.inf)
+            ratios[o].append(t / best if math.isfinite(best) and best > 0 and math.isfinite(t) else
+                             1.0 if best == t == 0 else math.inf)
+    return {o: np.array([np.mean([r <= tau for r in rs]) for tau in taus]) for o, rs in ratios.items()}
+
+
+@dataclasses.dataclass
+class Paired:
+    """Trials `a` and `b` on one problem, seed by seed: `differences` = a - b of the metric on
+    each seed both finished; `interval`: scipy's 95 % confidence interval of the mean
+    difference (None under `MIN_SEEDS`); `wins`: seeds where each is better."""
+    a: str
+    b: str
+    metric: str
+    mode: str
+    seeds: list
+    differences: np.ndarray
+    interval: tuple | None
+    wins: tuple
+    left_out: list  # seeds one of them did not finish
+
+    @property
+    def mean(self):
+        return float(np.mean(self.differences)) if len(self.differences) else math.nan
+
+    def verdict(self):
+        if len(self.differences) < MIN_SEEDS:
+            return f"too few seeds to tell ({len(self.differences)} paired; {MIN_SEEDS} needed)"
+        low, high = self.interval
+        if low <= 0 <= high:
+            return "no clear difference (the 95 % interval holds 0)"
+        better = self.a if (high < 0) == (self.mode == "min") else self.b
+        return f"{better} is better"
+
+
+def paired(a, b, values_a, values_b, metric, mode):
+    """Compare trial `a` with trial `b` on the seeds both have: `values_*` are {seed: metric
+    value, NaN if the run did not finish}."""
+    from scipy import stats
+
+    common = sorted(set(values_a) & set(values_b))
+    both = [s for s in common if math.isfinite(values_a[s]) and math.isfinite(values_b[s])]
+    x = np.array([values_a[s] for s in both], np.float64)
+    y = np.array([values_b[s] for s in both], np.float64)
+    d = x - y
+    interval = None
+    if len(d) >= MIN_SEEDS:
+        if np.all(d == d[0]):  # no spread: the interval is the difference itself
+            interval = (float(d[0]), float(d[0]))
+        else:
+            ci = stats.ttest_rel(x, y).confidence_interval(0.95)
+            interval = (float(ci.low), float(ci.high))
+    better_a = int(np.sum(d < 0)) if mode == "min" else int(np.sum(d > 0))
+    better_b = int(np.sum(d > 0)) if mode == "min" else int(np.sum(d < 0))
+    return Paired(a, b, metric, mode, both, d, interval, (better_a, better_b),
+                  [s for s in common if s not in both])

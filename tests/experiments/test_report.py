@@ -1,0 +1,134 @@
+"""`python -m experiments report` and `run`'s short form, end to end on 2-D runs: every number
+of report.md against the runs' own events, a diverged run named with its reason."""
+
+import json
+
+import numpy as np
+import pytest
+from tb_events import accumulator, scalars
+from tensorboard.util import tensor_util
+
+from experiments import __main__ as cli
+from experiments import config, runner, verdict
+
+RUNS = [{"optimizer": {"name": "sgd", "learning_rate": 0.1}},
+        {"optimizer": {"name": "momentum", "learning_rate": 0.1, "momentum": 0.9}},
+        {"optimizer": {"name": "sgd", "learning_rate": 1.2}}]  # diverges on the bowl's steep axis
+
+
+@pytest.fixture(scope="module")
+def logdir(tmp_path_factory):
+    logdir = tmp_path_factory.mktemp("logs")
+    for problem in ("material", "rotated"):
+        runner.run_batch(config.parse_batch({"batch": {"name": problem}, "defaults": {"problem": problem, "steps": 40},
+                                             "runs": RUNS}), logdir, progress=False)
+    return logdir
+
+
+def test_time_to_target_equals_the_events(logdir, capsys):
+    assert cli.main(["report", str(logdir)]) == 0
+    text = (logdir / verdict.REPORT).read_text()
+    for problem in ("material", "rotated"):
+        finals, firsts = {}, {}
+        for run in ("sgd_lr0.1_s0", "momentum_lr0.1_mom0.9_s0"):
+            steps, losses = scalars(logdir / problem / run / "train")["batch_loss"]
+            finals[run] = (steps, np.array(losses))
+        target = max(losses[-1] for _, losses in finals.values())  # the worst final of the finished runs
+        for run, (steps, losses) in finals.items():
+            firsts[run] = steps[int(np.argmax(losses <= target))]
+            assert f"| {run} | {run.split('_')[0]} | {firsts[run]} | - |  |" in text
+        assert f"### {problem}/{problem}: loss ≤ {target:.4g}" in text
+        diverged = json.loads((logdir / problem / "sgd_lr1.2_s0" / "result.json").read_text())
+        assert diverged["status"] == "diverged"  # never dropped: in the times as "never", and listed with why
+        assert f"| sgd_lr1.2_s0 | sgd | never | - | diverged at step {diverged['divergence']['step']}" in text
+        assert f"| {problem}/sgd_lr1.2_s0 | diverged | diverged at step" in text
+    printed = capsys.readouterr().out
+    assert "performance profiles over 2 problems" in printed and f"wrote {logdir / 'report.md'}" in printed
+
+
+def test_performance_profiles_from_the_steps_to_target(logdir):
+    runs, _ = verdict.collect(logdir)
+    content = verdict.build(runs)
+    times = content["times"]
+    assert set(times) == {"material/material", "rotated/rotated"}
+    for workload, per in times.items():
+        rows = content["timed"][workload]["rows"]
+        # sgd: its better trial (lr 0.1; lr 1.2 diverged and never got there)
+        assert per["sgd"] == min(r["step"] if r["step"] is not None else np.inf for r in rows if r["optimizer"] == "sgd")
+    best = {w: min(per.values()) for w, per in times.items()}
+    for optimizer, fractions in content["profiles"].items():
+        ratios = [times[w][optimizer] / best[w] for w in times]
+        tau_index = {1.0: 0, 2.0: 20, 4.0: 60}
+        for tau, i in tau_index.items():
+            assert fractions[i] == pytest.approx(np.mean([r <= tau for r in ratios]))
+
+
+def test_the_report_is_in_tensorboard_text_and_images(logdir):
+    verdict.write(logdir)
+    events = accumulator(logdir)
+    tags = events.Tags()["tensors"]
+    assert events.SummaryMetadata("report").plugin_data.plugin_name == "text"
+    served = tensor_util.make_ndarray(events.Tensors("report")[0].tensor_proto).item().decode()
+    assert served == (logdir / verdict.REPORT).read_text()
+    assert {"report/performance_profiles", "report/time_to_target"} <= set(tags)
+    assert len(list(logdir.glob("events.out.tfevents.*.report"))) == 1  # written again, not twice
+
+
+def test_run_prints_the_short_form_and_writes_the_batch_report(tmp_path, capsys):
+    batch = tmp_path / "b.toml"
+    batch.write_text('[batch]\nname = "short"\n[defaults]\nproblem = "material"\nsteps = 20\n'
+                     '[[runs]]\noptimizer = { name = "sgd", learning_rate = 0.1 }\n'
+                     '[[runs]]\noptimizer = { name = "adam", learning_rate = 0.3 }\n')
+    assert cli.main(["run", str(batch), "--logdir", str(tmp_path / "logs"), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "  short/material: first to loss <= " in printed
+    assert f"report: {tmp_path / 'logs' / 'short' / 'report.md'}" in printed
+    assert (tmp_path / "logs" / "short" / "time_to_target.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--target", "speed=1"], "`--target` names a metric to time: one of"),
+    (["--target", "loss=fast"], "`--target` must be METRIC=NUMBER. Received: --target='loss=fast'"),
+    (["--target", "loss=inf"], "`--target.loss` must be a finite number. Received: --target.loss=inf"),
+])
+def test_bad_targets_are_refused_by_name(logdir, capsys, args, message):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["report", str(logdir), *args])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_a_given_target_is_used_and_said(logdir):
+    runs, _ = verdict.collect(logdir)
+    content = verdict.build(runs, {"loss": 0.5})
+    timed = content["timed"]["material/material"]
+    assert timed["target"] == 0.5 and timed["how"] == "given"
+
+
+def test_the_batch_file_may_name_the_targets(tmp_path):
+    batch = config.parse_batch({"batch": {"name": "aimed", "targets": {"loss": 0.05}},
+                                "defaults": {"problem": "material", "steps": 40}, "runs": RUNS[:2]})
+    assert batch.targets == {"loss": 0.05}
+    result = runner.run_batch(batch, tmp_path, progress=False)
+    content, _ = verdict.write(result.directory)
+    timed = content["timed"]["aimed/material"]
+    assert (timed["target"], timed["how"]) == (0.05, "the batch file's")
+    steps, losses = scalars(result.directory / "sgd_lr0.1_s0" / "train")["batch_loss"]
+    expected = next((s for s, v in zip(steps, losses) if v <= 0.05), None)
+    assert next(r["step"] for r in timed["rows"] if r["run"] == "sgd_lr0.1_s0") == expected
+
+
+@pytest.mark.parametrize("targets, message", [
+    ({"accuracy": 0.9}, "`batch.targets` names a metric to time: one of"),
+    ({"loss": "low"}, "`batch.targets.loss` must be a finite number. Received: batch.targets.loss='low'"),
+    (0.5, "`batch.targets` must be a table of metric = value"),
+])
+def test_bad_targets_in_a_batch_file_are_refused_before_anything_runs(targets, message):
+    with pytest.raises(config.ConfigError, match=message.replace(".", "\\.").replace("(", "\\(")):
+        config.parse_batch({"batch": {"name": "x", "targets": targets}, "defaults": {"problem": "material"},
+                            "runs": RUNS[:1]})
+
+
+def test_nothing_to_report_is_one_clear_message(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["report", str(tmp_path)])
+    assert exit_info.value.code == 2 and "no runs (result.json files) under" in capsys.readouterr().err

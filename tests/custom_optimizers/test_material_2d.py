@@ -49,18 +49,21 @@ def adagrad(lr, eps=f32(1e-7)):
     return update
 
 
-def rmsprop(lr, decay=f32(0.99), eps=f32(1e-7)):
+def rmsprop(lr, decay=f32(0.99), eps=f32(1e-7), one_minus=1 - 0.99):
+    # `1 - rho` in double from the Python float, as Keras's RMSprop (custom_optimizers._base's note)
     def update(w, g, t, s):
-        s["h"] = decay * s.get("h", 0.0) + (1 - decay) * g * g
+        s["h"] = decay * s.get("h", 0.0) + one_minus * g * g
         return w - lr * g / (np.sqrt(s["h"]) + eps)
     return update
 
 
-def adam(lr, b1=f32(0.9), b2=f32(0.999), eps=f32(1e-7)):
+def adam(lr, b1=f32(0.9), b2=f32(0.999), eps=f32(1e-7), one_minus=(1 - 0.9, 1 - 0.999)):
+    # the averages' weights `1 - beta` in double from the Python floats, as Keras's Adam;
+    # the bias corrections from the betas cast to float32
     def update(w, g, t, s):
         lr_t = lr * np.sqrt(1.0 - b2**t) / (1.0 - b1**t)
-        s["m"] = s.get("m", 0.0) + (1 - b1) * (g - s.get("m", 0.0))
-        s["v"] = s.get("v", 0.0) + (1 - b2) * (g * g - s.get("v", 0.0))
+        s["m"] = s.get("m", 0.0) + one_minus[0] * (g - s.get("m", 0.0))
+        s["v"] = s.get("v", 0.0) + one_minus[1] * (g * g - s.get("v", 0.0))
         return w - lr_t * s["m"] / (np.sqrt(s["v"]) + eps)
     return update
 

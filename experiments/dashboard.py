@@ -58,14 +58,6 @@ def _definition_pb(hparams, metrics):
     return hp.hparams_config_pb(columns, [hp.Metric(t, group=g, display_name=n) for t, g, n in metrics])
 
 
-def _definition(hparams, metrics):
-    """The Experiment proto that `_definition_pb` writes."""
-    from tensorboard.plugins.hparams import metadata
-
-    return metadata.parse_experiment_plugin_data(
-        _definition_pb(hparams, metrics).value[0].metadata.plugin_data.content)
-
-
 def unify(logdir):
     """Make every batch's definition under `logdir` cover every batch, and give every session
     a value for every hyperparameter ("none" where its run has none). Returns how many files
@@ -110,11 +102,12 @@ def unify(logdir):
             rewritten += 1
     columns = {name: ([_text(v) for v in vals] + ([NONE] if name in missing else [])) if name in as_text else vals
                for name, vals in sorted(values.items())}
-    wanted = _definition(columns, metrics)
+    pb = _definition_pb(columns, metrics)
+    wanted = metadata.parse_experiment_plugin_data(pb.value[0].metadata.plugin_data.content)
     for path, experiment in definitions.items():
         if (list(experiment.hparam_infos), list(experiment.metric_infos)) != \
                 (list(wanted.hparam_infos), list(wanted.metric_infos)):
-            _replace(path.parent, DEFINITION, _definition_pb(columns, metrics))
+            _replace(path.parent, DEFINITION, pb)
             rewritten += 1
     return rewritten
 

@@ -131,11 +131,12 @@ def paths(objective, results):
     ax.contour(x, y, objective.f(np.stack([x, y])), levels=sorted(objective.levels),
                colors="0.7", linewidths=0.8)
     for r, colour, label, seeded in trials(results):
+        if label:  # the trial's legend entry: its final f, or their range over its seeds
+            final = [m.metrics["loss"] for m in results if (m.run.group or m.run.name) == (r.run.group or r.run.name)]
+            label += f": f={final[0]:.3g}" if len(set(final)) == 1 else f": f={min(final):.3g}..{max(final):.3g}"
         path = r.curves["path"]
-        final = [m.metrics["loss"] for m in results if (m.run.group or m.run.name) == (r.run.group or r.run.name)]
-        f = f"f={final[0]:.3g}" if len(set(final)) == 1 else f"f={min(final):.3g}..{max(final):.3g}"
         ax.plot(path[:, 0], path[:, 1], "-" if seeded else "o-", markersize=2.5, linewidth=0.6 if seeded else 1,
-                color=colour, label=label and f"{label}: {f}")
+                color=colour, label=label)
     ax.plot(*objective.start, "s", color="k", markersize=6)
     if objective.minimum is not None:
         ax.plot(*objective.minimum, "+", color="k", markersize=12)

@@ -29,7 +29,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from experiments import startup  # noqa: E402
+
+startup.quiet_tensorflow()  # TensorFlow without its CPU-only start-up chatter
 
 
 PROBLEMS = {"digits": ("digits", "mnist_mlp"), "moons": ("moons", "moons_net")}

@@ -20,8 +20,10 @@ import sys
 import tempfile
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from experiments import startup  # noqa: E402
+
+startup.quiet_tensorflow()  # TensorFlow without its CPU-only start-up chatter
 
 
 def main():

@@ -79,7 +79,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from experiments import startup  # noqa: E402
+
+startup.quiet_tensorflow()  # TensorFlow without its CPU-only start-up chatter
 
 
 def numpy_seconds(experiment, moons_epochs):

@@ -32,8 +32,10 @@ import sys
 import tempfile
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from experiments import startup  # noqa: E402
+
+startup.quiet_tensorflow()  # TensorFlow without its CPU-only start-up chatter
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

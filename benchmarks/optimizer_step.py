@@ -20,11 +20,12 @@ Runtime: about 12 minutes on 2 CPU cores (`--rounds 5` for a quicker, noisier lo
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from experiments import startup  # noqa: E402
+
+startup.quiet_tensorflow()  # TensorFlow without its CPU-only start-up chatter
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402

@@ -25,7 +25,7 @@ import shlex
 import signal
 import sys
 
-from experiments import signals
+from experiments import signals, startup
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -61,6 +61,7 @@ def _run(args):
 
     batches = [config.load_batch(b, overrides=args.set or ()) for b in args.batch]
     _check_logdir(args.logdir)
+    startup.quiet_tensorflow()
     from experiments import checkpoint, plan, ranking, report, runner
 
     # "N out of the last M calls triggered tf.function retracing": each run compiles its own functions
@@ -128,6 +129,7 @@ def _report_batch(result, batch):
 
 
 def _report(args):
+    startup.quiet_tensorflow()
     from experiments import verdict
     from experiments.validation import ConfigError
 

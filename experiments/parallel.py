@@ -54,6 +54,9 @@ def _threads(count):
 
 
 def _in_worker(jobs, thing, threads):
+    from experiments import startup
+
+    startup.quiet_tensorflow()
     from experiments import engine
 
     _threads(threads)

@@ -2,15 +2,17 @@
 
 Two logical CPU devices are configured before TensorFlow initialises, so
 `tf.distribute.MirroredStrategy` tests have two replicas on any machine.
+TensorFlow is imported through `experiments.startup`, so a CPU-only
+machine's start-up chatter (the cuInit "error" among it) stays out of the
+test output.
 """
 
-import os
+from experiments import startup
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+tf = startup.quiet_tensorflow()
 
 import keras  # noqa: E402
 import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 _cpus = tf.config.list_physical_devices("CPU")
 tf.config.set_logical_device_configuration(

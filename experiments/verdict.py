@@ -283,12 +283,14 @@ def write(directory, targets=None, title=None):
     for name, png in pictures.items():
         checkpoint.write(directory / f"{name}.png", png)
         written.append(directory / f"{name}.png")
-    for old in directory.glob(f"{checkpoint.EVENTS}*.report"):
-        checkpoint.remove_inside(old, directory)
+    old = set(directory.glob(f"{checkpoint.EVENTS}*.report"))  # removed once the new one is written
     writer = tf.summary.create_file_writer(str(directory), filename_suffix=".report")
     with writer.as_default(step=0):
         tf.summary.text("report", text)
         for name, png in pictures.items():
             image_summary(f"report/{name}", png, step=0)
     writer.close()
+    if set(directory.glob(f"{checkpoint.EVENTS}*.report")) - old:
+        for path in old:
+            checkpoint.remove_inside(path, directory)
     return content, written

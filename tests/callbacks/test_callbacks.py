@@ -104,6 +104,24 @@ def test_update_ratio_is_one_steps_update_over_weights(tmp_path, data):
         assert 0 < values[1] < 1
 
 
+@pytest.mark.parametrize("data", [
+    np.random.default_rng(0).normal(size=(100, 100)).astype(np.float32),
+    np.random.default_rng(1).uniform(-1e-30, 1e-30, size=257),  # a tiny range
+    np.random.default_rng(2).integers(-5, 5, size=(7, 9)),
+    np.array([3.0, 3.0, 3.0]), np.array([]), np.array([1.0, np.nan, 2.0]), np.array([0.0, np.inf]),
+    np.linspace(-1, 1, 31),  # values on bucket edges
+], ids=["normal", "tiny", "ints", "constant", "empty", "nan", "inf", "edges"])
+@pytest.mark.parametrize("buckets", [30, 1, 7])
+def test_histogram_protos_equal_tensorboards_own(data, buckets):
+    from tensorboard.plugins.histogram.summary_v2 import histogram_pb
+
+    from callbacks.histograms import histogram_pb as ours
+
+    with np.errstate(all="ignore"):  # TensorBoard's own path for NaN and inf data warns
+        assert ours("t", data, buckets).SerializeToString() == \
+            histogram_pb("t", data, buckets).SerializeToString()
+
+
 def test_histograms_of_weights_and_slots(tmp_path, data):
     model = build(data)
     model.compile(co.Adam(0.01), models.loss_for(model))

@@ -96,7 +96,7 @@ def prepare(batch, runs=None, loaded=None):
     if runs is None:  # a range's ends first: they name the cause
         checks = [(where, probe, False) for where, probe in batch.probes] + checks
     check_path_name("batch.name", batch.name)  # a Batch made in Python has not been through parse_batch
-    prepared = []
+    prepared, built = [], set()  # (model, problem) pairs built once: the runs of a batch share a few
     for where, run, real in checks:
         try:
             if real:  # a probe (a searched range's end) is never run, and has no name
@@ -112,7 +112,9 @@ def prepare(batch, runs=None, loaded=None):
                 if run.epochs is not None and run.epochs * per_epoch > MAX_STEPS:
                     raise ConfigError(f"`epochs` makes {run.epochs * per_epoch} steps ({per_epoch} per epoch), "
                                       f"more than {MAX_STEPS} can finish. Received: epochs={run.epochs}")
-                models.build(run.model, thing)
+                if (spec_key(run.model), key) not in built:
+                    models.build(run.model, thing)
+                    built.add((spec_key(run.model), key))
                 make_optimizer(run, per_epoch)
             elif problem.kind == "objective":
                 if run.steps > MAX_PATH_STEPS:

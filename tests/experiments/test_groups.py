@@ -171,3 +171,31 @@ def test_verbose_prints_a_line_per_logged_epoch(tmp_path, capsys):
     lines = [line for line in capsys.readouterr().out.splitlines() if " epoch " in line]
     assert len(lines) == 2 * 4
     assert lines[0].startswith("sgd epoch 1/4 - loss: ") and " - val_accuracy: " in lines[0]
+
+
+@pytest.mark.parametrize("hidden", [[(16,), (16,)], [(16,), (8, 8)]], ids=["shared trace", "own traces"])
+def test_update_ratios_are_each_layers_relative_change(hidden):
+    """Members with the same layers share one traced ratio function, others trace their own;
+    either way a measured step's ratio is ||w1 - w0|| / ||w0|| over each layer's weights."""
+    import keras
+
+    import custom_optimizers as co
+    from experiments import models, problems
+
+    data = problems.load({"name": "digits", "validation": 0.0, "test": 0.0})
+    members = []
+    for k, sizes in enumerate(hidden):
+        keras.utils.set_random_seed(k)
+        model = models.build({"name": "mlp", "hidden": list(sizes)}, data)
+        model.compile(optimizer=co.Adam(0.01 * (k + 1)), loss=models.loss_for(model))
+        members.append(model)
+    layers = [[layer for layer in m.layers if layer.trainable_weights] for m in members]
+    before = [[[w.numpy() for w in layer.trainable_weights] for layer in ls] for ls in layers]
+    program = loop.Program(members, data, 0, 64, [1e4] * len(members), steps=1)
+    out = program.train(0, 1, np.array([False]), np.array([True]))
+    for k, ls in enumerate(layers):
+        expected = [np.sqrt(sum(np.sum((w.numpy() - b) ** 2) for w, b in zip(layer.trainable_weights, bs)))
+                    / np.sqrt(sum(np.sum(b ** 2) for b in bs)) for layer, bs in zip(ls, before[k])]
+        assert min(expected) > 0
+        np.testing.assert_allclose(out["ratios"][k][0], expected, rtol=1e-5)
+    assert (program._shared_ratios is not False) == (hidden[0] == hidden[1])

@@ -247,7 +247,7 @@ class Program:
                 loss = model.compute_loss(x=xb, y=yb, y_pred=pred, training=True)
                 scaled = optimizer.scale_loss(loss)
             gradients = tape.gradient(scaled, model.trainable_weights)
-            if self.ratios:
+            if self.ratios and measure is not None:
                 before = tf.cond(measure, lambda: [[tf.identity(w.value) for w in layer.trainable_weights]
                                                    for layer in layers],
                                  lambda: [[tf.zeros_like(w.value) for w in layer.trainable_weights]
@@ -256,7 +256,7 @@ class Program:
             norm = tf.linalg.global_norm(gradients)
             if optimizer.loss_scale_factor is not None:
                 norm = norm / optimizer.loss_scale_factor
-            if self.ratios:
+            if self.ratios and measure is not None:
                 ratios = tf.cond(measure, lambda: self._ratios(k, before),
                                  lambda: tf.zeros([len(layers)], tf.float32))
             else:
@@ -344,18 +344,20 @@ class Program:
             measured = tf.logical_and(tf.gather(measure, e), tf.equal(index, 0))  # not measure[e]: see below
             alive = self.alive.value()
 
-            def members(length):  # every member's step on the batch of `length` examples from `start`
+            def members(length, measured=measured):  # every member's step on `length` examples from `start`
                 # tf.slice and tf.gather, not orders[e]: under XLA, a strided slice's bounds must be
                 # known when it compiles, which would compile the program anew for every call
                 batch = tf.slice(orders, tf.stack([e, start]), tf.stack([1, length]))[0]
                 xb, yb = tf.gather(self.x, batch), tf.gather(self.y, batch)
-                return [self._member_step(k, xb, yb, measured) for k in range(k_count)]
+                return [self._member_step(k, xb, yb, measured) for k in range(k_count)]  # None: no ratios
 
             last_size = n - (per_epoch - 1) * self.size
             if last_size == self.size:
                 outs = members(self.size)
             elif self.xla:  # a static shape for each batch size
-                outs = tf.cond(tf.equal(index, per_epoch - 1), lambda: members(last_size),
+                # ratios are measured at an epoch's first step, so never in a shorter last batch
+                outs = tf.cond(tf.equal(index, per_epoch - 1),
+                               lambda: members(last_size, measured if per_epoch == 1 else None),
                                lambda: members(self.size))
             else:
                 outs = members(tf.minimum(self.size, n - start))

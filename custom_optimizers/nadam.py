@@ -105,7 +105,7 @@ class Nadam(Optimizer):
         psi = ops.cast(self.momentum_decay, product.dtype)
         # (P * b1) * (1 - 0.5 * 0.96^(t psi)), in Keras's order of operations.
         advanced = product * b1 * (1.0 - 0.5 * ops.power(decay, t * psi))
-        product_t = ops.where(ops.less(self._mu_product_step, step), advanced, product)
+        product_t = ops.where(ops.less(self._mu_product_step, step), advanced, ops.convert_to_tensor(product))
         self.assign(product, product_t)
         self.assign(self._mu_product_step, step)
         return product_t

@@ -1,6 +1,8 @@
 # `make run`  - create .venv, install the suite, run the default comparison
 #               (the material's 2-D paths and its MNIST comparison, on digits offline).
-# `make test` - create .venv, install with test extras, run the test suite.
+# `make test` - create .venv, install with test extras, run the test suite on TensorFlow,
+#               then the optimizer tests marked `all_backends` on Keras's JAX and PyTorch
+#               back-ends (TensorFlow-only tests are skipped there, with their reason).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -19,8 +21,14 @@ $(VENV)/.installed: $(BIN)/activate setup.cfg pyproject.toml
 run: $(VENV)/.installed
 	$(BIN)/python -m experiments run naive2d mnist --logdir logs
 
+# One intra-op thread a process in the back-end runs: two xdist workers on two cores, and
+# PyTorch's small eager ops slow down several-fold when each worker also starts two threads.
+BACKEND_TESTS = OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 -m all_backends --durations=5 tests/custom_optimizers
+
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -n 2 --durations=15
+	KERAS_BACKEND=jax $(BACKEND_TESTS)
+	KERAS_BACKEND=torch $(BACKEND_TESTS)
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/optimizer_step.py

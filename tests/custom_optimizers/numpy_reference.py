@@ -1,11 +1,12 @@
 """Independent NumPy references, written from the optimizers' docstring math.
 
 Float64 throughout. Keras casts Python-float hyperparameters through float32
-(see `custom_optimizers._base`), so every hyperparameter is rounded with
-`f32` first, except the weights `1 - beta` of the averages, which Keras and
-the suite take in double from the unrounded value (`one_minus`); then the
-Keras optimizer on a float64 variable and these references agree to float64
-round-off.
+on TensorFlow (see `custom_optimizers._base`), exactly on JAX and PyTorch, so
+every hyperparameter is rounded with `backends.hyper` first (the learning
+rate, a float32 variable everywhere, with `f32`), except the weights
+`1 - beta` of the averages, which Keras and the suite take in double from the
+unrounded value (`one_minus`); then the Keras optimizer on a float64 variable
+and these references agree to float64 round-off, on every back-end.
 
 Each reference takes `mutation=None` or the name of a deliberate mistake
 (epsilon inside the root, missing bias correction, ...) so tests can show
@@ -13,28 +14,29 @@ that the comparison tolerance catches it.
 """
 
 import numpy as np
-
-
-def f32(x):
-    return float(np.float32(x))
+from backends import f32, hyper, one_minus, weight_decayed
 
 
 class Reference:
     """`step(w, g)` returns the new weights; `t` counts steps from 1."""
 
-    def __init__(self, mutation=None, **hyper):
+    def __init__(self, mutation=None, **config):
         self.mutation = mutation
-        self.h = {k: (f32(v) if isinstance(v, float) else v) for k, v in hyper.items()}
-        self.raw = hyper
+        self.h = {
+            k: (f32(v) if k == "learning_rate" else hyper(v)) if isinstance(v, float) else v
+            for k, v in config.items()
+        }
+        self.raw = config
         self.t = 0
         self.state = {}
 
     def one_minus(self, name):
         """`1 - beta` as the optimizers compute it: in double, from the unrounded value
-        (the mutation "float32_one_minus" rounds beta first, the drift of issue 13)."""
+        (`backends.one_minus`: PyTorch's keras.ops then round it to float32); the
+        mutation "float32_one_minus" rounds beta first, the drift of issue 13."""
         if self.mutation == "float32_one_minus":
-            return 1 - self.h[name]
-        return 1 - self.raw[name]
+            return 1 - f32(self.raw[name])
+        return one_minus(self.raw[name])
 
     def ema(self, average, x, name):
         """`average += (1 - beta) * (x - average)`, in place (`ema_update`)."""
@@ -148,7 +150,7 @@ class AdamWRef(AdamRef):
         lr, wd = self.h["learning_rate"], self.h["weight_decay"]
         if self.mutation == "l2_instead":  # the coupled form: decay folded into g
             return super().update(w, g + wd * w, t)
-        return super().update(w - w * wd * lr, g, t)
+        return super().update(weight_decayed(w, self.raw["weight_decay"], lr), g, t)
 
 
 class NadamRef(Reference):
@@ -158,16 +160,16 @@ class NadamRef(Reference):
         if self.mutation == "per_variable_product":
             return
         b1, psi = self.h["beta_1"], self.h["momentum_decay"]
-        self.state["P"] = self.state.get("P", 1.0) * b1 * (1 - 0.5 * f32(0.96) ** (t * psi))
+        self.state["P"] = self.state.get("P", 1.0) * b1 * (1 - 0.5 * hyper(0.96) ** (t * psi))
 
     def update(self, w, g, t):
         if self.mutation == "per_variable_product":
             b1, psi = self.h["beta_1"], self.h["momentum_decay"]
-            self.state["P"] = self.state.get("P", 1.0) * b1 * (1 - 0.5 * f32(0.96) ** (t * psi))
+            self.state["P"] = self.state.get("P", 1.0) * b1 * (1 - 0.5 * hyper(0.96) ** (t * psi))
         lr, b1, b2, eps, psi = (
             self.h[k] for k in ("learning_rate", "beta_1", "beta_2", "epsilon", "momentum_decay")
         )
-        decay = f32(0.96)
+        decay = hyper(0.96)
 
         def mu(step):
             return b1 * (1 - 0.5 * decay ** (step * psi))
@@ -193,7 +195,7 @@ class RAdamRef(Reference):
         self.ema(m, g, "beta_1")
         self.ema(v, g * g, "beta_2")
         m_hat, v_hat = m / (1 - b1**t), v / (1 - b2**t)
-        rho_inf = 2 / self.one_minus("beta_2") - 1
+        rho_inf = 2 / (1 - self.raw["beta_2"]) - 1  # in double on every back-end
         rho_t = rho_inf - 2 * t * b2**t / (1 - b2**t)
         if rho_t > thr:
             r = np.sqrt(

@@ -8,6 +8,8 @@ and the learning rates used for the convergence problems.
 import dataclasses
 
 import numpy_reference as ref
+import pytest
+from backends import BACKEND
 
 import custom_optimizers as co
 
@@ -73,3 +75,25 @@ CASES = [
 ]
 
 IDS = [case.id for case in CASES]
+
+
+def cases_on_other_backends(kept, reason, backends=("jax", "torch")):
+    """`CASES` as parameters: all of them on TensorFlow; on `backends` those whose
+    id is in `kept`, the others skipped with `reason`."""
+    return [
+        pytest.param(case, id=case.id, marks=pytest.mark.skipif(
+            BACKEND in backends and case.id not in kept, reason=f"on {BACKEND}: {reason}"
+        ))
+        for case in CASES
+    ]
+
+
+#: The first configuration of each optimizer class: on JAX and PyTorch the tests that
+#: train a model with `fit` run these (every optimizer once), to keep `make test`'s
+#: back-end runs short; the reference, hand-step and feature tests run every case there.
+ONE_PER_OPTIMIZER = {next(c.id for c in CASES if c.cls is cls) for cls in {c.cls for c in CASES}}
+
+FIT_CASES = cases_on_other_backends(
+    ONE_PER_OPTIMIZER, "fit runs one configuration per optimizer here (CI time); "
+    "the references and feature tests run this one"
+)

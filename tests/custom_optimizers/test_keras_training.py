@@ -1,26 +1,37 @@
 """The optimizers in real training setups: XLA, float64, mixed precision,
-MirroredStrategy, and save / load with exact continuation."""
+MirroredStrategy, and save / load with exact continuation. On every back-end
+but MirroredStrategy (TensorFlow's)."""
 
 import numpy as np
 import pytest
-import tensorflow as tf
-from optimizer_table import CASES, IDS
+from backends import tensorflow_only
+from optimizer_table import CASES, FIT_CASES, IDS, cases_on_other_backends
 from tiny import digits, fit, mlp, weights
 
 import keras
 import custom_optimizers as co
 
+pytestmark = pytest.mark.all_backends
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+
+# On JAX jit_compile=False runs the train step eagerly (every other fit is jitted there); on
+# PyTorch jit_compile=True is torch.compile, which takes 15-30 s a case on two cores.
+JIT_CASES = cases_on_other_backends(
+    {"nadam"}, "jit_compile=True against False runs for one case here (nadam; CI time)"
+)
+
+
+@pytest.mark.parametrize("case", JIT_CASES)
 def test_jit_compile_matches_eager_graph(case):
     model_xla, loss_xla = fit(case.make(), epochs=2, jit_compile=True)
     model_ref, loss_ref = fit(case.make(), epochs=2, jit_compile=False)
+    assert model_xla.jit_compile is True and model_ref.jit_compile is False
     np.testing.assert_allclose(loss_xla, loss_ref, rtol=1e-4)
     for a, b in zip(weights(model_xla), weights(model_ref)):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("case", FIT_CASES)
 def test_float64_model(case):
     optimizer = case.make()
     model, loss = fit(optimizer, epochs=2, model=mlp(dtype="float64"))
@@ -30,7 +41,7 @@ def test_float64_model(case):
     assert np.isfinite(loss).all() and loss[-1] < loss[0]
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("case", FIT_CASES)
 def test_mixed_float16_model(case):
     keras.config.set_dtype_policy("mixed_float16")
     optimizer = case.make()
@@ -42,8 +53,14 @@ def test_mixed_float16_model(case):
     assert np.isfinite(loss).all() and loss[-1] < loss[0]
 
 
+@tensorflow_only(
+    "tf.distribute.MirroredStrategy (JAX distributes with keras.distribution, PyTorch with "
+    "its own DistributedDataParallel, neither through the optimizer's variables)"
+)
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_mirrored_strategy_matches_one_device(case):
+    import tensorflow as tf
+
     devices = [d.name for d in tf.config.list_logical_devices("CPU")]
     assert len(devices) == 2, "conftest configures two logical CPUs"
     strategy = tf.distribute.MirroredStrategy(devices)
@@ -63,7 +80,7 @@ def test_mirrored_strategy_matches_one_device(case):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("case", FIT_CASES)
 def test_save_load_continues_exactly(case, tmp_path):
     x, y = digits()
     uninterrupted, _ = fit(case.make(), epochs=4)

@@ -10,11 +10,18 @@ folds the bias correction into the step size with eps = 1e-7, i.e. our
 
 import numpy as np
 import pytest
+from backends import tensorflow_only
 from numpy_reference import f32
 
 import custom_optimizers as co
 from experiments.objectives2d import material as f
 from experiments.objectives2d import minimise
+
+# experiments/ is TensorFlow code: `minimise` steps with tf.GradientTape inside a tf.function.
+pytestmark = [
+    pytest.mark.all_backends,
+    tensorflow_only("experiments.objectives2d.minimise runs on tf.GradientTape and tf.function"),
+]
 
 
 def grad_f(w):

@@ -1,8 +1,12 @@
-"""Each optimizer against its independent NumPy reference, by hand, by config."""
+"""Each optimizer against its independent NumPy reference, by hand, by config.
+
+On every back-end (`backends.py`)."""
+
+import functools
 
 import numpy as np
 import pytest
-import tensorflow as tf
+from backends import compiled, f32, hyper, one_minus, reference_rtol, tensor, weight_decayed
 from optimizer_table import CASES, IDS
 
 import keras
@@ -10,6 +14,8 @@ import custom_optimizers as co
 
 STEPS = 200
 N = 8
+
+pytestmark = pytest.mark.all_backends
 
 
 def noisy_gradients(steps=STEPS, n=N, seed=1234):
@@ -26,10 +32,10 @@ def noisy_gradients(steps=STEPS, n=N, seed=1234):
 def keras_trajectory(optimizer, grads):
     w = keras.Variable(np.zeros(grads.shape[1]), dtype="float64")
     optimizer.build([w])
-    apply = tf.function(lambda g: optimizer.apply([g], [w]))
+    apply = compiled(lambda g: optimizer.apply([g], [w]))
     out = []
     for g in grads:
-        apply(tf.constant(g))
+        apply(tensor(g))
         out.append(w.numpy().copy())
     return np.array(out)
 
@@ -59,13 +65,21 @@ def grads():
     return noisy_gradients()
 
 
+@functools.lru_cache(maxsize=None)
+def case_trajectory(case_id):
+    """The case's trajectory on `noisy_gradients()`, computed once per process
+    (the reference test and each mutation test compare with the same one)."""
+    case = CASES[IDS.index(case_id)]
+    optimizer = case.make()
+    return optimizer, keras_trajectory(optimizer, noisy_gradients())
+
+
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_matches_numpy_reference_at_every_step(case, grads):
-    optimizer = case.make()
-    actual = keras_trajectory(optimizer, grads)
+    optimizer, actual = case_trajectory(case.id)
     expected = reference_trajectory(case.make_reference(optimizer), grads)
     assert actual.shape == (STEPS, N)
-    assert mismatch(actual, expected) <= 1.0
+    assert mismatch(actual, expected, reference_rtol(optimizer)) <= 1.0
     # The trajectory really moves in every coordinate (nothing trivially zero).
     assert np.all(np.abs(expected[-1]) > 0)
 
@@ -77,19 +91,16 @@ MUTATIONS = [(case, m) for case in CASES for m in case.mutations]
     "case,mutation", MUTATIONS, ids=[f"{c.id}-{m}" for c, m in MUTATIONS]
 )
 def test_comparison_catches_a_mutated_reference(case, mutation, grads):
-    optimizer = case.make()
-    actual = keras_trajectory(optimizer, grads)
+    optimizer, actual = case_trajectory(case.id)
     mutated = reference_trajectory(case.make_reference(optimizer, mutation), grads)
-    assert mismatch(actual, mutated) > 1.0
+    assert mismatch(actual, mutated, reference_rtol(optimizer)) > 1.0
 
 
 def _one_step(optimizer, w, g):
     var = keras.Variable(np.array(w, dtype="float64"))
-    optimizer.apply([tf.constant(np.array(g, dtype="float64"))], [var])
+    optimizer.apply([tensor(g, "float64")], [var])
     return var.numpy()
 
-
-f32 = lambda x: float(np.float32(x))  # noqa: E731  Keras rounds hyperparameters
 
 
 HAND_STEPS = {
@@ -100,29 +111,29 @@ HAND_STEPS = {
     # v = (1-0.9) g; w -= lr v
     "momentum_ewa": (
         co.Momentum(0.1, momentum=0.9, form="ewa"),
-        [1 - f32(0.1) * (1 - f32(0.9)) * 0.5, -2 + f32(0.1) * (1 - f32(0.9)) * 4],
+        [1 - f32(0.1) * one_minus(0.9) * 0.5, -2 + f32(0.1) * one_minus(0.9) * 4],
     ),
     # v = -lr g; w += mu v - lr g = -(1 + mu) lr g
     "nesterov": (
         co.Nesterov(0.1, momentum=0.9),
-        [1 - (1 + f32(0.9)) * f32(0.1) * 0.5, -2 + (1 + f32(0.9)) * f32(0.1) * 4],
+        [1 - (1 + hyper(0.9)) * f32(0.1) * 0.5, -2 + (1 + hyper(0.9)) * f32(0.1) * 4],
     ),
     # h = g^2; w -= lr g / (|g| + eps)
     "adagrad": (
         co.AdaGrad(0.1, epsilon=1e-7),
-        [1 - f32(0.1) * 0.5 / (0.5 + f32(1e-7)), -2 + f32(0.1) * 4 / (4 + f32(1e-7))],
+        [1 - f32(0.1) * 0.5 / (0.5 + hyper(1e-7)), -2 + f32(0.1) * 4 / (4 + hyper(1e-7))],
     ),
     # s = (1 - rho) g^2; w -= lr g / (sqrt(s) + eps) = lr sign(g) / sqrt(1 - rho) (eps = 0);
     # `1 - rho` in double from the unrounded rho (as Keras's RMSprop)
     "rmsprop": (
         co.RMSProp(0.1, rho=0.99, epsilon=0.0),
-        [1 - f32(0.1) / np.sqrt(1 - 0.99), -2 + f32(0.1) / np.sqrt(1 - 0.99)],
+        [1 - f32(0.1) / np.sqrt(one_minus(0.99)), -2 + f32(0.1) / np.sqrt(one_minus(0.99))],
     ),
     # m^ = g, v^ = g^2: the first Adam step is lr * sign(g) (eps = 0)
     "adam": (co.Adam(0.1, epsilon=0.0), [1 - f32(0.1), -2 + f32(0.1)]),
     # w <- w (1 - lr wd), then Adam's first step lr * sign(g)
     "adamw": (co.AdamW(0.1, weight_decay=0.5, epsilon=0.0),
-              [1 - 1 * f32(0.5) * f32(0.1) - f32(0.1), -2 + 2 * f32(0.5) * f32(0.1) + f32(0.1)]),
+              [weight_decayed(1.0, 0.5, 0.1) - f32(0.1), weight_decayed(-2.0, 0.5, 0.1) + f32(0.1)]),
     # rho_1 = 1 < 4: unrectified, w -= lr m^ = lr g
     "radam": (co.RAdam(0.1), [1 - f32(0.1) * 0.5, -2 + f32(0.1) * 4]),
     # c = (1 - b1) g: w -= lr sign(g)
@@ -139,9 +150,9 @@ def test_one_step_by_hand(name):
 
 
 def test_nadam_first_step_by_hand():
-    b1, psi = f32(0.9), f32(0.004)
-    mu1 = b1 * (1 - 0.5 * f32(0.96) ** psi)
-    mu2 = b1 * (1 - 0.5 * f32(0.96) ** (2 * psi))
+    b1, psi = hyper(0.9), hyper(0.004)
+    mu1 = b1 * (1 - 0.5 * hyper(0.96) ** psi)
+    mu2 = b1 * (1 - 0.5 * hyper(0.96) ** (2 * psi))
     g = 0.5
     m = (1 - b1) * g
     m_hat = mu2 * m / (1 - mu1 * mu2) + (1 - mu1) * g / (1 - mu1)

@@ -10,7 +10,9 @@
   average and its bias correction, which every moment-based rule uses.
 
 Numerics note, the same as Keras's built-ins so that the Keras twins
-(`keras_twins.py`) are bit-identical to them:
+(`keras_twins.py`) are bit-identical to them (to Keras's generic `update_step`,
+which TensorFlow and JAX run; on PyTorch Keras replaces its built-ins with
+`torch._foreach` rewrites, which agree to float32 round-off):
 
 * a hyperparameter enters the maths through `ops.cast(value, variable.dtype)`.
   Keras turns a Python float into a float32 tensor first, so in a float64

@@ -2,7 +2,10 @@
 built-ins they then equal: name -> (ours, built-in), both zero-argument
 factories. Tested to give bit-identical trajectories in float32 models
 (tests/custom_optimizers/test_keras_parity.py) and timed against each other
-(benchmarks/optimizer_step.py).
+(benchmarks/optimizer_step.py). Bit-identical to Keras's generic built-ins,
+which the TensorFlow and JAX back-ends run; on PyTorch Keras swaps in
+`torch._foreach` rewrites of them, which the twins equal to float32 round-off
+(also tested there).
 
 What remains, in float64 models only: Keras's Adam, AdamW, Adagrad, Nadam and
 RMSprop add `epsilon` (RMSprop also multiplies by `rho` and `momentum`) as

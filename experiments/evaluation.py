@@ -1,5 +1,6 @@
-"""Loss and accuracy of compiled Keras models, in graph code: what the training program
-(`experiments.loop`) validates with and scores its members by."""
+"""Loss, accuracy and gradients of compiled Keras models, in graph code: what the training
+program (`experiments.loop`) trains, validates and scores its members with, each traced once
+for all the members of a group."""
 
 from __future__ import annotations
 
@@ -39,14 +40,10 @@ def evaluate_graph(model, x, y):
     return total / n, correct / n
 
 
-def shared_evaluation(models, x_spec, y_spec):
-    """One `tf.function` computing `evaluate_graph` for any of `models` from its variables'
-    values, or None when their variables differ in shape or type. Traced once for all: tracing a
-    Keras model costs ~0.1 s a member (1.6 s for a group of 16), twice (the program's validation
-    and the final scores). The first model stands for all (its variables replaced by the values
-    passed, through `keras.StatelessScope`), so each member computes exactly what it would alone."""
-    import keras
-
+def _template(models):
+    """The first of `models`, which stands for all in a shared traced function, and the specs
+    of its trainable and non-trainable variables; (None, None) when the models' variables differ
+    in shape or type."""
     template = models[0]
 
     def signature(model):
@@ -54,14 +51,67 @@ def shared_evaluation(models, x_spec, y_spec):
             [(tuple(v.shape), v.dtype) for v in model.non_trainable_variables]
 
     if any(signature(m) != signature(template) for m in models[1:]):
+        return None, None
+    return template, [[tf.TensorSpec(v.shape, v.dtype) for v in variables]
+                      for variables in (template.trainable_variables, template.non_trainable_variables)]
+
+
+def _scope(template, trainable, non_trainable, **options):
+    """`keras.StatelessScope` in which the template's variables read as the values passed."""
+    import keras
+
+    mapping = list(zip(template.trainable_variables, trainable)) + \
+        list(zip(template.non_trainable_variables, non_trainable))
+    return keras.StatelessScope(state_mapping=mapping, **options)
+
+
+def shared_evaluation(models, x_spec, y_spec):
+    """One `tf.function` computing `evaluate_graph` for any of `models` from its variables'
+    values, or None when their variables differ in shape or type. Traced once for all: tracing a
+    Keras model costs ~0.1 s a member (1.6 s for a group of 16), twice (the program's validation
+    and the final scores). The first model stands for all (its variables replaced by the values
+    passed, through `keras.StatelessScope`), so each member computes exactly what it would alone."""
+    template, specs = _template(models)
+    if template is None:
         return None
-    specs = [[tf.TensorSpec(v.shape, v.dtype) for v in variables]
-             for variables in (template.trainable_variables, template.non_trainable_variables)]
 
     def evaluate(trainable, non_trainable, x, y):
-        mapping = list(zip(template.trainable_variables, trainable)) + \
-            list(zip(template.non_trainable_variables, non_trainable))
-        with keras.StatelessScope(state_mapping=mapping):
+        with _scope(template, trainable, non_trainable):
             return evaluate_graph(template, x, y)
 
     return tf.function(evaluate, autograph=False, input_signature=[*specs, x_spec, y_spec])
+
+
+def plain_loss(optimizer):
+    """Whether `optimizer.scale_loss` leaves the loss as it is (no `loss_scale_factor`, not a
+    `LossScaleOptimizer`)."""
+    import keras
+
+    return optimizer.loss_scale_factor is None and type(optimizer).scale_loss is keras.optimizers.Optimizer.scale_loss
+
+
+def shared_gradients(models, x_spec, y_spec):
+    """One `tf.function` computing a training step's forward pass and gradients for any of
+    `models` from its variables' values: `(loss, correct count, gradients, the non-trainable
+    variables' values after the pass)` (batch normalisation's moving statistics, random
+    seeds; the caller assigns them). None when the models' variables differ, or when an
+    optimizer scales the loss (each member's step then traces its own). Traced once for all, as
+    `shared_evaluation`: traced per member, the forward pass and its gradient were about half a
+    member's tracing (0.2 s of the digits MLP's 0.4 s). The same ops on the same values as the
+    step `model(x, training=True)`, `model.compute_loss`, `tape.gradient` on the member itself,
+    so the same numbers bit for bit (`tests/experiments/test_groups.py`)."""
+    template, specs = _template(models)
+    if template is None or not all(plain_loss(m.optimizer) for m in models if getattr(m, "optimizer", None)):
+        return None
+
+    def forward(trainable, non_trainable, x, y):
+        with _scope(template, trainable, non_trainable, collect_losses=True) as scope:
+            with tf.GradientTape() as tape:
+                tape.watch(trainable)
+                pred = template(x, training=True)
+                loss = template.compute_loss(x=x, y=y, y_pred=pred, training=True)
+            gradients = tape.gradient(loss, trainable)
+            updated = [scope.get_current_value(v) for v in template.non_trainable_variables]
+        return loss, correct_count(template, y, pred), gradients, updated
+
+    return tf.function(forward, autograph=False, input_signature=[*specs, x_spec, y_spec])

@@ -40,7 +40,7 @@ import numpy as np
 import tensorflow as tf
 
 from callbacks.divergence import DivergenceWatch
-from experiments.evaluation import EVAL_BATCH, correct_count, evaluate_graph, shared_evaluation
+from experiments.evaluation import EVAL_BATCH, correct_count, evaluate_graph, shared_evaluation, shared_gradients
 
 #: A program compiles with XLA (`jit_compile`) when a member's step costs at most this many
 #: floating-point operations (6 x parameters x batch size) and the validation set is one slice.
@@ -130,6 +130,7 @@ class Program:
         spec = [tf.TensorSpec([None, *data.x_train.shape[1:]], tf.as_dtype(self.dtype)),
                 tf.TensorSpec([None, *data.y_train.shape[1:]], tf.as_dtype(data.y_train.dtype))]
         self._shared = shared_evaluation(self.models, *spec)
+        self._forward = shared_gradients(self.models, *spec)
         self._evaluate = tf.function(self._evaluate_graph, autograph=False, input_signature=spec)
 
     def _build_train(self):
@@ -242,11 +243,19 @@ class Program:
 
         def live():
             rate = tf.cast(optimizer.learning_rate, tf.float32)  # what this step uses
-            with tf.GradientTape() as tape:
-                pred = model(xb, training=True)
-                loss = model.compute_loss(x=xb, y=yb, y_pred=pred, training=True)
-                scaled = optimizer.scale_loss(loss)
-            gradients = tape.gradient(scaled, model.trainable_weights)
+            if self._forward is not None:  # one traced function for every member
+                loss, correct, gradients, updated = self._forward(
+                    [v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables],
+                    xb, yb)
+                for variable, value in zip(model.non_trainable_variables, updated):
+                    variable.assign(value)
+            else:
+                with tf.GradientTape() as tape:
+                    pred = model(xb, training=True)
+                    loss = model.compute_loss(x=xb, y=yb, y_pred=pred, training=True)
+                    scaled = optimizer.scale_loss(loss)
+                gradients = tape.gradient(scaled, model.trainable_weights)
+                correct = correct_count(model, yb, pred)
             if self.ratios and measure is not None:
                 before = tf.cond(measure, lambda: [[tf.identity(w.value) for w in layer.trainable_weights]
                                                    for layer in layers],
@@ -261,7 +270,7 @@ class Program:
                                  lambda: tf.zeros([len(layers)], tf.float32))
             else:
                 ratios = tf.zeros([len(layers)], tf.float32)
-            return (tf.cast(loss, tf.float32), correct_count(model, yb, pred), tf.cast(norm, tf.float32),
+            return (tf.cast(loss, tf.float32), correct, tf.cast(norm, tf.float32),
                     rate, ratios)
 
         def masked():

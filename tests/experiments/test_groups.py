@@ -199,3 +199,85 @@ def test_update_ratios_are_each_layers_relative_change(hidden):
         assert min(expected) > 0
         np.testing.assert_allclose(out["ratios"][k][0], expected, rtol=1e-5)
     assert (program._shared_ratios is not False) == (hidden[0] == hidden[1])
+
+
+def _regularised(data):
+    """A model with what a member's forward pass may change or add beyond its weights: an L2
+    penalty and an activity penalty (losses), dropout (a random seed's state) and Keras's batch
+    normalisation (moving statistics)."""
+    import keras
+
+    from experiments import models
+
+    inputs = keras.Input(shape=data.input_shape)
+    z = keras.layers.Dense(16, kernel_regularizer=keras.regularizers.L2(1e-3),
+                           activity_regularizer=keras.regularizers.L1(1e-4))(inputs)
+    z = keras.layers.BatchNormalization()(z)
+    z = keras.layers.Dropout(0.2, seed=3)(keras.layers.Activation("relu")(z))
+    outputs = keras.layers.Dense(data.num_classes, activation="softmax")(z)
+    return models.InstrumentedModel(inputs=inputs, outputs=outputs)
+
+
+@pytest.mark.parametrize("kind", ["mlp", "batch norm", "regularised"])
+def test_the_shared_forward_pass_equals_each_members_own(kind, monkeypatch):
+    """A group's members share one traced forward pass and gradient (`shared_gradients`); every
+    weight, optimizer slot, moving statistic, seed state and per-step value equals, bit for bit,
+    what each member's own `model(x)`, `compute_loss` and `tape.gradient` give."""
+    import keras
+
+    import custom_optimizers as co
+    from experiments import evaluation, models, problems
+
+    data = problems.load({"name": "digits", "validation": 0.0, "test": 0.0})
+
+    def trained(shared):
+        if not shared:
+            monkeypatch.setattr(loop, "shared_gradients", lambda *a: None)
+        members = []
+        for k, optimizer in enumerate([co.Adam(0.01), co.Momentum(0.05, momentum=0.9)]):
+            keras.utils.set_random_seed(k)
+            if kind == "regularised":
+                model = _regularised(data)
+            else:
+                model = models.build({"name": "mlp", "hidden": [16, 16], "batch_norm": kind == "batch norm"}, data)
+            model.compile(optimizer=optimizer, loss=models.loss_for(model))
+            members.append(model)
+        program = loop.Program(members, data, 0, 64, [1e4] * 2, steps=40)
+        out = program.train(0, 40, np.array([False, False]), np.array([True, False]))
+        monkeypatch.setattr(loop, "shared_gradients", evaluation.shared_gradients)
+        assert (program._forward is not None) == shared
+        return out, [v.numpy() for v in program.variables()]
+
+    (out, state), (own_out, own_state) = trained(True), trained(False)
+    assert len(state) == len(own_state)
+    for a, b in zip(state, own_state):
+        np.testing.assert_array_equal(a, b)
+    for name in ("loss", "correct", "gradient_norm", "learning_rate"):
+        np.testing.assert_array_equal(out[name], own_out[name])
+    for a, b in zip(out["ratios"], own_out["ratios"]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_loss_scaling_optimizer_traces_its_own_forward_pass():
+    """`shared_gradients` differentiates the loss itself, so a group with an optimizer that
+    scales it (`loss_scale_factor`, `LossScaleOptimizer`) keeps each member's own step."""
+    import keras
+    import tensorflow as tf
+
+    import custom_optimizers as co
+    from experiments import evaluation, models, problems
+
+    data = problems.load({"name": "digits", "validation": 0.0, "test": 0.0})
+    spec = [tf.TensorSpec([None, 64], tf.float32), tf.TensorSpec([None], tf.int64)]
+
+    def group(*optimizers):
+        members = []
+        for optimizer in optimizers:
+            model = models.build({"name": "softmax_regression"}, data)
+            model.compile(optimizer=optimizer, loss=models.loss_for(model))
+            members.append(model)
+        return evaluation.shared_gradients(members, *spec)
+
+    assert group(co.Adam(0.01), co.SGD(0.1)) is not None
+    assert group(co.Adam(0.01), co.SGD(0.1, loss_scale_factor=128.0)) is None
+    assert group(co.Adam(0.01), keras.optimizers.LossScaleOptimizer(co.SGD(0.1))) is None

@@ -61,6 +61,26 @@ training (50000 steps x 3 members under XLA), 4.6 s tracing and compiling
 (the two batch sizes, 64 and the last 44, are two compiled branches), 1 s
 for 33 decision-boundary images, 1.4 s for the figures.
 
+Later the same day (sessions 5 and 6): evaluation, the update ratios and
+then the forward pass with its gradient became one traced function for all
+of a group's members (`experiments.evaluation`), the shorter last batch's
+XLA branch lost its ratio code, `plan.prepare` builds each model once and
+the course's batch order reuses one generator. On a noisier machine of the
+same kind, whose NumPy figures moved by 30% between invocations:
+
+    python benchmarks/engine.py --moons-epochs 10000
+    mnist             13.1        11.0           1.19   (before the shared forward pass)
+    moons             12.7        12.7           0.99
+    mnist             14.8        14.3           1.04   (after it)
+    moons             12.2        11.3           1.08
+
+The mnist batch split by `loop.Program.train`'s calls (3 runs each): first
+call (tracing, first execution) 2.5-2.7 s before the shared forward pass and
+2.3-2.4 s after it; the other 22 calls 5.9-8.7 s; the rest (histograms,
+figures, writing) 2.5-3.5 s. `python -m experiments run lr_search` (4 groups
+of 16 members): 68.9 s before, 66.3 s after; its first calls are 6-10 s a
+group, about half of its time.
+
 The issue's targets: mnist 8x faster than `fit` (6.4x) and 0.5x NumPy
 (1.07x), moons 10x faster than `fit` (34x at 10000 epochs) and 0.6x NumPy
 (1.15x) are not all met. mnist's 0.5x cannot be met on this machine: the

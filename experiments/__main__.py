@@ -48,6 +48,19 @@ def _list(args):
     return 0
 
 
+def _fallbacks(prepared):
+    """A line for each problem that could not be loaded and whose runs use its `fallback`."""
+    lines = {}
+    for _, _, data in prepared:
+        offline, marker, reason = str(getattr(data, "source", "")).partition(" (fallback: ")
+        if marker:
+            why, _, where = reason.partition(". Put ")
+            where = where.split(", or set fallback")[0]
+            lines[f"data: {why}; its runs use the fallback, {offline}"
+                  + (f". To run on it, put {where}" if where else "")] = None
+    return list(lines)
+
+
 def _run(args):
     from experiments import parallel
 
@@ -73,6 +86,8 @@ def _run(args):
             print(f"\n== {batch.name}: {batch.reproduces}")
             if batch.runtime:
                 print(f"   expected runtime: {batch.runtime}")
+            for line in _fallbacks(ready):
+                print(f"   {line}")
         try:
             result = runner.run_batch(batch, args.logdir, progress=not args.quiet,
                                       keras_verbose=args.verbose, prepared=ready,

@@ -54,3 +54,28 @@ def test_bad_input_exits_2_with_one_line_before_training(tmp_path, capsys, args,
     err = capsys.readouterr().err
     assert message.replace("{dir}", str(tmp_path)) in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_run_says_when_a_problem_falls_back_to_offline_data(tmp_path, capsys):
+    batch = tmp_path / "fallback.toml"
+    batch.write_text(f"""
+[batch]
+name = "fallback"
+reproduces = "test"
+runtime = "s"
+expected = "e"
+[defaults]
+problem = {{ name = "mnist", data_dir = "{tmp_path / 'empty'}", fallback = "digits" }}
+model = "softmax_regression"
+batch_size = 256
+steps = 3
+[[runs]]
+optimizer = {{ name = "sgd", learning_rate = 0.1 }}
+""")
+    (tmp_path / "empty").mkdir()
+    assert cli.main(["run", str(batch), "--logdir", str(tmp_path / "logs")]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("   data: ")]
+    assert lines == [f"   data: problem 'mnist' is not available: data_dir was given, so nothing is downloaded; "
+                     f"its runs use the fallback, sklearn.datasets.load_digits. To run on it, put mnist.npz from "
+                     f"https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz into "
+                     f"{tmp_path / 'empty'}/ (or pass data_dir=DIR holding them)"]

@@ -50,15 +50,8 @@ def _list(args):
 
 def _fallbacks(prepared):
     """A line for each problem that could not be loaded and whose runs use its `fallback`."""
-    lines = {}
-    for _, _, data in prepared:
-        offline, marker, reason = str(getattr(data, "source", "")).partition(" (fallback: ")
-        if marker:
-            why, _, where = reason.partition(". Put ")
-            where = where.split(", or set fallback")[0]
-            lines[f"data: {why}; its runs use the fallback, {offline}"
-                  + (f". To run on it, put {where}" if where else "")] = None
-    return list(lines)
+    reasons = {getattr(data, "fallback_reason", None) for _, _, data in prepared}
+    return [f"data: {reason}" for reason in sorted(reasons - {None})]
 
 
 def _run(args):

@@ -49,6 +49,8 @@ class Data:
     y_test: np.ndarray
     num_classes: int
     source: str
+    #: When this is a problem's `fallback`: why the problem itself was not loaded, and how to get it.
+    fallback_reason: str | None = None
 
     @property
     def input_shape(self):
@@ -67,7 +69,12 @@ class Data:
 
 
 class DatasetUnavailable(ConfigError):
-    """The dataset's files are neither present nor downloadable."""
+    """The dataset's files are neither present nor downloadable: `reason` says why, `remedy`
+    where to put them."""
+
+    def __init__(self, message, reason="", remedy=""):
+        super().__init__(message)
+        self.reason, self.remedy = reason, remedy
 
 
 @dataclasses.dataclass(frozen=True)
@@ -306,12 +313,11 @@ def _load_keras(name, data_dir):
     else:
         reason = "data_dir was given, so nothing is downloaded"
     place = search / spec.directories[0]
+    reason = f"problem {name!r} is not available: {reason}"
+    remedy = f"put {', '.join(spec.files)} from {spec.url} into {place}/ (or pass data_dir=DIR holding them)"
     raise DatasetUnavailable(
-        f"problem {name!r} is not available: {reason}. Put "
-        + ", ".join(spec.files)
-        + f" from {spec.url} into {place}/ (or pass data_dir=DIR holding them), "
-        f"or set fallback = \"digits\" to run on an offline dataset instead."
-    )
+        f"{reason}. {remedy[0].upper()}{remedy[1:]}, or set fallback = \"digits\" to run on an offline dataset "
+        "instead.", reason, remedy)
 
 
 def _keras_problem(name):
@@ -327,6 +333,8 @@ def _keras_problem(name):
                 raise
             data = PROBLEMS[fallback].load(normalize=normalize, data_seed=data_seed)
             data.source = f"{data.source} (fallback: {error})"
+            data.fallback_reason = f"{error.reason}; its runs use the fallback, {data.name}. To run on " \
+                f"{name}, {error.remedy}"
             return data
         y, y_test = y.reshape(-1), y_test.reshape(-1)
         if limit is not None:

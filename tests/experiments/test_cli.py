@@ -76,6 +76,6 @@ optimizer = {{ name = "sgd", learning_rate = 0.1 }}
     assert cli.main(["run", str(batch), "--logdir", str(tmp_path / "logs")]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("   data: ")]
     assert lines == [f"   data: problem 'mnist' is not available: data_dir was given, so nothing is downloaded; "
-                     f"its runs use the fallback, sklearn.datasets.load_digits. To run on it, put mnist.npz from "
+                     f"its runs use the fallback, digits. To run on mnist, put mnist.npz from "
                      f"https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz into "
                      f"{tmp_path / 'empty'}/ (or pass data_dir=DIR holding them)"]

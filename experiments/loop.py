@@ -247,8 +247,8 @@ class Program:
                 loss, correct, gradients, updated = self._forward(
                     [v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables],
                     xb, yb)
-                for variable, value in zip(model.non_trainable_variables, updated):
-                    variable.assign(value)
+                for i, value in zip(self._forward.changed, updated):
+                    model.non_trainable_variables[i].assign(value)
             else:
                 with tf.GradientTape() as tape:
                     pred = model(xb, training=True)

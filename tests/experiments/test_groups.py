@@ -204,14 +204,16 @@ def test_update_ratios_are_each_layers_relative_change(hidden):
 def _regularised(data):
     """A model with what a member's forward pass may change or add beyond its weights: an L2
     penalty and an activity penalty (losses), dropout (a random seed's state) and Keras's batch
-    normalisation (moving statistics)."""
+    normalisation (moving statistics); and a frozen layer, whose weights it does not change."""
     import keras
 
     from experiments import models
 
     inputs = keras.Input(shape=data.input_shape)
+    frozen = keras.layers.Dense(data.input_shape[0], name="frozen")
+    frozen.trainable = False
     z = keras.layers.Dense(16, kernel_regularizer=keras.regularizers.L2(1e-3),
-                           activity_regularizer=keras.regularizers.L1(1e-4))(inputs)
+                           activity_regularizer=keras.regularizers.L1(1e-4))(frozen(inputs))
     z = keras.layers.BatchNormalization()(z)
     z = keras.layers.Dropout(0.2, seed=3)(keras.layers.Activation("relu")(z))
     outputs = keras.layers.Dense(data.num_classes, activation="softmax")(z)
@@ -246,6 +248,12 @@ def test_the_shared_forward_pass_equals_each_members_own(kind, monkeypatch):
         out = program.train(0, 40, np.array([False, False]), np.array([True, False]))
         monkeypatch.setattr(loop, "shared_gradients", evaluation.shared_gradients)
         assert (program._forward is not None) == shared
+        if shared:  # only what the pass changes is written back: moving statistics, the seed's state
+            paths = [v.path for v in members[0].non_trainable_variables]
+            changed = [paths[i] for i in program._forward.changed]
+            assert len(changed) == {"mlp": 0, "batch norm": 4, "regularised": 3}[kind], changed
+            assert not any("frozen" in p for p in changed) and (kind != "regularised" or
+                                                               sum("frozen" in p for p in paths) == 2)
         return out, [v.numpy() for v in program.variables()]
 
     (out, state), (own_out, own_state) = trained(True), trained(False)

@@ -104,18 +104,14 @@ class Program:
         self.has_validation = len(data.x_val) > 0
         if self.has_validation:
             self.x_val, self.y_val = tf.constant(data.x_val.astype(self.dtype)), tf.constant(data.y_val)
+        self._seed = tf.Variable(self.seed, dtype=tf.int64, trainable=False)  # `restart` sets it
         self.watches = [w if isinstance(w, DivergenceWatch) else DivergenceWatch(w) for w in watches]
         self.factors = tf.constant([w.factor for w in self.watches], tf.float64)
         self.patience = tf.constant([w.patience for w in self.watches], tf.int64)
         self.alive = tf.Variable([True] * k, trainable=False)
         self.step0 = tf.Variable(0, dtype=tf.int64, trainable=False)  # the call's first step
-        self.state = {}  # DivergenceWatch.FIELDS, one variable each: NaN / -1 for None
-        for name in DivergenceWatch.FIELDS:
-            dtype = tf.int64 if name in ("over", "spikes") or name.endswith("step") else tf.float64
-            none = -1 if dtype == tf.int64 else math.nan
-            values = [getattr(w, name) for w in self.watches]
-            self.state[name] = tf.Variable([none if v is None else v for v in values], dtype=dtype,
-                                           trainable=False)
+        # DivergenceWatch.FIELDS, one variable each: NaN / -1 for None
+        self.state = {name: tf.Variable(value, trainable=False) for name, value in self._watch_state().items()}
         self.layers = [[layer for layer in m.layers if layer.trainable_weights] for m in self.models]
         params = max(m.count_params() for m in self.models)
         small = 6 * params * self.size <= XLA_MAX_FLOPS and len(data.x_val) <= EVAL_BATCH
@@ -132,6 +128,36 @@ class Program:
         self._shared = shared_evaluation(self.models, *spec)
         self._forward = shared_gradients(self.models, *spec)
         self._evaluate = tf.function(self._evaluate_graph, autograph=False, input_signature=spec)
+
+    def _watch_state(self):
+        """The watches' state as arrays, one per `DivergenceWatch.FIELDS` (NaN / -1 for None)."""
+        state = {}
+        for name in DivergenceWatch.FIELDS:
+            dtype = np.int64 if name in ("over", "spikes") or name.endswith("step") else np.float64
+            none = -1 if dtype == np.int64 else math.nan
+            state[name] = np.array([none if v is None else v for v in (getattr(w, name) for w in self.watches)],
+                                   dtype)
+        return state
+
+    def restart(self, models, watches, seed, orders):
+        """Train `models` instead, with the graph this program has traced: they must be built and
+        compiled as its own (the same runs but for the seed, which only sets values). Their values
+        (weights, optimizer state) are copied into its models, which then stand in for them (the
+        caller swaps them in: returned); `watches`, `seed` and `orders` replace its own."""
+        for mine, theirs in zip(self.models, models):
+            for a, b in zip(mine.variables + mine.optimizer.variables, theirs.variables + theirs.optimizer.variables):
+                a.assign(b)
+        self.seed = int(seed)
+        self._seed.assign(self.seed)
+        self.orders = orders
+        factors, patience = [w.factor for w in watches], [w.patience for w in watches]
+        if factors != [w.factor for w in self.watches] or patience != [w.patience for w in self.watches]:
+            raise ValueError("a restarted program keeps its members' divergence factors and patiences")
+        self.watches = list(watches)
+        for name, value in self._watch_state().items():
+            self.state[name].assign(value)
+        self.alive.assign([True] * len(self.models))
+        return self.models
 
     def _build_train(self):
         self._shared_ratios = None  # traced at the first member's step: `_ratios`
@@ -297,7 +323,7 @@ class Program:
         per_epoch, n = self.per_epoch, self.n
         first_epoch = first // per_epoch
         epochs = (last - 1) // per_epoch - first_epoch + 1  # the call's own: shuffles cost
-        seed = tf.constant(self.seed, tf.int64)
+        seed = self._seed.value()
         if self.orders is not None:
             orders = given
         else:

@@ -21,6 +21,8 @@ the epoch), `epoch_gradient_norm` (mean over the epoch's steps),
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import time
 
@@ -164,13 +166,15 @@ def _train(jobs, progress, checkpoint_seconds):
                 _raise_disk_fault(error, job.directory)
                 outcomes[i] = Failure.of(error)
         starts = sorted({m.epoch for m in members})
+        program = None
         for start in starts:  # one cohort per starting epoch (a group resumes together)
             cohort = [m for m in members if m.epoch == start]
             if signals.STOP.is_set():  # Ctrl-C during an earlier cohort: these stay as saved
                 for member in cohort:
                     member.interrupted = True
                 continue
-            _train_cohort(cohort, data, per_epoch, epochs, last_step, every, progress, checkpoint_seconds)
+            program = _train_cohort(cohort, data, per_epoch, epochs, last_step, every, progress,
+                                    checkpoint_seconds)
         for member in members:
             i = jobs.index(member.job)
             try:  # its own evaluation or files: it fails alone (nothing is retried after a run's end)
@@ -178,6 +182,8 @@ def _train(jobs, progress, checkpoint_seconds):
             except Exception as error:
                 _raise_disk_fault(error, member.directory)
                 outcomes[i] = Failure.of(error)
+        if program is not None and len(starts) == 1:  # its models are this group's until now
+            _keep(program, members, data, last_step)
     finally:
         for member in members:
             member.close()
@@ -187,14 +193,10 @@ def _train(jobs, progress, checkpoint_seconds):
 def _train_cohort(members, data, per_epoch, epochs, last_step, every, progress, checkpoint_seconds):
     """Train `members` (all at the same epoch) to the end, a call of the program at a time."""
     first_epoch = members[0].epoch
+    program = _program(members, data, per_epoch, last_step)
     for k, member in enumerate(members):
         member.add_callbacks(data, epochs)
         member.start_time = member.times[-1] if member.times else 0.0
-    program = Program([m.model for m in members], data, members[0].run.seed, members[0].run.batch_size,
-                      [m.watch for m in members], steps=last_step,
-                      ratios=any(m.run.log["update_ratio"] for m in members),
-                      orders=pacing.orders(members[0].run, len(data.x_train), per_epoch),
-                      full_batches=protocol.full_batches(members[0].run))
     log = members[0].run.log
     python_epochs = pacing.python_epochs(members[0].callbacks, epochs, every, checkpoint_seconds)
     bar = pacing.bar(members, epochs, first_epoch, progress)
@@ -269,6 +271,50 @@ def _train_cohort(members, data, per_epoch, epochs, last_step, every, progress, 
         scores = {split: program.evaluate(x, y) for split, x, y in splits if len(x)}
         for k, member in enumerate(members):
             member.scores = {split: values[k] for split, values in scores.items()}
+    return program
+
+
+#: The last cohort's program and what it was traced for: `_program`.
+_kept = None
+
+
+def _program(members, data, per_epoch, last_step):
+    """The cohort's compiled program: the last cohort's, restarted, when its runs differed from
+    these only by their seeds (which set values: the weights, the batches' order, never the
+    graph), else a new one. Tracing a program is most of a short group's time: a batch whose
+    runs have several seeds traces once, not once a seed. Its results are those of a new
+    program, bit for bit (`tests/experiments/test_groups.py`)."""
+    global _kept
+    run = members[0].run
+    orders = pacing.orders(run, len(data.x_train), per_epoch)
+    key = (last_step, tuple(_traced(m.run) for m in members))
+    if _kept is not None and _kept[0] == key and _kept[1] is data:
+        program = _kept[2]
+        _kept = None  # until it has trained them: an error leaves it in no known state
+        models = program.restart([m.model for m in members], [m.watch for m in members], run.seed, orders)
+        for member, model in zip(members, models):
+            member.model = model
+    else:
+        _kept = None  # the old one's memory is freed before the new one takes its own
+        program = Program([m.model for m in members], data, run.seed, run.batch_size, [m.watch for m in members],
+                          steps=last_step, ratios=any(m.run.log["update_ratio"] for m in members),
+                          orders=orders, full_batches=protocol.full_batches(run))
+    return program
+
+
+def _keep(program, members, data, last_step):
+    """Keep `program` for the next cohort (`_program`), once it has trained this one."""
+    global _kept
+    _kept = ((last_step, tuple(_traced(m.run) for m in members)), data, program)
+
+
+def _traced(run):
+    """What of a run its program's graph depends on: all but its seeds and names."""
+    fields = dataclasses.asdict(run)
+    for name in ("seed", "name", "group", "index", "trial", "trial_id", "round", "init"):
+        fields.pop(name)
+    fields["order"] = run.order["name"]
+    return json.dumps(fields, sort_keys=True, default=repr)
 
 
 def _mask(program, k):

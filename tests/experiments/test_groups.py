@@ -92,6 +92,33 @@ def test_each_run_of_a_group_equals_the_run_trained_alone(together, alone, index
                      {k: v for k, v in theirs.items() if k not in strip})
 
 
+def test_a_group_that_differs_only_by_seed_restarts_the_last_program_as_if_new(tmp_path, model):
+    """Two seeds make two groups; the second reuses the first's traced program (`train._program`),
+    and every run ends bit for bit as with a new program: its weights, optimizer slots, events
+    and result. The first group's rho = 1 member diverges: in the second it starts alive."""
+    from experiments import train
+
+    batch = config.parse_batch({"batch": {"name": "s", "reproduces": "t", "runtime": "s", "expected": "e"},
+                                "defaults": {**DIGITS, "model": model, "seeds": [0, 1]}, "runs": RUNS})
+    built = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(train, "Program", lambda *a, **k: built.append(1) or loop.Program(*a, **k))
+        reused = run_batch(batch, tmp_path / "reused", model)
+        assert len(built) == 1
+        patch.setattr(train, "_keep", lambda *a: None)
+        new = run_batch(batch, tmp_path / "new", model)
+        assert len(built) == 3
+    assert [r.run.seed for r in reused.results] == [0, 1] * len(RUNS)
+    assert [r.status for r in reused.results] == ["ok"] * 6 + ["diverged"] * 2
+    strip = {"seconds", "fingerprint", "index", "checksum", "files"}
+    for ours, reference in zip(reused.results, new.results):
+        assert_same_run(ours, reference)
+        mine, theirs = (checkpoint.read_result(r.directory)[0] for r in (ours, reference))
+        assert same_json({k: v for k, v in mine.items() if k not in strip},
+                         {k: v for k, v in theirs.items() if k not in strip})
+    assert reused.results[0].metrics != reused.results[1].metrics  # the seeds differ
+
+
 def test_a_diverged_member_stops_alone_and_its_events_end_there(together):
     diverged = together.results[3]
     assert diverged.status == "diverged"

@@ -33,11 +33,11 @@ from __future__ import annotations
 import dataclasses
 import math
 import pathlib
-import re
 import tomllib
 
 from experiments import analysis, search
 from experiments.naming import name_runs
+from experiments.overrides import assign, merge, parse_assignment
 from experiments.validation import (ConfigError, check_int, check_number, check_path_name, check_seed,
                                     lookup)
 
@@ -344,7 +344,7 @@ def parse_batch(data, source="python", default_name="batch", overrides=()):
     defaults = data.get("defaults", {})
     if not raw_runs:
         raise ConfigError(f"{source}: a batch needs at least one [[runs]] entry")
-    assignments = [parse_assignment(text) for text in overrides]
+    assignments = [parse_assignment(text, Run.fields() + list(TEMPLATE_FIELDS)) for text in overrides]
     templates = []
     for i, raw in enumerate(raw_runs):
         merged = merge(defaults, raw)
@@ -367,54 +367,6 @@ def parse_batch(data, source="python", default_name="batch", overrides=()):
                           f"seeds), more than {MAX_RUNS} can finish. Received: {received}")
     batch.runs = batch.round(1, first_id=0)
     return batch
-
-
-def merge(defaults, run):
-    """`run` over `defaults`. Tables (problem, optimizer, log, ...) merge one
-    level deep: defaults `optimizer = {learning_rate = 0.1}` and a run's
-    `optimizer = {name = "sgd"}` give `{name = "sgd", learning_rate = 0.1}`."""
-    merged = dict(defaults)
-    for key, value in run.items():
-        base = merged.get(key)
-        if isinstance(base, str) and isinstance(value, dict) and "name" not in value:
-            base = {"name": base}
-        merged[key] = {**base, **value} if isinstance(base, dict) and isinstance(value, dict) else value
-    return merged
-
-
-def parse_assignment(text):
-    """`optimizer.learning_rate=0.01` -> (["optimizer", "learning_rate"], 0.01).
-
-    The value is read as a TOML value (numbers, true/false, "strings",
-    [lists], {tables}); anything TOML cannot read is taken as a bare string.
-    """
-    if "=" not in text:
-        raise ConfigError(f"--set expects key=value. Received: {text!r}")
-    key, raw = text.split("=", 1)
-    keys = key.strip().split(".")
-    if not all(re.fullmatch(r"\w+", k) for k in keys):
-        raise ConfigError(f"--set: bad key {key.strip()!r} in {text!r}")
-    lookup("field for --set", dict.fromkeys(Run.fields() + list(TEMPLATE_FIELDS)), keys[0])
-    try:
-        value = tomllib.loads(f"value = {raw.strip()}")["value"]
-    except tomllib.TOMLDecodeError:
-        value = raw.strip()
-    return keys, value
-
-
-def assign(run, keys, value, where="space"):
-    """`run` with `run[keys[0]][keys[1]]... = value`; a name in the way becomes `{name = ...}`."""
-    run = dict(run)
-    if len(keys) == 1:
-        run[keys[0]] = value
-        return run
-    table = run.get(keys[0])
-    if table is not None and not isinstance(table, (str, dict)):
-        raise ConfigError(f"`{where}`: `{keys[0]}` is not a table, so it has no `{keys[1]}`. "
-                          f"Received: {keys[0]}={table!r}")
-    table = {"name": table} if isinstance(table, str) else dict(table or {})
-    run[keys[0]] = assign(table, keys[1:], value, where)
-    return run
 
 
 def steps_per_epoch(run, train_size):

@@ -39,8 +39,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from callbacks.divergence import DivergenceWatch
-from experiments.evaluation import EVAL_BATCH, correct_count, evaluate_graph, shared_evaluation, shared_gradients
+from experiments.evaluation import (EVAL_BATCH, correct_count, evaluate_graph, shared_evaluation, shared_gradients,
+                                    shared_ratios, update_ratios)
+from experiments.watches import Watches
 
 #: A program compiles with XLA (`jit_compile`) when a member's step costs at most this many
 #: floating-point operations (6 x parameters x batch size) and the validation set is one slice.
@@ -88,7 +89,6 @@ class Program:
     def __init__(self, models, data, seed, batch_size, watches, xla=None, max_epochs=None, steps=None,
                  ratios=True, orders=None, full_batches=False):
         self.models = list(models)
-        k = len(self.models)
         # the data at the models' precision (float32 unless they are float64)
         self.dtype = keras.backend.standardize_dtype(self.models[0].inputs[0].dtype)
         self.x, self.y = tf.constant(data.x_train.astype(self.dtype)), tf.constant(data.y_train)
@@ -105,13 +105,9 @@ class Program:
         if self.has_validation:
             self.x_val, self.y_val = tf.constant(data.x_val.astype(self.dtype)), tf.constant(data.y_val)
         self._seed = tf.Variable(self.seed, dtype=tf.int64, trainable=False)  # `restart` sets it
-        self.watches = [w if isinstance(w, DivergenceWatch) else DivergenceWatch(w) for w in watches]
-        self.factors = tf.constant([w.factor for w in self.watches], tf.float64)
-        self.patience = tf.constant([w.patience for w in self.watches], tf.int64)
-        self.alive = tf.Variable([True] * k, trainable=False)
+        self.watches = Watches(watches)
+        self.alive = self.watches.alive
         self.step0 = tf.Variable(0, dtype=tf.int64, trainable=False)  # the call's first step
-        # DivergenceWatch.FIELDS, one variable each: NaN / -1 for None
-        self.state = {name: tf.Variable(value, trainable=False) for name, value in self._watch_state().items()}
         self.layers = [[layer for layer in m.layers if layer.trainable_weights] for m in self.models]
         params = max(m.count_params() for m in self.models)
         small = 6 * params * self.size <= XLA_MAX_FLOPS and len(data.x_val) <= EVAL_BATCH
@@ -127,17 +123,8 @@ class Program:
                 tf.TensorSpec([None, *data.y_train.shape[1:]], tf.as_dtype(data.y_train.dtype))]
         self._shared = shared_evaluation(self.models, *spec)
         self._forward = shared_gradients(self.models, *spec)
+        self._shared_ratios = shared_ratios(self.layers)
         self._evaluate = tf.function(self._evaluate_graph, autograph=False, input_signature=spec)
-
-    def _watch_state(self):
-        """The watches' state as arrays, one per `DivergenceWatch.FIELDS` (NaN / -1 for None)."""
-        state = {}
-        for name in DivergenceWatch.FIELDS:
-            dtype = np.int64 if name in ("over", "spikes") or name.endswith("step") else np.float64
-            none = -1 if dtype == np.int64 else math.nan
-            state[name] = np.array([none if v is None else v for v in (getattr(w, name) for w in self.watches)],
-                                   dtype)
-        return state
 
     def restart(self, models, watches, seed, orders):
         """Train `models` instead, with the graph this program has traced: they must be built and
@@ -150,17 +137,10 @@ class Program:
         self.seed = int(seed)
         self._seed.assign(self.seed)
         self.orders = orders
-        factors, patience = [w.factor for w in watches], [w.patience for w in watches]
-        if factors != [w.factor for w in self.watches] or patience != [w.patience for w in self.watches]:
-            raise ValueError("a restarted program keeps its members' divergence factors and patiences")
-        self.watches = list(watches)
-        for name, value in self._watch_state().items():
-            self.state[name].assign(value)
-        self.alive.assign([True] * len(self.models))
+        self.watches.reset(watches)
         return self.models
 
     def _build_train(self):
-        self._shared_ratios = None  # traced at the first member's step: `_ratios`
         epochs = self.max_epochs if self.xla else None  # XLA: static shapes
         self._inner = tf.function(self._loop_graph, autograph=False, jit_compile=self.xla)
         self._train = tf.function(self._train_graph, autograph=False, input_signature=[
@@ -230,16 +210,11 @@ class Program:
         """Every variable a call changes: the members' weights and optimizer state, and the
         divergence test's."""
         return [v for m in self.models for v in m.variables + m.optimizer.variables] + \
-            [self.alive, self.step0, *self.state.values()]
+            [self.step0, *self.watches.variables()]
 
     def watch(self, k):
         """Member k's `DivergenceWatch`, its state as the last call left it."""
-        watch = self.watches[k]
-        for name, variable in self.state.items():
-            value = variable.numpy()[k].item()
-            none = (value == -1) if name.endswith("step") else (isinstance(value, float) and math.isnan(value))
-            setattr(watch, name, None if none else value)
-        return watch
+        return self.watches.read(k)
 
     def evaluate(self, x, y):
         """[(loss, accuracy)] of every member on `x`, `y` (one compiled function for any split)."""
@@ -306,16 +281,9 @@ class Program:
         return tf.cond(self.alive[k], live, masked)
 
     def _ratios(self, k, before):
-        """Member k's update ratio per layer (`_ratios`), through one traced function shared by
-        members whose layers' weights match (a group's always do): traced per member, the ratios
-        were a third of a 5-member program's tracing and first call (0.5 s and 0.5 s)."""
+        """Member k's `update_ratios`, through the members' shared trace when there is one."""
         after = [[w.value for w in layer.trainable_weights] for layer in self.layers[k]]
-        if self._shared_ratios is None:
-            specs = [[tf.TensorSpec(w.shape, w.dtype) for w in layer] for layer in after]
-            same = all([[tf.TensorSpec(w.shape, w.dtype) for w in layer.trainable_weights] for layer in layers]
-                       == specs for layers in self.layers)
-            self._shared_ratios = same and tf.function(_ratios, autograph=False, input_signature=[specs, specs])
-        return (self._shared_ratios or _ratios)(before, after)
+        return (self._shared_ratios or update_ratios)(before, after)
 
     def _train_graph(self, first, last, validate, measure, given):
         """The epochs' orders (outside XLA: a stateless shuffle is not compiled; `given` when the
@@ -339,27 +307,9 @@ class Program:
         return out
 
     def _watch(self, m, alive, step):
-        """`DivergenceWatch.update` of every alive member, in the graph: `m` its running mean
-        loss after `step` (1-based). Leaves `alive` false for those that diverged."""
-        state = {name: variable.value() for name, variable in self.state.items()}
-        first, lowest, over, peak = state["first"], state["lowest"], state["over"], state["peak"]
-        finite = tf.math.is_finite(m)
-        large = finite & (lowest > 0) & (m > self.factors * lowest) & (m > first)  # NaN: False
-        over_next = tf.where(large, over + 1, tf.zeros_like(over))
-        bad = alive & (~finite | (large & (over_next > self.patience)))
-        ok = alive & ~bad
-        ended = ok & ~large & (over > 0)  # a spike, over
-        better = ended & (tf.math.is_nan(state["worst"]) | (peak > state["worst"]))
-        fresh_peak = ok & large & ((over == 0) | (m > peak))
-        _where(ended, state["spikes"] + 1, self.state["spikes"])
-        _where(better, peak, self.state["worst"])
-        _where(better, state["peak_step"], self.state["worst_step"])
-        _where(fresh_peak, m, self.state["peak"])
-        _where(fresh_peak, tf.fill(tf.shape(over), tf.cast(step, tf.int64)), self.state["peak_step"])
-        _where(ok, over_next, self.state["over"])
-        _where(ok & tf.math.is_nan(first), m, self.state["first"])
-        _where(ok, tf.where(tf.math.is_nan(lowest), m, tf.minimum(lowest, m)), self.state["lowest"])
-        self.alive.assign(ok)
+        """The divergence test of every alive member (`Watches.update`): `alive` false for those
+        that diverged."""
+        self.watches.update(m, alive, step)
 
     def _loop_graph(self, orders, steps, validate, measure):
         """Steps 0 .. steps - 1 of the call (the call starts at an epoch's first step). Only
@@ -437,20 +387,3 @@ class Program:
         out["steps"] = i
         out["diverged"] = diverged
         return out
-
-
-def _where(condition, new, variable):
-    variable.assign(tf.where(condition, new, variable.value()))
-
-
-def _ratios(before, after):
-    """Per layer, ||w_after - w_before|| / ||w_before|| over its trainable weights together
-    (`before`, `after`: per layer, its weights' values)."""
-    return tf.stack([_ratio(a, b) for a, b in zip(after, before)])
-
-
-def _ratio(after, before):
-    update = tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(w - b)) for w, b in zip(after, before)]))
-    weight = tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(b)) for b in before]))
-    return tf.cast(tf.where(weight > 0, update / weight, math.inf), tf.float32)
-

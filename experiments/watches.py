@@ -1,0 +1,89 @@
+"""The divergence rule of `callbacks.DivergenceWatch`, for a program's K members at once, in its graph.
+
+`Watches(watches)` holds each member's `DivergenceWatch` state (its first
+and lowest loss, the steps it has been too large, its spikes) as variables
+of K values, and `alive`, whether each member still trains. `update(m,
+alive, step)` is `DivergenceWatch.update` of every alive member on its
+running mean loss `m`, inside the compiled loop; `read(k)` puts member k's
+state back into its `DivergenceWatch` (for checkpoints and results);
+`reset(watches)` starts over from other watches with the same factors and
+patiences. `tests/experiments/test_reliability.py` checks it step by step
+against `DivergenceWatch`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from callbacks.divergence import DivergenceWatch
+
+
+class Watches:
+    def __init__(self, watches):
+        self.watches = [w if isinstance(w, DivergenceWatch) else DivergenceWatch(w) for w in watches]
+        self.factors = tf.constant([w.factor for w in self.watches], tf.float64)
+        self.patience = tf.constant([w.patience for w in self.watches], tf.int64)
+        self.alive = tf.Variable([True] * len(self.watches), trainable=False)
+        # DivergenceWatch.FIELDS, one variable each: NaN / -1 for None
+        self.state = {name: tf.Variable(value, trainable=False) for name, value in self._arrays().items()}
+
+    def variables(self):
+        return [self.alive, *self.state.values()]
+
+    def _arrays(self):
+        """The watches' state as arrays, one per `DivergenceWatch.FIELDS` (NaN / -1 for None)."""
+        state = {}
+        for name in DivergenceWatch.FIELDS:
+            dtype = np.int64 if name in ("over", "spikes") or name.endswith("step") else np.float64
+            none = -1 if dtype == np.int64 else math.nan
+            state[name] = np.array([none if v is None else v for v in (getattr(w, name) for w in self.watches)],
+                                   dtype)
+        return state
+
+    def reset(self, watches):
+        """Start over from `watches` (their factors and patiences must be these), every member alive."""
+        if [(w.factor, w.patience) for w in watches] != [(w.factor, w.patience) for w in self.watches]:
+            raise ValueError("restarted watches keep their members' divergence factors and patiences")
+        self.watches = list(watches)
+        for name, value in self._arrays().items():
+            self.state[name].assign(value)
+        self.alive.assign([True] * len(self.watches))
+
+    def read(self, k):
+        """Member k's `DivergenceWatch`, its state as the last call left it."""
+        watch = self.watches[k]
+        for name, variable in self.state.items():
+            value = variable.numpy()[k].item()
+            none = (value == -1) if name.endswith("step") else (isinstance(value, float) and math.isnan(value))
+            setattr(watch, name, None if none else value)
+        return watch
+
+    def update(self, m, alive, step):
+        """`DivergenceWatch.update` of every alive member, in the graph: `m` its running mean
+        loss after `step` (1-based). Leaves `alive` false for those that diverged."""
+        state = {name: variable.value() for name, variable in self.state.items()}
+        first, lowest, over, peak = state["first"], state["lowest"], state["over"], state["peak"]
+        finite = tf.math.is_finite(m)
+        large = finite & (lowest > 0) & (m > self.factors * lowest) & (m > first)  # NaN: False
+        over_next = tf.where(large, over + 1, tf.zeros_like(over))
+        bad = alive & (~finite | (large & (over_next > self.patience)))
+        ok = alive & ~bad
+        ended = ok & ~large & (over > 0)  # a spike, over
+        better = ended & (tf.math.is_nan(state["worst"]) | (peak > state["worst"]))
+        fresh_peak = ok & large & ((over == 0) | (m > peak))
+        _where(ended, state["spikes"] + 1, self.state["spikes"])
+        _where(better, peak, self.state["worst"])
+        _where(better, state["peak_step"], self.state["worst_step"])
+        _where(fresh_peak, m, self.state["peak"])
+        _where(fresh_peak, tf.fill(tf.shape(over), tf.cast(step, tf.int64)), self.state["peak_step"])
+        _where(ok, over_next, self.state["over"])
+        _where(ok & tf.math.is_nan(first), m, self.state["first"])
+        _where(ok, tf.where(tf.math.is_nan(lowest), m, tf.minimum(lowest, m)), self.state["lowest"])
+        self.alive.assign(ok)
+
+
+def _where(condition, new, variable):
+    variable.assign(tf.where(condition, new, variable.value()))

@@ -219,6 +219,10 @@ def resolved_config(run, kind, thing, batch):
     if kind in ("dataset", "objective"):
         optimizer = make_optimizer(run, config.get("steps_per_epoch", 1))
         config["optimizer"] = keras.saving.serialize_keras_object(optimizer)
+        # Keras numbers its optimizers' default names ("sgd", "sgd_1", ...) in the order the
+        # process made them: the process's history, not the run's (a batch run after another in
+        # one process would otherwise not be recognised when run alone, and redo finished runs)
+        config["optimizer"]["config"].pop("name", None)
     return config
 
 

@@ -119,6 +119,50 @@ def test_a_group_that_differs_only_by_seed_restarts_the_last_program_as_if_new(t
     assert reused.results[0].metrics != reused.results[1].metrics  # the seeds differ
 
 
+def test_a_restarted_program_resumes_a_group_from_its_checkpoints(tmp_path):
+    """Ctrl-C in the second seed's group (its program restarted from the first's); the same batch
+    again (the same loaded data, as in one process) resumes that group from its checkpoints
+    through the program restarted once more, and ends as the batch run in one go: every event
+    once, the same numbers."""
+    from experiments import signals, train
+
+    batch = config.parse_batch({"batch": {"name": "s", "reproduces": "t", "runtime": "s", "expected": "e"},
+                                "defaults": {**DIGITS, "seeds": [0, 1]}, "runs": RUNS[:2]})
+    reference = runner.run_batch(batch, tmp_path / "reference", progress=False, checkpoint_seconds=0)
+    prepared = plan.prepare(batch)
+    real, real_restart = loop.Program.train, loop.Program.restart
+    restarted = []
+
+    def stop_in_the_second_group(program, *args):
+        out = real(program, *args)
+        if program.seed == 1:
+            signals.STOP.set()  # as Ctrl-C does: the group saves and stops at this call's end
+        return out
+
+    def restart(program, models, watches, seed, orders):
+        restarted.append((seed, [w.lowest is None for w in watches]))  # None: not from a checkpoint
+        return real_restart(program, models, watches, seed, orders)
+
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(loop.Program, "restart", restart)
+            patch.setattr(loop.Program, "train", stop_in_the_second_group)
+            with pytest.raises(runner.Interrupted, match="2 of 4 runs .* are finished; sgd_s1 saved at epoch 1"):
+                runner.run_batch(batch, tmp_path / "stopped", progress=False, checkpoint_seconds=0,
+                                 prepared=prepared)
+            signals.STOP.clear()
+            patch.setattr(loop.Program, "train", real)
+            again = runner.run_batch(batch, tmp_path / "stopped", progress=False, checkpoint_seconds=0,
+                                     prepared=prepared)
+    finally:
+        signals.STOP.clear()
+    assert restarted == [(1, [True, True]), (1, [False, False])]
+    assert [r.run.name for r in again.results] == [r.run.name for r in reference.results]
+    for ours, theirs in zip(again.results, reference.results):
+        assert ours.status == "ok"
+        assert_same_run(ours, theirs)
+
+
 def test_a_diverged_member_stops_alone_and_its_events_end_there(together):
     diverged = together.results[3]
     assert diverged.status == "diverged"

@@ -58,6 +58,25 @@ def test_resolved_config_beside_the_events(digits_batch):
     assert set(saved["versions"]) == {"python", "tensorflow", "keras", "suite"}
 
 
+def test_a_runs_fingerprint_does_not_depend_on_what_the_process_made_before(digits_batch):
+    """Keras numbers its optimizers' default names ("adam", "adam_1", ...) in the order a process
+    makes them: that must not change a run's identity, or a batch run after another in one
+    process would redo its finished runs when run alone."""
+    import keras
+
+    from experiments import plan
+
+    batch = digits_batch.batch
+    run, kind, thing = next(p for p in plan.prepare(batch) if p[0].name == "adam_lr0.01_s0")
+    before = plan.resolved_config(run, kind, thing, batch)
+    keras.optimizers.Adam(), keras.optimizers.Adam()  # "adam", "adam_1" taken
+    after = plan.resolved_config(run, kind, thing, batch)
+    assert plan.run_fingerprint(before) == plan.run_fingerprint(after)
+    assert "name" not in after["optimizer"]["config"]
+    saved = json.loads((digits_batch.directory / "adam_lr0.01_s0" / "config.json").read_text())
+    assert saved["fingerprint"] == plan.run_fingerprint(after)
+
+
 def test_event_values_agree_with_the_final_metrics(digits_batch):
     result = digits_batch.results[1]
     root, train, validation = (scalars(result.directory / sub) for sub in (".", "train", "validation"))

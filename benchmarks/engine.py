@@ -81,6 +81,14 @@ figures, writing) 2.5-3.5 s. `python -m experiments run lr_search` (4 groups
 of 16 members): 68.9 s before, 66.3 s after; its first calls are 6-10 s a
 group, about half of its time.
 
+Session 7 (2026-12-03), same kind of machine: `python benchmarks/engine.py --moons-epochs
+10000` printed mnist 11.0 s against NumPy's 9.5 s (1.16) and moons 9.2 s against 12.1 s
+(0.76); an hour earlier mnist 13.7 s against 12.3 s (1.11), moons 11.7 s against 13.9 s
+(0.85). One intra-op thread per op (the members' ops side by side on the inter-op threads)
+was tried and measured alternating with the default: mnist 12.2-14.0 s against 11.8-13.1 s,
+no gain, so TensorFlow's default stays. A batch of several seeds now traces its program once
+(`benchmarks/restart.py`): `run lr_search` 52.6-55.6 s from the command line.
+
 The issue's targets: mnist 8x faster than `fit` (6.4x) and 0.5x NumPy
 (1.07x), moons 10x faster than `fit` (34x at 10000 epochs) and 0.6x NumPy
 (1.15x) are not all met. mnist's 0.5x cannot be met on this machine: the

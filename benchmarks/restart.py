@@ -10,7 +10,15 @@ tracing its own. Without: every group traces its own program, all else the same 
 results are the same, bit for bit: `tests/experiments/test_groups.py`).
 
 Measured on 2 cores (2026-12-03), `lr_search` (2 rounds x 2 seeds: 4 groups of 16 runs,
-300 steps each): see the closing note of issue 11 and the README.
+300 steps each; the machine was slow that hour, `run lr_search` took 53-56 s earlier):
+
+    python benchmarks/restart.py --rounds 2
+    every group traces         85.6 s
+    restarted programs         70.5 s
+    ratio                      0.82
+
+The first call of a restarted group took 2.2-4.2 s against 8-12 s for a group that traces
+(the first call also trains up to a logging interval).
 """
 
 from __future__ import annotations

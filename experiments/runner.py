@@ -47,7 +47,7 @@ import json
 import pathlib
 import sys
 
-from experiments import checkpoint, dashboard, engine, figures, plan, ranking, signals, store
+from experiments import checkpoint, dashboard, engine, figures, plan, ranking, signals, store, train
 from experiments.config import Batch
 from experiments.plan import describe_round, next_round, prepare, spec_key
 from experiments.report import COLUMNS, write_hparams_config
@@ -129,6 +129,7 @@ def run_batch(batch, logdir="logs", progress=True, keras_verbose=False, prepared
                                    pool, resuming, report, checkpoint_seconds)
         finally:
             lock.release()
+            train.forget()
 
 
 def progress_line(batch_name, done, total, result):

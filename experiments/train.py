@@ -243,6 +243,13 @@ def _keep(program, members, data, last_step):
     _kept = ((last_step, tuple(_traced(m.run) for m in members)), data, program)
 
 
+def forget():
+    """Drop the kept program, its models and its graph (`runner.run_batch` does at its end: the
+    next batch loads its own data, so it could not restart it)."""
+    global _kept
+    _kept = None
+
+
 def _traced(run):
     """What of a run its program's graph depends on: all but its seeds and names."""
     fields = dataclasses.asdict(run)

@@ -105,6 +105,7 @@ def test_a_group_that_differs_only_by_seed_restarts_the_last_program_as_if_new(t
         patch.setattr(train, "Program", lambda *a, **k: built.append(1) or loop.Program(*a, **k))
         reused = run_batch(batch, tmp_path / "reused", model)
         assert len(built) == 1
+        assert train._kept is None  # dropped at the batch's end: its models and graph freed
         patch.setattr(train, "_keep", lambda *a: None)
         new = run_batch(batch, tmp_path / "new", model)
         assert len(built) == 3
@@ -147,6 +148,7 @@ def test_a_restarted_program_resumes_a_group_from_its_checkpoints(tmp_path):
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(loop.Program, "restart", restart)
             patch.setattr(loop.Program, "train", stop_in_the_second_group)
+            patch.setattr(train, "forget", lambda: None)  # kept across the two batches, as within one
             with pytest.raises(runner.Interrupted, match="2 of 4 runs .* are finished; sgd_s1 saved at epoch 1"):
                 runner.run_batch(batch, tmp_path / "stopped", progress=False, checkpoint_seconds=0,
                                  prepared=prepared)
@@ -157,6 +159,7 @@ def test_a_restarted_program_resumes_a_group_from_its_checkpoints(tmp_path):
     finally:
         signals.STOP.clear()
     assert restarted == [(1, [True, True]), (1, [False, False])]
+    train.forget()
     assert [r.run.name for r in again.results] == [r.run.name for r in reference.results]
     for ours, theirs in zip(again.results, reference.results):
         assert ours.status == "ok"

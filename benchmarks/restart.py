@@ -60,8 +60,8 @@ def main():
             return time.perf_counter() - start
 
     times = {True: [], False: []}
-    for _ in range(args.rounds):
-        for restart in (False, True):
+    for i in range(args.rounds):  # alternating, each first in every other round
+        for restart in ((False, True) if i % 2 == 0 else (True, False)):
             times[restart].append(seconds(restart))
     new, restarted = statistics.median(times[False]), statistics.median(times[True])
     print(f"{args.batch}: {len(prepared)} runs; {os.cpu_count()} cores; median of {args.rounds}")

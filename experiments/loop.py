@@ -131,9 +131,14 @@ class Program:
         compiled as its own (the same runs but for the seed, which only sets values). Their values
         (weights, optimizer state) are copied into its models, which then stand in for them (the
         caller swaps them in: returned); `watches`, `seed` and `orders` replace its own."""
-        for mine, theirs in zip(self.models, models):
-            for a, b in zip(mine.variables + mine.optimizer.variables, theirs.variables + theirs.optimizer.variables):
-                a.assign(b)
+        pairs = [(a, b) for mine, theirs in zip(self.models, models)
+                 for a, b in zip(mine.variables + mine.optimizer.variables, theirs.variables + theirs.optimizer.variables)]
+        count = sum(len(m.variables + m.optimizer.variables) for m in models)
+        if len(models) != len(self.models) or len(pairs) != count or \
+                any(a.shape != b.shape or a.dtype != b.dtype for a, b in pairs):
+            raise ValueError("a program restarts only with models and optimizers like its own")
+        for a, b in pairs:
+            a.assign(b)
         self.seed = int(seed)
         self._seed.assign(self.seed)
         self.orders = orders

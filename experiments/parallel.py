@@ -62,7 +62,12 @@ def _in_worker(jobs, thing, threads):
     _threads(threads)
     for job in jobs:
         job.thing = thing
-    return engine.execute_group(jobs)
+    try:
+        return engine.execute_group(jobs)
+    finally:  # each task has its own copy of the data: the next could not restart this program
+        from experiments import train
+
+        train.forget()
 
 
 class Pool:

@@ -91,6 +91,8 @@ def _train(jobs, progress, checkpoint_seconds):
     epochs = run.epochs or math.ceil(run.steps / per_epoch)
     last_step = run.steps or epochs * per_epoch
     every = epoch_cadence(run, epochs)
+    if _kept is not None and (_kept[1] is not data or _kept[0] != _key([job.run for job in jobs], last_step)):
+        forget()  # this group cannot restart it: freed before its models are built
     keras.backend.clear_session()
     members, outcomes = [], [None] * len(jobs)
     try:
@@ -222,8 +224,7 @@ def _program(members, data, per_epoch, last_step):
     global _kept
     run = members[0].run
     orders = pacing.orders(run, len(data.x_train), per_epoch)
-    key = (last_step, tuple(_traced(m.run) for m in members))
-    if _kept is not None and _kept[0] == key and _kept[1] is data:
+    if _kept is not None and _kept[1] is data and _kept[0] == _key([m.run for m in members], last_step):
         program = _kept[2]
         _kept = None  # until it has trained them: an error leaves it in no known state
         models = program.restart([m.model for m in members], [m.watch for m in members], run.seed, orders)
@@ -240,7 +241,7 @@ def _program(members, data, per_epoch, last_step):
 def _keep(program, members, data, last_step):
     """Keep `program` for the next cohort (`_program`), once it has trained this one."""
     global _kept
-    _kept = ((last_step, tuple(_traced(m.run) for m in members)), data, program)
+    _kept = (_key([m.run for m in members], last_step), data, program)
 
 
 def forget():
@@ -248,6 +249,10 @@ def forget():
     next batch loads its own data, so it could not restart it)."""
     global _kept
     _kept = None
+
+
+def _key(runs, last_step):
+    return last_step, tuple(_traced(run) for run in runs)
 
 
 def _traced(run):

@@ -45,9 +45,10 @@ class Watches:
 
     def reset(self, watches):
         """Start over from `watches` (their factors and patiences must be these), every member alive."""
+        watches = [w if isinstance(w, DivergenceWatch) else DivergenceWatch(w) for w in watches]
         if [(w.factor, w.patience) for w in watches] != [(w.factor, w.patience) for w in self.watches]:
             raise ValueError("restarted watches keep their members' divergence factors and patiences")
-        self.watches = list(watches)
+        self.watches = watches
         for name, value in self._arrays().items():
             self.state[name].assign(value)
         self.alive.assign([True] * len(self.watches))

@@ -96,10 +96,21 @@ def test_a_group_that_differs_only_by_seed_restarts_the_last_program_as_if_new(t
     """Two seeds make two groups; the second reuses the first's traced program (`train._program`),
     and every run ends bit for bit as with a new program: its weights, optimizer slots, events
     and result. The first group's rho = 1 member diverges: in the second it starts alive."""
+    restarts_as_if_new(tmp_path, model, {}, RUNS)
+
+
+def test_a_restarted_program_takes_the_new_seeds_batch_order_and_initial_weights(tmp_path):
+    """The course's protocol: batches drawn by NumPy from the run's seed (the program's `orders`
+    function, replaced at a restart) and He weights from NumPy's generator."""
+    restarts_as_if_new(tmp_path, "mnist_mlp", {"order": {"name": "numpy_choice"}, "init": {"name": "numpy_he"},
+                                               "epochs": 2}, RUNS[:2])
+
+
+def restarts_as_if_new(tmp_path, model, protocol, runs):
     from experiments import train
 
     batch = config.parse_batch({"batch": {"name": "s", "reproduces": "t", "runtime": "s", "expected": "e"},
-                                "defaults": {**DIGITS, "model": model, "seeds": [0, 1]}, "runs": RUNS})
+                                "defaults": {**DIGITS, "model": model, "seeds": [0, 1], **protocol}, "runs": runs})
     built = []
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(train, "Program", lambda *a, **k: built.append(1) or loop.Program(*a, **k))
@@ -109,8 +120,10 @@ def test_a_group_that_differs_only_by_seed_restarts_the_last_program_as_if_new(t
         patch.setattr(train, "_keep", lambda *a: None)
         new = run_batch(batch, tmp_path / "new", model)
         assert len(built) == 3
-    assert [r.run.seed for r in reused.results] == [0, 1] * len(RUNS)
-    assert [r.status for r in reused.results] == ["ok"] * 6 + ["diverged"] * 2
+    assert [r.run.seed for r in reused.results] == [0, 1] * len(runs)
+    # the rho = 1 member diverges in both groups: in the second it starts alive again
+    assert [r.status for r in reused.results] == [
+        "diverged" if run.get("name") == "rmsprop_rho1" else "ok" for run in runs for _ in (0, 1)]
     strip = {"seconds", "fingerprint", "index", "checksum", "files"}
     for ours, reference in zip(reused.results, new.results):
         assert_same_run(ours, reference)

@@ -23,7 +23,7 @@ from callbacks.divergence import DivergenceWatch
 
 class Watches:
     def __init__(self, watches):
-        self.watches = [w if isinstance(w, DivergenceWatch) else DivergenceWatch(w) for w in watches]
+        self.watches = _as_watches(watches)
         self.factors = tf.constant([w.factor for w in self.watches], tf.float64)
         self.patience = tf.constant([w.patience for w in self.watches], tf.int64)
         self.alive = tf.Variable([True] * len(self.watches), trainable=False)
@@ -45,7 +45,7 @@ class Watches:
 
     def reset(self, watches):
         """Start over from `watches` (their factors and patiences must be these), every member alive."""
-        watches = [w if isinstance(w, DivergenceWatch) else DivergenceWatch(w) for w in watches]
+        watches = _as_watches(watches)
         if [(w.factor, w.patience) for w in watches] != [(w.factor, w.patience) for w in self.watches]:
             raise ValueError("restarted watches keep their members' divergence factors and patiences")
         self.watches = watches
@@ -84,6 +84,11 @@ class Watches:
         _where(ok & tf.math.is_nan(first), m, self.state["first"])
         _where(ok, tf.where(tf.math.is_nan(lowest), m, tf.minimum(lowest, m)), self.state["lowest"])
         self.alive.assign(ok)
+
+
+def _as_watches(watches):
+    """`DivergenceWatch`es, or bare divergence factors made into new ones."""
+    return [w if isinstance(w, DivergenceWatch) else DivergenceWatch(w) for w in watches]
 
 
 def _where(condition, new, variable):

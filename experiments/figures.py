@@ -27,12 +27,26 @@ from experiments import checkpoint
 
 
 def smooth(values, weight):
-    """TensorBoard's smoothing: a debiased exponentially weighted average."""
-    out, average = [], 0.0
-    for t, value in enumerate(values, start=1):
-        average = weight * average + (1 - weight) * value
-        out.append(average / (1 - weight**t))
-    return np.array(out)
+    """TensorBoard's smoothing: a debiased exponentially weighted average (`a_t = weight a_{t-1}
+    + (1 - weight) v_t`, `a_0 = 0`, shown as `a_t / (1 - weight^t)`)."""
+    from scipy.signal import lfilter
+
+    values = np.asarray(values, np.float64)
+    average = lfilter([1 - weight], [1, -weight], values)
+    return average / (1 - weight ** np.arange(1, len(values) + 1))
+
+
+#: A curve is drawn through at most about this many of its points (every k-th and the last):
+#: a figure's panel is a few hundred pixels wide, and a 50000-step run's three smoothed curves
+#: took half a second to draw.
+CURVE_POINTS = 2000
+
+
+def thin(*arrays):
+    """Every k-th point of equally long `arrays` (and the last), at most about `CURVE_POINTS`."""
+    n = len(arrays[0])
+    keep = np.unique(np.r_[np.arange(0, n, max(1, n // CURVE_POINTS)), n - 1]) if n else np.arange(0)
+    return [np.asarray(a)[keep] for a in arrays]
 
 
 def smoothing_weight(length):
@@ -80,8 +94,8 @@ def textbook_loss(results):
     fig = _figure(7, 5)
     ax = fig.subplots()
     for r, colour, label, seeded in trials(results):
-        losses = smooth_curve(r.curves["step_loss"])
-        ax.plot(np.arange(len(losses)), losses, label=label, color=colour, linewidth=0.6 if seeded else 1)
+        steps, losses = thin(np.arange(len(r.curves["step_loss"])), smooth_curve(r.curves["step_loss"]))
+        ax.plot(steps, losses, label=label, color=colour, linewidth=0.6 if seeded else 1)
     ax.set_xlabel("iterations")
     ax.set_ylabel("loss")
     ax.set_ylim(0, 1)
@@ -103,11 +117,11 @@ def loss_curves(results):
     for r, colour, label, seeded in trials(results):
         raw = r.curves["step_loss"]
         losses = smooth(raw, smoothing_weight(len(raw)))
-        steps = np.arange(len(losses))
+        steps, losses, seconds = thin(np.arange(len(losses)), losses, r.curves["step_seconds"])
         width = 0.6 if seeded else 1
         by_step.plot(steps, losses, label=label, color=colour, linewidth=width)
         by_epoch.plot((steps + 1) / r.curves["steps_per_epoch"], losses, color=colour, linewidth=width)
-        by_time.plot(r.curves["step_seconds"], losses, color=colour, linewidth=width)
+        by_time.plot(seconds, losses, color=colour, linewidth=width)
         spike = r.metrics.get("worst_spike_step")
         if spike is not None and 0 < spike <= len(raw):  # the worst spike: a loss too large, for a while
             by_step.plot(spike - 1, raw[spike - 1], "v", color=colour, markersize=7,

@@ -6,6 +6,8 @@ of K values, and `alive`, whether each member still trains. `update(m,
 alive, step)` is `DivergenceWatch.update` of every alive member on its
 running mean loss `m`, inside the compiled loop; `read(k)` puts member k's
 state back into its `DivergenceWatch` (for checkpoints and results);
+`values()`, `step(state, m, alive, step)` and `store(state, alive)` are
+`update` in three parts, for a loop that carries the state itself;
 `reset(watches)` starts over from other watches with the same factors and
 patiences. `tests/experiments/test_reliability.py` checks it step by step
 against `DivergenceWatch`.
@@ -62,10 +64,15 @@ class Watches:
             setattr(watch, name, None if none else value)
         return watch
 
-    def update(self, m, alive, step):
-        """`DivergenceWatch.update` of every alive member, in the graph: `m` its running mean
-        loss after `step` (1-based). Leaves `alive` false for those that diverged."""
-        state = {name: variable.value() for name, variable in self.state.items()}
+    def values(self):
+        """The state's current values: what `step` takes and gives."""
+        return {name: variable.value() for name, variable in self.state.items()}
+
+    def step(self, state, m, alive, step):
+        """`DivergenceWatch.update` of every alive member on `state` (`values()`), in the graph:
+        `m` its running mean loss after `step` (1-based). Returns the new state and `alive` with
+        those that diverged now false; changes no variable (the compiled loop carries the state
+        from step to step, and `store`s it at its end)."""
         first, lowest, over, peak = state["first"], state["lowest"], state["over"], state["peak"]
         finite = tf.math.is_finite(m)
         large = finite & (lowest > 0) & (m > self.factors * lowest) & (m > first)  # NaN: False
@@ -75,21 +82,30 @@ class Watches:
         ended = ok & ~large & (over > 0)  # a spike, over
         better = ended & (tf.math.is_nan(state["worst"]) | (peak > state["worst"]))
         fresh_peak = ok & large & ((over == 0) | (m > peak))
-        _where(ended, state["spikes"] + 1, self.state["spikes"])
-        _where(better, peak, self.state["worst"])
-        _where(better, state["peak_step"], self.state["worst_step"])
-        _where(fresh_peak, m, self.state["peak"])
-        _where(fresh_peak, tf.fill(tf.shape(over), tf.cast(step, tf.int64)), self.state["peak_step"])
-        _where(ok, over_next, self.state["over"])
-        _where(ok & tf.math.is_nan(first), m, self.state["first"])
-        _where(ok, tf.where(tf.math.is_nan(lowest), m, tf.minimum(lowest, m)), self.state["lowest"])
-        self.alive.assign(ok)
+        new = dict(state)
+        new["spikes"] = tf.where(ended, state["spikes"] + 1, state["spikes"])
+        new["worst"] = tf.where(better, peak, state["worst"])
+        new["worst_step"] = tf.where(better, state["peak_step"], state["worst_step"])
+        new["peak"] = tf.where(fresh_peak, m, peak)
+        new["peak_step"] = tf.where(fresh_peak, tf.cast(step, tf.int64), state["peak_step"])
+        new["over"] = tf.where(ok, over_next, over)
+        new["first"] = tf.where(ok & tf.math.is_nan(first), m, first)
+        new["lowest"] = tf.where(ok, tf.where(tf.math.is_nan(lowest), m, tf.minimum(lowest, m)), lowest)
+        return new, ok
+
+    def store(self, state, alive):
+        """Set the variables to `state` (`step`'s) and `alive`."""
+        for name, value in state.items():
+            self.state[name].assign(value)
+        self.alive.assign(alive)
+
+    def update(self, m, alive, step):
+        """`step` on the variables' values, stored back: `alive` is left false for those that
+        diverged."""
+        state, ok = self.step(self.values(), m, alive, step)
+        self.store(state, ok)
 
 
 def _as_watches(watches):
     """`DivergenceWatch`es, or bare divergence factors made into new ones."""
     return [w if isinstance(w, DivergenceWatch) else DivergenceWatch(w) for w in watches]
-
-
-def _where(condition, new, variable):
-    variable.assign(tf.where(condition, new, variable.value()))

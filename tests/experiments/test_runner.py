@@ -266,6 +266,23 @@ def test_figures_give_each_trial_one_colour_and_one_legend_entry(tmp_path):
     assert {lines[t] for t in texts} == {colour for cs in colours.values() for colour in cs}
 
 
+@pytest.mark.parametrize("weight", [0.9, 0.99, 0.999])
+def test_loss_curves_smooth_as_tensorboard_does_and_draw_a_long_run_through_its_points(weight):
+    """`smooth` is TensorBoard's debiased EMA, written here as its loop; a long curve is drawn
+    through every k-th point and its last, at most about `CURVE_POINTS`."""
+    values = np.random.default_rng(0).lognormal(size=5000)
+    expected, average = [], 0.0
+    for t, value in enumerate(values, start=1):
+        average = weight * average + (1 - weight) * value
+        expected.append(average / (1 - weight ** t))
+    np.testing.assert_allclose(figures.smooth(values, weight), expected, rtol=1e-12)
+    steps, kept = figures.thin(np.arange(50_000), values.repeat(10))
+    assert steps[0] == 0 and steps[-1] == 49_999 and len(steps) <= figures.CURVE_POINTS + 1
+    assert np.all(np.diff(steps[:-1]) == 25) and np.array_equal(kept, values.repeat(10)[steps])
+    short, = figures.thin(np.arange(300))
+    assert np.array_equal(short, np.arange(300))
+
+
 def test_step_times_count_training_from_the_first_step_at_one_pace(tmp_path):
     """The seconds panel's clock: program calls alone (no logging in between), the first call's
     steps at the second call's pace (the first call traces and compiles)."""

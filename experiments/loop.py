@@ -32,13 +32,13 @@ by itself (`tests/experiments/test_groups.py`).
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from experiments import tracing
 from experiments.evaluation import (EVAL_BATCH, correct_count, evaluate_graph, shared_evaluation, shared_gradients,
                                     shared_ratios, update_ratios)
 from experiments.watches import Watches
@@ -198,19 +198,9 @@ class Program:
         out["ratios"] = [r[:steps] for r in out["ratios"]]
         return out
 
-    @contextlib.contextmanager
     def _options(self):
-        """TensorFlow's options for this program's calls (each call: a function's instance is
-        kept per options, so they must be the same at every call)."""
-        if self.grappler:
-            yield
-            return
-        before = tf.config.optimizer.get_experimental_options().get("disable_meta_optimizer", False)
-        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
-        try:
-            yield
-        finally:
-            tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": before})
+        """TensorFlow's options for this program's calls (`tracing.options`)."""
+        return tracing.options(self.grappler)
 
     def variables(self):
         """Every variable a call changes: the members' weights and optimizer state, and the

@@ -92,6 +92,32 @@ def test_each_run_of_a_group_equals_the_run_trained_alone(together, alone, index
                      {k: v for k, v in theirs.items() if k not in strip})
 
 
+def test_control_flow_kept_functional_gives_the_lowered_graphs_numbers(together, tmp_path, model):
+    """`tracing.functional_control_flow` keeps `tf.cond` an `If` op (not lowered to Switch/Merge)
+    only while it is active, and the program trained so equals, bit for bit, the same batch
+    traced with TensorFlow's lowering: weights, slots, events (the rho = 1 member diverging)."""
+    import contextlib
+
+    import tensorflow as tf
+
+    from experiments import tracing
+
+    def lowering(traced_in):
+        with traced_in():
+            graph = tf.function(lambda x: tf.cond(x > 0, lambda: x, lambda: -x)).get_concrete_function(
+                tf.TensorSpec([], tf.float32)).graph
+        op, = [op for op in graph.get_operations() if op.type in ("If", "StatelessIf")]
+        return op.node_def.attr["_lower_using_switch_merge"].b
+
+    assert not lowering(tracing.functional_control_flow) and lowering(contextlib.nullcontext)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tracing, "functional_control_flow", contextlib.nullcontext)
+        lowered = run_batch(batch_of(RUNS, model=model), tmp_path, model)
+    for ours, reference in zip(together.results, lowered.results):
+        assert ours.status == reference.status
+        assert_same_run(ours, reference)
+
+
 def test_a_group_that_differs_only_by_seed_restarts_the_last_program_as_if_new(tmp_path, model):
     """Two seeds make two groups; the second reuses the first's traced program (`train._program`),
     and every run ends bit for bit as with a new program: its weights, optimizer slots, events

@@ -24,6 +24,7 @@ class HistogramLogger(Borrowed, keras.callbacks.Callback):
         super().__init__()
         self.logdir = str(logdir)
         self.every_epochs = check_frequency("every_epochs", every_epochs, allow_none=False)
+        self._reader = None  # (the variables, a function reading them all)
 
     def on_epoch_end(self, epoch, logs=None):
         if not logged_epoch(epoch, self.every_epochs, self.params.get("epochs")):
@@ -32,9 +33,21 @@ class HistogramLogger(Borrowed, keras.callbacks.Callback):
         # about 0.15 s to trace per tag, more than a small model's whole run.
         tagged = [(f"weights/{v.path}", v) for v in self.model.weights]
         tagged += [(f"slots/{v.name}", v) for v in self.model.optimizer.variables if len(v.shape) > 0]
-        protos = [histogram_pb(tag, np.asarray(v.numpy())).SerializeToString() for tag, v in tagged]
+        values = self._read([v for _, v in tagged])
+        protos = [histogram_pb(tag, value).SerializeToString() for (tag, _), value in zip(tagged, values)]
         with self._writer("train").as_default():
             tf.summary.experimental.write_raw_pb(tf.constant(protos), step=epoch)
+
+    def _read(self, variables):
+        """The variables' values as NumPy arrays, read by one traced function on TensorFlow: one
+        by one, each read cost about 0.17 ms, half of a digits MLP's histograms (30 tensors)."""
+        if keras.backend.backend() != "tensorflow":
+            return [np.asarray(v.numpy()) for v in variables]
+        if self._reader is None or len(self._reader[0]) != len(variables) or \
+                any(a is not b for a, b in zip(self._reader[0], variables)):
+            self._reader = (list(variables), tf.function(
+                lambda: [tf.convert_to_tensor(v.value) for v in variables], autograph=False))
+        return [t.numpy() for t in self._reader[1]()]
 
     def on_train_end(self, logs=None):
         self._give_back_writers()

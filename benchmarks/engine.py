@@ -96,7 +96,7 @@ start and its end alternating in one process (3 rounds): 9.1-9.5 s against 10.3-
 step 0.46-0.48 against 0.51-0.65 ms a member; the first call 1.7-1.9 s against 2.5-3.1 s; the
 same numbers bit for bit. A bare Keras loop of the same five members (no logging, no
 validation) runs 0.31-0.40 ms a member-step. `--rounds 3`, in a slow hour (NumPy's mnist
-15.8-16.9 s):
+15.8-16.9 s), its output abridged and annotated by hand:
 
     python benchmarks/engine.py --moons-epochs 10000 --rounds 3
     mnist             15.5       15.8           0.98   (round 2 of 3; round 3: 0.89)
@@ -163,6 +163,10 @@ def main():
                         help="rounds of NumPy and the suite side by side, their order alternating; "
                              "the ratio's median is printed (this machine's speed drifts)")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error(f"--rounds: expected at least 1, got {args.rounds}")
+    if args.moons_epochs < 1:
+        parser.error(f"--moons-epochs: expected at least 1, got {args.moons_epochs}")
     experiments = [args.only] if args.only else ["mnist", "moons"]
     ratios = {name: [] for name in experiments}
     print(f"moons cut to {args.moons_epochs} epochs; {os.cpu_count()} cores")

@@ -50,6 +50,7 @@ class HistogramLogger(Borrowed, keras.callbacks.Callback):
         return [t.numpy() for t in self._reader[1]()]
 
     def on_train_end(self, logs=None):
+        self._reader = None
         self._give_back_writers()
 
 

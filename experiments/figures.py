@@ -45,7 +45,9 @@ CURVE_POINTS = 2000
 def thin(*arrays):
     """Every k-th point of equally long `arrays` (and the last), at most about `CURVE_POINTS`."""
     n = len(arrays[0])
-    keep = np.unique(np.r_[np.arange(0, n, max(1, n // CURVE_POINTS)), n - 1]) if n else np.arange(0)
+    if any(len(a) != n for a in arrays):
+        raise ValueError(f"thin: arrays of lengths {[len(a) for a in arrays]}, expected equal lengths")
+    keep = np.unique(np.r_[np.arange(0, n, max(1, -(-n // CURVE_POINTS))), n - 1]) if n else np.arange(0)
     return [np.asarray(a)[keep] for a in arrays]
 
 

@@ -21,8 +21,9 @@ the graph, per step and member:
 * the divergence test (`callbacks.DivergenceWatch`, with its patience and
   spike count, on the loss's running mean over the epoch, as `DivergenceStop`
   reads Keras's): a member that diverges is masked from the next step on
-  (its `tf.cond` branch no longer
-  runs: no forward pass, no update), and the others go on. The loop ends
+  (its `tf.cond` branch no longer runs: no forward pass, no update; at a
+  validated epoch's end it is still evaluated with the others, in one
+  branch, and its result dropped), and the others go on. The loop ends
   early once every member has diverged.
 
 Members never share a tensor, so each computes exactly what it would alone:
@@ -365,9 +366,9 @@ class Program:
             if self.has_validation:
                 end = tf.logical_or(tf.equal(index, per_epoch - 1), tf.equal(i, steps - 1))
 
-                def validation():  # members alive after this step (a diverged one: in Python)
-                    # every member evaluated, a diverged one's dropped: K branches cost more to
-                    # trace than the arithmetic they save, which is at most one group's run long
+                def validation():  # members alive after this step; a diverged one's result dropped
+                    # every member evaluated in one branch: K branches cost more to trace than the
+                    # evaluations of diverged members they would save (one per validated epoch)
                     pairs = [self._member_evaluation(k, self.x_val, self.y_val) for k in range(k_count)]
                     return tuple(tf.where(ok, tf.stack([p[j] for p in pairs]), math.nan) for j in (0, 1))
 

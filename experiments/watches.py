@@ -4,10 +4,11 @@
 and lowest loss, the steps it has been too large, its spikes) as variables
 of K values, and `alive`, whether each member still trains. `update(m,
 alive, step)` is `DivergenceWatch.update` of every alive member on its
-running mean loss `m`, inside the compiled loop; `read(k)` puts member k's
-state back into its `DivergenceWatch` (for checkpoints and results);
-`values()`, `step(state, m, alive, step)` and `store(state, alive)` are
-`update` in three parts, for a loop that carries the state itself;
+running mean loss `m`, reading and writing the variables (the step-by-step
+tests use it); `values()`, `step(state, m, alive, step)` and `store(state,
+alive)` are `update` in three parts, for the compiled loop, which carries
+the state through its steps and stores it once a call; `read(k)` puts member
+k's state back into its `DivergenceWatch` (for checkpoints and results);
 `reset(watches)` starts over from other watches with the same factors and
 patiences. `tests/experiments/test_reliability.py` checks it step by step
 against `DivergenceWatch`.

@@ -281,6 +281,10 @@ def test_loss_curves_smooth_as_tensorboard_does_and_draw_a_long_run_through_its_
     assert np.all(np.diff(steps[:-1]) == 25) and np.array_equal(kept, values.repeat(10)[steps])
     short, = figures.thin(np.arange(300))
     assert np.array_equal(short, np.arange(300))
+    middle, = figures.thin(np.arange(3000))  # over the limit by less than twice: every second point
+    assert len(middle) <= figures.CURVE_POINTS + 1 and np.all(np.diff(middle[:-1]) == 2) and middle[-1] == 2999
+    with pytest.raises(ValueError, match="equal lengths"):
+        figures.thin(np.arange(3), np.arange(4))
 
 
 def test_step_times_count_training_from_the_first_step_at_one_pace(tmp_path):

@@ -104,11 +104,13 @@ validation) runs 0.31-0.40 ms a member-step. `--rounds 3`, in a slow hour (NumPy
     median: mnist 0.89, moons 0.76
 
 (A single-round invocation a few minutes before printed mnist 15.3 s against 13.3 s, 1.15,
-and moons 0.66: one round is not a measurement on this machine.)
+and moons 0.66: one round is not a measurement on this machine.) Session 9, the same
+command: mnist 10.2/12.5, 12.2/16.5, 14.9/12.5 s (0.82, 0.74, 1.19; median 0.82), moons
+10.3/15.2, 12.4/14.8, 11.2/16.6 s (0.68, 0.84, 0.67; median 0.68).
 
-The issue's targets: mnist 8x faster than `fit` (about 7-7.7x: `fit` took 6.88x NumPy's time)
-and 0.5x NumPy (0.9-1.0x), moons 10x faster than `fit` (34x at 10000 epochs) and 0.6x NumPy
-(0.7-0.8x) are not all met. mnist's 0.5x cannot be met on this machine: the bare loop's
+The issue's targets: mnist 8x faster than `fit` (about 7-7.7x in session 8, 8.4x by session
+9's median: `fit` took 6.88x NumPy's time) and 0.5x NumPy (0.8-1.0x), moons 10x faster than
+`fit` (34x at 10000 epochs) and 0.6x NumPy (0.68-0.8x) are not all met. mnist's 0.5x cannot be met on this machine: the bare loop's
 arithmetic alone is 0.35-0.4x of NumPy's whole run, before tracing, validation and logging.
 """
 

@@ -110,8 +110,9 @@ command: mnist 10.2/12.5, 12.2/16.5, 14.9/12.5 s (0.82, 0.74, 1.19; median 0.82)
 
 The issue's targets: mnist 8x faster than `fit` (about 7-7.7x in session 8, 8.4x by session
 9's median: `fit` took 6.88x NumPy's time) and 0.5x NumPy (0.8-1.0x), moons 10x faster than
-`fit` (34x at 10000 epochs) and 0.6x NumPy (0.68-0.8x) are not all met. mnist's 0.5x cannot be met on this machine: the bare loop's
-arithmetic alone is 0.35-0.4x of NumPy's whole run, before tracing, validation and logging.
+`fit` (34x at 10000 epochs) and 0.6x NumPy (0.68-0.8x) are not all met. mnist's 0.5x cannot
+be met on this machine: the bare loop's arithmetic alone is 0.35-0.4x of NumPy's whole run,
+before tracing, validation and logging.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
-# `make run`  - create .venv, install the suite, run the default comparison
-#               (the material's 2-D paths and its MNIST comparison, on digits offline).
-# `make test` - create .venv, install with test extras, run the test suite on TensorFlow,
-#               then the optimizer tests marked `all_backends` on Keras's JAX and PyTorch
-#               back-ends (TensorFlow-only tests are skipped there, with their reason).
+# `make run`  - create .venv, install the suite (what running needs, no test extras), run the
+#               default comparison (the material's 2-D paths and its MNIST comparison, on digits
+#               offline).
+# `make test` - create .venv, install with test extras, run the test suite on TensorFlow with
+#               oneDNN on, the group-equality tests again with oneDNN off, then the optimizer
+#               tests marked `all_backends` on Keras's JAX and PyTorch back-ends
+#               (TensorFlow-only tests are skipped there, with their reason).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -10,27 +12,44 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: run test bench clean
 
+# Python 3.11 or newer (tomllib); setup.cfg's python_requires makes pip refuse older ones too.
 $(BIN)/activate:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else \
+		"this suite needs Python 3.11 or newer, and $(PYTHON) is " + sys.version.split()[0] + \
+		": run make with PYTHON=python3.11 (or newer)")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.installed: $(BIN)/activate setup.cfg pyproject.toml
-	$(BIN)/pip install --quiet -e ".[test]"
+# What running needs; `make test` adds the test extra (jax, optax, torch: over a gigabyte).
+$(VENV)/.installed-run: $(BIN)/activate setup.cfg pyproject.toml
+	$(BIN)/pip install --quiet -e .
 	touch $@
 
-run: $(VENV)/.installed
+$(VENV)/.installed-test: $(BIN)/activate setup.cfg pyproject.toml
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@ $(VENV)/.installed-run $(VENV)/.installed-bench
+
+# The benchmarks run batches on Ray too (benchmarks/batch_scaling.py).
+$(VENV)/.installed-bench: $(BIN)/activate setup.cfg pyproject.toml
+	$(BIN)/pip install --quiet -e ".[ray]"
+	touch $@ $(VENV)/.installed-run
+
+run: $(VENV)/.installed-run
 	$(BIN)/python -m experiments run naive2d mnist --logdir logs
 
 # One intra-op thread a process in the back-end runs: two xdist workers on two cores, and
 # PyTorch's small eager ops slow down several-fold when each worker also starts two threads.
 BACKEND_TESTS = OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 -m all_backends --durations=5 tests/custom_optimizers
 
-test: $(VENV)/.installed
-	$(BIN)/python -m pytest -n 2 --durations=15
+# oneDNN picks kernels by CPU and by how an op is fed: a group must equal its runs alone with
+# oneDNN's kernels and without them (TensorFlow's own), on whatever CPU runs the tests.
+test: $(VENV)/.installed-test
+	TF_ENABLE_ONEDNN_OPTS=1 $(BIN)/python -m pytest -n 2 --durations=15
+	TF_ENABLE_ONEDNN_OPTS=0 $(BIN)/python -m pytest -n 2 -m group_equality --durations=5 tests/experiments
 	KERAS_BACKEND=jax $(BACKEND_TESTS)
 	KERAS_BACKEND=torch $(BACKEND_TESTS)
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/optimizer_step.py
 	$(BIN)/python benchmarks/logging_overhead.py
 	$(BIN)/python benchmarks/batch_scaling.py

@@ -11,6 +11,16 @@ With the default `steps_per_epoch=1` one "epoch" is one optimizer step, which
 is also right for loops that step the schedule once per epoch themselves.
 Epochs are counted from 0, so every schedule starts at its initial rate.
 
+`ExponentialDecay` and `InverseTimeDecay` share their names with Keras's
+schedules and also take Keras's time unit: `decay_steps` optimizer steps
+(any positive number) instead of `steps_per_epoch`, so that
+`ExponentialDecay(0.1, decay_steps=1000, decay_rate=0.96)`, as Keras's
+tutorials write it, gives Keras's values. Their arguments after
+`decay_rate` are keyword-only: Keras's positional order
+`(initial_learning_rate, decay_steps, decay_rate)` would otherwise be read
+silently as `(initial_learning_rate, decay_rate, steps_per_epoch)`, and is
+refused with a message that says so.
+
 All schedules compute in float32 (the dtype of the optimizer's learning
 rate) and are registered as Keras serialisables, so a model saved with one of
 them as its optimizer's learning rate loads back with it. Like Keras's, each
@@ -51,22 +61,57 @@ def _check_int(name, value, minimum=1):
 
 
 class _EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
-    """Base: turns the optimizer's step into the (possibly fractional) epoch."""
+    """Base: turns the optimizer's step into the (possibly fractional) epoch: `step /
+    steps_per_epoch`, or with Keras's unit (`decay_steps`, where a subclass takes it) `step /
+    decay_steps`."""
 
-    def __init__(self, steps_per_epoch=1, staircase=False, name=None):
-        self.steps_per_epoch = _check_int("steps_per_epoch", steps_per_epoch)
+    def __init__(self, steps_per_epoch=None, staircase=False, name=None, decay_steps=None):
+        if decay_steps is not None and steps_per_epoch is not None:
+            raise ValueError("Pass `steps_per_epoch` (the material's epochs) or `decay_steps` (Keras's "
+                             "unit), not both. Received: "
+                             f"steps_per_epoch={steps_per_epoch!r}, decay_steps={decay_steps!r}")
+        self.decay_steps = None if decay_steps is None else _check_positive("decay_steps", decay_steps)
+        self.steps_per_epoch = None if decay_steps is not None else \
+            _check_int("steps_per_epoch", 1 if steps_per_epoch is None else steps_per_epoch)
         self.staircase = check_bool("staircase", staircase)
         self.name = _check_name(name, type(self).__name__)
 
     def _epoch(self, step):
-        epoch = ops.divide(ops.cast(step, "float32"), float(self.steps_per_epoch))
+        unit = self.steps_per_epoch if self.decay_steps is None else self.decay_steps
+        epoch = ops.divide(ops.cast(step, "float32"), float(unit))
         return ops.floor(epoch) if self.staircase else epoch
 
     def __call__(self, step):
         return self._rate(self._epoch(step))  # `_rate`: each subclass's formula
 
     def get_config(self):
-        return {"steps_per_epoch": self.steps_per_epoch, "staircase": self.staircase, "name": self.name}
+        unit = {"steps_per_epoch": self.steps_per_epoch} if self.decay_steps is None else \
+            {"decay_steps": self.decay_steps}
+        return {**unit, "staircase": self.staircase, "name": self.name}
+
+
+def _refuse_keras_order(cls, initial_learning_rate, decay_rate, extra):
+    """Refuse arguments past `decay_rate` given by position: Keras's order for this class's
+    namesake, `(initial_learning_rate, decay_steps, decay_rate, staircase)`, which this class
+    would otherwise read as `(initial_learning_rate, decay_rate, steps_per_epoch, ...)`."""
+    if not extra:
+        return
+    given = ", ".join(repr(a) for a in (initial_learning_rate, decay_rate, *extra))
+    keywords = [f"decay_steps={decay_rate!r}", f"decay_rate={extra[0]!r}"]
+    if len(extra) > 1:
+        keywords.append(f"staircase={extra[1]!r}")
+    raise TypeError(
+        f"{cls.__name__}({given}) looks like Keras's positional order (initial_learning_rate, "
+        f"decay_steps, decay_rate, staircase), but here the second argument is `decay_rate` and the "
+        f"rest are keyword-only. For Keras's meaning write {cls.__name__}({initial_learning_rate!r}, "
+        f"{', '.join(keywords)}); for the material's epochs, {cls.__name__}(initial_learning_rate, "
+        f"decay_rate=..., steps_per_epoch=...)")
+
+
+def _check_positive(name, value):
+    """A positive number, kept an int when it is one (as Keras's schedules keep `decay_steps`)."""
+    number = check_range(name, value, 0.0, None, low_open=True)
+    return int(value) if isinstance(value, numbers.Integral) else number
 
 
 def _check_name(name, default):
@@ -87,19 +132,25 @@ def _check_learning_rate(name, value):
 class InverseTimeDecay(_EpochSchedule):
     r"""`lr = lr0 / (1 + decay_rate * epoch)` (the material's 1/t decay).
 
-    Unlike `keras.optimizers.schedules.InverseTimeDecay`, whose time unit is
-    `decay_steps` optimizer steps, the unit here is the epoch
-    (`steps_per_epoch` steps), as in the material.
+    The time unit is the material's epoch (`steps_per_epoch` steps), or,
+    given `decay_steps`, Keras's: `InverseTimeDecay(lr0, decay_steps=D,
+    decay_rate=r)` gives `keras.optimizers.schedules.InverseTimeDecay(lr0,
+    D, r)`'s values, `lr0 / (1 + r * step / D)`.
 
     Args:
         initial_learning_rate: `lr0`, > 0.
         decay_rate: >= 0. Defaults to 1.0.
-        steps_per_epoch: optimizer steps per epoch, positive int. Defaults to 1.
-        staircase: hold the rate constant within an epoch. Defaults to False.
+        steps_per_epoch: optimizer steps per epoch, positive int, keyword
+            only. Defaults to 1 (unless `decay_steps` is given).
+        decay_steps: Keras's unit instead, optimizer steps per unit of
+            time, > 0, keyword only.
+        staircase: hold the rate constant within a unit. Defaults to False.
     """
 
-    def __init__(self, initial_learning_rate, decay_rate=1.0, steps_per_epoch=1, staircase=False, name=None):
-        super().__init__(steps_per_epoch, staircase, name)
+    def __init__(self, initial_learning_rate, decay_rate=1.0, *keras_order, steps_per_epoch=None,
+                 decay_steps=None, staircase=False, name=None):
+        _refuse_keras_order(type(self), initial_learning_rate, decay_rate, keras_order)
+        super().__init__(steps_per_epoch, staircase, name, decay_steps)
         self.initial_learning_rate = _check_learning_rate(
             "initial_learning_rate", initial_learning_rate
         )
@@ -120,15 +171,25 @@ class InverseTimeDecay(_EpochSchedule):
 class ExponentialDecay(_EpochSchedule):
     r"""`lr = lr0 * decay_rate ** epoch` (the material's `0.95^epoch * lr0`).
 
+    The time unit is the material's epoch (`steps_per_epoch` steps), or,
+    given `decay_steps`, Keras's: `ExponentialDecay(lr0, decay_steps=D,
+    decay_rate=k)` gives `keras.optimizers.schedules.ExponentialDecay(lr0, D,
+    k)`'s values, `lr0 * k ** (step / D)`.
+
     Args:
         initial_learning_rate: `lr0`, > 0.
-        decay_rate: the factor per epoch `k`, in (0, 1]. Defaults to 0.95.
-        steps_per_epoch: optimizer steps per epoch, positive int. Defaults to 1.
-        staircase: hold the rate constant within an epoch. Defaults to False.
+        decay_rate: the factor per unit of time `k`, in (0, 1]. Defaults to 0.95.
+        steps_per_epoch: optimizer steps per epoch, positive int, keyword
+            only. Defaults to 1 (unless `decay_steps` is given).
+        decay_steps: Keras's unit instead, optimizer steps per unit of
+            time, > 0, keyword only.
+        staircase: hold the rate constant within a unit. Defaults to False.
     """
 
-    def __init__(self, initial_learning_rate, decay_rate=0.95, steps_per_epoch=1, staircase=False, name=None):
-        super().__init__(steps_per_epoch, staircase, name)
+    def __init__(self, initial_learning_rate, decay_rate=0.95, *keras_order, steps_per_epoch=None,
+                 decay_steps=None, staircase=False, name=None):
+        _refuse_keras_order(type(self), initial_learning_rate, decay_rate, keras_order)
+        super().__init__(steps_per_epoch, staircase, name, decay_steps)
         self.initial_learning_rate = _check_learning_rate(
             "initial_learning_rate", initial_learning_rate
         )

@@ -169,6 +169,9 @@ def _say(text):
 def _check_logdir(logdir):
     from experiments.validation import ConfigError
 
+    if not logdir:  # os.path reads '' as the working directory
+        raise ConfigError("`--logdir` must name a directory; an empty one would put the batch in the "
+                          "working directory. Received: --logdir=''")
     path = os.path.abspath(logdir)
     existing = path
     while not os.path.exists(existing):

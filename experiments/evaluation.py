@@ -42,20 +42,30 @@ def evaluate_graph(model, x, y):
     return total / n, correct / n
 
 
-def _template(models):
-    """The first of `models`, which stands for all in a shared traced function, and the specs
-    of its trainable and non-trainable variables; (None, None) when the models' variables differ
-    in shape or type."""
-    template = models[0]
+def _signature(model):
+    """What a traced function over a model's variables depends on: their shapes and types."""
+    return tuple((tuple(v.shape), v.dtype) for v in model.trainable_variables), \
+        tuple((tuple(v.shape), v.dtype) for v in model.non_trainable_variables)
 
-    def signature(model):
-        return [(tuple(v.shape), v.dtype) for v in model.trainable_variables], \
-            [(tuple(v.shape), v.dtype) for v in model.non_trainable_variables]
 
-    if any(signature(m) != signature(template) for m in models[1:]):
-        return None, None
-    return template, [[tf.TensorSpec(v.shape, v.dtype) for v in variables]
-                      for variables in (template.trainable_variables, template.non_trainable_variables)]
+def _specs(template):
+    return [[tf.TensorSpec(v.shape, v.dtype) for v in variables]
+            for variables in (template.trainable_variables, template.non_trainable_variables)]
+
+
+def _per_signature(models, make, eligible=lambda model: True):
+    """Per model, `make(template, specs)` built once for all the eligible models whose variables
+    match (a group's always do; the first stands for them all), None for the others."""
+    made, out = {}, []
+    for model in models:
+        if not eligible(model):
+            out.append(None)
+            continue
+        key = _signature(model)
+        if key not in made:
+            made[key] = make(model, _specs(model))
+        out.append(made[key])
+    return out
 
 
 def _scope(template, trainable, non_trainable, **options):
@@ -67,21 +77,25 @@ def _scope(template, trainable, non_trainable, **options):
     return keras.StatelessScope(state_mapping=mapping, **options)
 
 
-def shared_evaluation(models, x_spec, y_spec):
-    """One `tf.function` computing `evaluate_graph` for any of `models` from its variables'
-    values, or None when their variables differ in shape or type. Traced once for all: tracing a
-    Keras model costs ~0.1 s a member (1.6 s for a group of 16), twice (the program's validation
-    and the final scores). The first model stands for all (its variables replaced by the values
-    passed, through `keras.StatelessScope`), so each member computes exactly what it would alone."""
-    template, specs = _template(models)
-    if template is None:
-        return None
+def shared_evaluations(models, x_spec, y_spec):
+    """Per model, a `tf.function` computing `evaluate_graph` from its variables' values, one
+    for all the models whose variables match: the first stands for them all, its variables
+    replaced by the values passed through `keras.StatelessScope`. Tracing a Keras model costs
+    about 0.1 s, twice per member (the program's validation and the final scores), so a group
+    traces it once.
 
-    def evaluate(trainable, non_trainable, x, y):
-        with _scope(template, trainable, non_trainable):
-            return evaluate_graph(template, x, y)
+    Every model goes through such a function, a run alone (a group of one) too, so a run is
+    fed and computed the same way in any group: the same ops on the same values, the same
+    numbers bit for bit. Reading the variables directly instead would not be the same: oneDNN
+    picks its kernels by how an op is fed, and on some CPUs the two differ in the last bit."""
+    def make(template, specs):
+        def evaluate(trainable, non_trainable, x, y):
+            with _scope(template, trainable, non_trainable):
+                return evaluate_graph(template, x, y)
 
-    return tf.function(evaluate, autograph=False, input_signature=[*specs, x_spec, y_spec])
+        return tf.function(evaluate, autograph=False, input_signature=[*specs, x_spec, y_spec])
+
+    return _per_signature(models, make)
 
 
 def plain_loss(optimizer):
@@ -93,36 +107,38 @@ def plain_loss(optimizer):
 
 
 def shared_gradients(models, x_spec, y_spec):
-    """One `tf.function` computing a training step's forward pass and gradients for any of
-    `models` from its variables' values: `(loss, correct count, gradients, the non-trainable
-    variables' values after the pass)` (batch normalisation's moving statistics, random
-    seeds), only for those the pass changed: their indices in `non_trainable_variables` are the
-    function's `changed` once it is traced (the caller assigns them; a frozen layer's weights
-    are not copied every step). None when the models' variables differ, or when an optimizer
-    scales the loss (each member's step then traces its own). Traced once for all, as
-    `shared_evaluation` (a 5-member digits program's first call: 5.2 -> 5.0 s; 16 members:
-    17.5 -> 16.5 s). The same ops on the same values as the step `model(x, training=True)`,
-    `model.compute_loss`, `tape.gradient` on the member itself, so the same numbers bit for bit
-    (`tests/experiments/test_groups.py`)."""
-    template, specs = _template(models)
-    if template is None or not all(plain_loss(m.optimizer) for m in models if getattr(m, "optimizer", None)):
-        return None
-    changed = []
+    """Per model, a `tf.function` computing a training step's forward pass and gradients from
+    its variables' values, one for all the models whose variables match, as
+    `shared_evaluations`: `(loss, correct count, gradients, the non-trainable variables' values
+    after the pass)` (batch normalisation's moving statistics, random seeds), only for those
+    the pass changed: their indices in `non_trainable_variables` are the function's `changed`
+    once it is traced (the caller assigns them; a frozen layer's weights are not copied every
+    step). The same ops as `model(x, training=True)`, `model.compute_loss` and `tape.gradient`
+    on the model itself, fed its weights as arguments instead of reading its variables.
 
-    def forward(trainable, non_trainable, x, y):
-        with _scope(template, trainable, non_trainable, collect_losses=True) as scope:
-            with tf.GradientTape() as tape:
-                tape.watch(trainable)
-                pred = template(x, training=True)
-                loss = template.compute_loss(x=x, y=y, y_pred=pred, training=True)
-            gradients = tape.gradient(loss, trainable)
-            updated = [scope.get_current_value(v) for v in template.non_trainable_variables]
-        changed[:] = [i for i, (new, old) in enumerate(zip(updated, non_trainable)) if new is not old]
-        return loss, correct_count(template, y, pred), gradients, [updated[i] for i in changed]
+    None for a model whose optimizer scales the loss (`plain_loss`): this function
+    differentiates the loss itself, so that member's step traces its own pass, alone and in any
+    group alike. Every other model, a run alone too, goes through the shared function, so a
+    group's results equal each run's alone bit for bit (`tests/experiments/test_groups.py`)."""
+    def make(template, specs):
+        changed = []
 
-    function = tf.function(forward, autograph=False, input_signature=[*specs, x_spec, y_spec])
-    function.changed = changed
-    return function
+        def forward(trainable, non_trainable, x, y):
+            with _scope(template, trainable, non_trainable, collect_losses=True) as scope:
+                with tf.GradientTape() as tape:
+                    tape.watch(trainable)
+                    pred = template(x, training=True)
+                    loss = template.compute_loss(x=x, y=y, y_pred=pred, training=True)
+                gradients = tape.gradient(loss, trainable)
+                updated = [scope.get_current_value(v) for v in template.non_trainable_variables]
+            changed[:] = [i for i, (new, old) in enumerate(zip(updated, non_trainable)) if new is not old]
+            return loss, correct_count(template, y, pred), gradients, [updated[i] for i in changed]
+
+        function = tf.function(forward, autograph=False, input_signature=[*specs, x_spec, y_spec])
+        function.changed = changed
+        return function
+
+    return _per_signature(models, make, lambda model: plain_loss(model.optimizer))
 
 
 def update_ratios(before, after):
@@ -138,12 +154,14 @@ def _ratio(after, before):
 
 
 def shared_ratios(layers):
-    """`update_ratios` as one traced function for members whose layers' weights match
-    (`layers`: per member, its layers with weights; a group's always match), else False.
-    Traced per member, the ratios were a third of a 5-member program's tracing and first call
-    (0.5 s and 0.5 s)."""
-    specs = [[[tf.TensorSpec(w.shape, w.dtype) for w in layer.trainable_weights] for layer in member]
-             for member in layers]
-    if any(spec != specs[0] for spec in specs):
-        return False
-    return tf.function(update_ratios, autograph=False, input_signature=[specs[0], specs[0]])
+    """Per member, `update_ratios` as a traced function, one for all the members whose layers'
+    weights match (`layers`: per member, its layers with weights; a group's always match), so
+    that, like the forward pass, a member's ratios are computed the same way in any group."""
+    made, out = {}, []
+    for member in layers:
+        specs = [[tf.TensorSpec(w.shape, w.dtype) for w in layer.trainable_weights] for layer in member]
+        key = repr(specs)
+        if key not in made:
+            made[key] = tf.function(update_ratios, autograph=False, input_signature=[specs, specs])
+        out.append(made[key])
+    return out

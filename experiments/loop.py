@@ -26,9 +26,14 @@ the graph, per step and member:
   branch, and its result dropped), and the others go on. The loop ends
   early once every member has diverged.
 
-Members never share a tensor, so each computes exactly what it would alone:
-a group's results equal, bit for bit on CPU, those of each member trained
-by itself (`tests/experiments/test_groups.py`).
+Members never share a tensor, and every member, a run alone (a group of
+one) too, is fed and computed the same way: its forward pass, gradients,
+evaluation and update ratios go through functions traced once for all the
+members whose variables match (`experiments.evaluation`), its weights
+passed in as arguments. So each computes exactly what it would alone, the
+same ops on the same values whatever kernels the CPU's libraries pick: a
+group's results equal, bit for bit, those of each member trained by itself
+(`tests/experiments/test_groups.py`, run with oneDNN on and off).
 """
 
 from __future__ import annotations
@@ -40,8 +45,7 @@ import numpy as np
 import tensorflow as tf
 
 from experiments import tracing
-from experiments.evaluation import (EVAL_BATCH, correct_count, evaluate_graph, shared_evaluation, shared_gradients,
-                                    shared_ratios, update_ratios)
+from experiments.evaluation import EVAL_BATCH, correct_count, shared_evaluations, shared_gradients, shared_ratios
 from experiments.watches import Watches
 
 #: A program compiles with XLA (`jit_compile`) when a member's step costs at most this many
@@ -123,9 +127,11 @@ class Program:
         self._build_train()
         spec = [tf.TensorSpec([None, *data.x_train.shape[1:]], tf.as_dtype(self.dtype)),
                 tf.TensorSpec([None, *data.y_train.shape[1:]], tf.as_dtype(data.y_train.dtype))]
-        self._shared = shared_evaluation(self.models, *spec)
-        self._forward = shared_gradients(self.models, *spec)
-        self._shared_ratios = shared_ratios(self.layers)
+        # per member: how it is evaluated, stepped and measured, each traced once for all the
+        # members whose variables match; a run alone goes through the same (evaluation.py)
+        self._evaluations = shared_evaluations(self.models, *spec)
+        self._forwards = shared_gradients(self.models, *spec)
+        self._ratio_functions = shared_ratios(self.layers)
         self._evaluate = tf.function(self._evaluate_graph, autograph=False, input_signature=spec)
 
     def restart(self, models, watches, seed, orders):
@@ -226,12 +232,9 @@ class Program:
     # -- the graph ---------------------------------------------------------------------------
 
     def _member_evaluation(self, k, x, y):
-        """`evaluate_graph` of member k: through the one traced function all members share when
-        their models have the same variables (a group's always do), else traced for it alone."""
+        """`evaluate_graph` of member k, through its shared traced function."""
         model = self.models[k]
-        if self._shared is None:
-            return evaluate_graph(model, x, y)
-        return self._shared([v.value for v in model.trainable_variables],
+        return self._evaluations[k]([v.value for v in model.trainable_variables],
                             [v.value for v in model.non_trainable_variables], x, y)
 
     def _member_step(self, k, xb, yb, measure, alive):
@@ -247,12 +250,13 @@ class Program:
             # (a read keeps its value when the variable changes; `v.value` is the variable)
             weights = [tf.convert_to_tensor(v.value) for v in model.trainable_variables]
             before = [[weights[self._positions[k][id(w)]] for w in layer.trainable_weights] for layer in layers]
-            if self._forward is not None:  # one traced function for every member
-                loss, correct, gradients, updated = self._forward(
+            forward = self._forwards[k]
+            if forward is not None:  # the traced function it shares with the members like it
+                loss, correct, gradients, updated = forward(
                     weights, [v.value for v in model.non_trainable_variables], xb, yb)
-                for i, value in zip(self._forward.changed, updated):
+                for i, value in zip(forward.changed, updated):
                     model.non_trainable_variables[i].assign(value)
-            else:
+            else:  # its optimizer scales the loss: its own pass, alone and in any group
                 with tf.GradientTape() as tape:
                     pred = model(xb, training=True)
                     loss = model.compute_loss(x=xb, y=yb, y_pred=pred, training=True)
@@ -278,9 +282,9 @@ class Program:
         return tf.cond(alive, live, masked)
 
     def _ratios(self, k, before):
-        """Member k's `update_ratios`, through the members' shared trace when there is one."""
+        """Member k's `update_ratios`, through its shared traced function."""
         after = [[w.value for w in layer.trainable_weights] for layer in self.layers[k]]
-        return (self._shared_ratios or update_ratios)(before, after)
+        return self._ratio_functions[k](before, after)
 
     def _train_graph(self, first, last, validate, measure, given):
         """The epochs' orders (outside XLA: a stateless shuffle is not compiled; `given` when the

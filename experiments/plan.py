@@ -31,7 +31,8 @@ def make_optimizer(run, steps_per_epoch=1):
     """The run's optimizer, with its schedule as the learning rate.
 
     A schedule's `initial_learning_rate` defaults to the optimizer's learning
-    rate, and an epoch-based schedule's `steps_per_epoch` to the run's.
+    rate, and an epoch-based schedule's `steps_per_epoch` to the run's (unless it
+    is given Keras's unit, `decay_steps`).
     """
     arguments = dict(run.optimizer)
     name = arguments.pop("name")
@@ -53,7 +54,7 @@ def make_optimizer(run, steps_per_epoch=1):
                 if "initial_learning_rate" in accepted:
                     schedule.setdefault("initial_learning_rate",
                                         arguments.get("learning_rate", default_rate))
-                if "steps_per_epoch" in accepted:
+                if "steps_per_epoch" in accepted and "decay_steps" not in schedule:  # Keras's unit
                     schedule.setdefault("steps_per_epoch", steps_per_epoch)
             arguments["learning_rate"] = co.get_schedule(schedule_name, **schedule)
         return co.get(name, **arguments)

@@ -31,6 +31,9 @@ def open_batch_directory(logdir, batch, fresh=False):
     same batch is running there now, a ConfigError says so. `fresh`: a new
     directory even if the same batch ran before.
     """
+    if isinstance(logdir, str) and not logdir:  # pathlib reads '' as the working directory
+        raise ConfigError("`logdir` must name a directory; an empty one would put the batch in the "
+                          "working directory. Received: logdir=''")
     logdir, key = pathlib.Path(logdir), batch_fingerprint(batch)
     n = 0
     while True:

@@ -79,6 +79,50 @@ def test_warmup_cosine_equals_keras_cosine_decay():
         np.testing.assert_allclose(float(ours(step)), float(keras_schedule(step)), rtol=rtol, atol=atol)
 
 
+KERAS_STEPS = [0, 1, 2, 99, 100, 101, 999, 1000, 1001, 1500, 2999, 3000, 12345, 10**6]
+
+
+@pytest.mark.parametrize("staircase", [False, True], ids=["smooth", "staircase"])
+@pytest.mark.parametrize("decay_steps,decay_rate", [(1000, 0.96), (100, 0.5), (7.5, 0.9)])
+@pytest.mark.parametrize("name", ["ExponentialDecay", "InverseTimeDecay"])
+def test_keras_arguments_give_keras_values(name, decay_steps, decay_rate, staircase):
+    """`decay_steps=`, as every Keras tutorial writes it, means what it means in Keras's
+    namesake: the same rate at every step, staircase or not."""
+    ours = getattr(co, name)(0.1, decay_steps=decay_steps, decay_rate=decay_rate, staircase=staircase)
+    theirs = getattr(keras.optimizers.schedules, name)(0.1, decay_steps, decay_rate, staircase=staircase)
+    got = np.array([float(ours(step)) for step in KERAS_STEPS], np.float32)
+    want = np.array([float(theirs(step)) for step in KERAS_STEPS], np.float64)
+    if keras.backend.standardize_dtype(theirs(1).dtype) == "float64":  # JAX's x64 mode (conftest)
+        np.testing.assert_allclose(got, want, rtol=2e-6)
+    else:  # the same float32 ops in the same order
+        np.testing.assert_array_equal(got, want.astype(np.float32))
+    assert len(set(got.tolist())) > 3  # it decays over these steps
+    config = ours.get_config()
+    assert config["decay_steps"] == decay_steps and "steps_per_epoch" not in config
+    assert type(config["decay_steps"]) is type(decay_steps)
+    clone = type(ours).from_config(config)
+    assert [float(clone(s)) for s in KERAS_STEPS] == got.tolist()
+
+
+@pytest.mark.parametrize("cls", [co.ExponentialDecay, co.InverseTimeDecay])
+def test_keras_positional_order_is_refused_and_named(cls):
+    """Keras's `(initial_learning_rate, decay_steps, decay_rate)` by position would read here as
+    `(initial_learning_rate, decay_rate, steps_per_epoch)`: refused, with the keywords to write."""
+    name = cls.__name__
+    with pytest.raises(TypeError) as error:
+        cls(0.1, 1000, 0.96)
+    assert str(error.value).startswith(f"{name}(0.1, 1000, 0.96) looks like Keras's positional order")
+    assert f"write {name}(0.1, decay_steps=1000, decay_rate=0.96);" in str(error.value)
+    with pytest.raises(TypeError, match=r"decay_rate=0.5, staircase=True\)"):
+        cls(0.1, 10, 0.5, True)
+    with pytest.raises(ValueError, match="not both"):
+        cls(0.1, decay_rate=0.5, decay_steps=10, steps_per_epoch=3)
+    with pytest.raises(ValueError, match=r"`decay_steps` must be in \(0, inf\). Received: decay_steps=0"):
+        cls(0.1, decay_rate=0.5, decay_steps=0)
+    # the material's form is unchanged: keywords, and decay_rate second
+    assert cls(0.1, 0.5, steps_per_epoch=4).get_config()["steps_per_epoch"] == 4
+
+
 @pytest.mark.parametrize("boundaries,values", [
     ([5, 20, 31], [0.1, 0.05, 0.01, 0.001]),
     ([1], [0.3, 0.2]),

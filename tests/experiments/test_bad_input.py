@@ -143,6 +143,9 @@ CASES = [
   "`--logdir` must be a directory, and '{dir}/file' is a file. Received: --logdir='{dir}/file'"),
  ("logdir_under_file", "logdir", "file/sub",
   "`--logdir` must be a directory, and '{dir}/file' is a file. Received: --logdir='{dir}/file/sub'"),
+ ("logdir_empty", "args", ["run", "{dir}/b.toml", "--logdir", "", "--quiet"],
+  "`--logdir` must name a directory; an empty one would put the batch in the working directory. "
+  "Received: --logdir=''"),
  # hostile input (issue 15): wrong types at the top level, absurd sizes, infinities, out-of-range seeds
  ("top_runs_not_tables", "file", "runs = [1, 2]\n",
   "`runs` must be an array of tables, [[runs]]. Received: runs=[1, 2]"),
@@ -245,9 +248,10 @@ def test_there_are_at_least_40_distinct_bad_inputs():
 
 
 @pytest.mark.parametrize("name,kind,value,message", CASES, ids=[case[0] for case in CASES])
-def test_bad_input_is_one_clear_line_and_exit_2_with_nothing_written(tmp_path, capsys, name, kind,
-                                                                       value, message):
+def test_bad_input_is_one_clear_line_and_exit_2_with_nothing_written(tmp_path, capsys, monkeypatch, name,
+                                                                       kind, value, message):
     args = command_line(tmp_path, kind, value)
+    monkeypatch.chdir(tmp_path)  # what a relative or empty --logdir would write lands in tmp_path
     with pytest.raises(SystemExit) as exit_info:
         cli.main(args)
     assert exit_info.value.code == 2
@@ -308,3 +312,16 @@ def test_checks_that_need_no_tensorflow_print_nothing_else(tmp_path, name):
                           timeout=120)
     assert done.returncode == 2
     assert done.stderr.splitlines() == [f"python -m experiments: error: {message.replace('{dir}', str(tmp_path))}"]
+
+
+def test_run_batch_refuses_an_empty_logdir_before_writing(tmp_path, monkeypatch):
+    """The Python API as the command line: '' would be the working directory."""
+    import tomllib
+
+    from experiments import config, runner
+    from experiments.validation import ConfigError
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=r"^`logdir` must name a directory; .* Received: logdir=''$"):
+        runner.run_batch(config.parse_batch(tomllib.loads(BASE)), "", progress=False)
+    assert list(tmp_path.iterdir()) == []

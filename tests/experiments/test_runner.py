@@ -127,6 +127,23 @@ def test_steps_stop_mid_epoch_and_schedules_get_steps_per_epoch(tmp_path):
     assert schedule["steps_per_epoch"] == 9 and schedule["initial_learning_rate"] == 0.1
 
 
+def test_a_schedule_in_keras_units_keeps_its_decay_steps(tmp_path):
+    """`decay_steps` is Keras's unit: the run's steps per epoch are not added to it, and the
+    rate at every step is Keras's `ExponentialDecay`'s."""
+    import keras
+
+    run = {**DIGITS, "epochs": None, "steps": 20, "optimizer": {"name": "sgd", "learning_rate": 0.1},
+           "schedule": {"name": "exponential", "decay_steps": 4, "decay_rate": 0.5, "staircase": True},
+           "log": {"every_steps": 1}}
+    result, = runner.run_batch(batch_of([run]), tmp_path, progress=False).results
+    steps, rates = scalars(result.directory / "train")["batch_learning_rate"]
+    keras_schedule = keras.optimizers.schedules.ExponentialDecay(0.1, 4, 0.5, staircase=True)
+    np.testing.assert_array_equal(np.float32(rates), [np.float32(keras_schedule(s)) for s in steps])
+    schedule = json.loads((result.directory / "config.json").read_text())["optimizer"]["config"][
+        "learning_rate"]["config"]
+    assert schedule["decay_steps"] == 4 and "steps_per_epoch" not in schedule
+
+
 def test_full_batch_means_one_step_per_epoch(tmp_path):
     result, = runner.run_batch(batch_of([{**DIGITS, "batch_size": "full", "optimizer": "sgd"}]),
                                tmp_path, progress=False).results

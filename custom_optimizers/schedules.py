@@ -78,7 +78,9 @@ class _EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
     def _epoch(self, step):
         unit = self.steps_per_epoch if self.decay_steps is None else self.decay_steps
-        epoch = ops.divide(ops.cast(step, "float32"), float(unit))
+        # float32 tensors on both sides, as Keras's schedules divide (PyTorch computes a tensor
+        # op with a Python number at another precision)
+        epoch = ops.divide(ops.cast(step, "float32"), ops.cast(unit, "float32"))
         return ops.floor(epoch) if self.staircase else epoch
 
     def __call__(self, step):
@@ -157,7 +159,10 @@ class InverseTimeDecay(_EpochSchedule):
         self.decay_rate = check_range("decay_rate", decay_rate, 0.0)
 
     def _rate(self, epoch):
-        return self.initial_learning_rate / (1.0 + self.decay_rate * epoch)
+        # Keras's InverseTimeDecay's ops, in its order, on float32 tensors: its values on every back-end
+        rate = ops.cast(self.decay_rate, "float32")
+        return ops.divide(ops.cast(self.initial_learning_rate, "float32"),
+                          ops.add(ops.cast(1.0, "float32"), ops.multiply(rate, epoch)))
 
     def get_config(self):
         return {
@@ -196,7 +201,9 @@ class ExponentialDecay(_EpochSchedule):
         self.decay_rate = check_range("decay_rate", decay_rate, 0.0, 1.0, low_open=True)
 
     def _rate(self, epoch):
-        return self.initial_learning_rate * ops.power(self.decay_rate, epoch)
+        # Keras's ExponentialDecay's ops, in its order, on float32 tensors: its values on every back-end
+        return ops.multiply(ops.cast(self.initial_learning_rate, "float32"),
+                            ops.power(ops.cast(self.decay_rate, "float32"), epoch))
 
     def get_config(self):
         return {

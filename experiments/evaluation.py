@@ -138,7 +138,8 @@ def shared_gradients(models, x_spec, y_spec):
         function.changed = changed
         return function
 
-    return _per_signature(models, make, lambda model: plain_loss(model.optimizer))
+    return _per_signature(models, make, lambda model: getattr(model, "optimizer", None) is None
+                          or plain_loss(model.optimizer))
 
 
 def update_ratios(before, after):

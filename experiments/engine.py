@@ -85,10 +85,11 @@ def _one(job):
 
 def start_session(job):
     """The run's HParams session, in its own event file (`dashboard`): its batch's seeds of a
-    trial share `trial_id`, `<batch>/<group>`."""
+    trial share one group, `job.session_group` (default `<batch>/<group>`)."""
     batch = job.directory.parent.name
     hparams = {"batch": batch, **hparams_of(job.run, job.thing if job.kind == "dataset" else None)}
-    dashboard.write_session(job.directory, hparams, trial_id=f"{batch}/{job.run.group or job.run.name}")
+    dashboard.write_session(job.directory, hparams,
+                            trial_id=job.session_group or f"{batch}/{job.run.group or job.run.name}")
 
 
 def failed(job, error):

@@ -20,6 +20,12 @@ def write_hparams_config(directory, batch, prepared, loaded):
     kinds = {kind for _, kind, _ in prepared}
     metrics = [m for kind in HPARAM_METRICS if kind in kinds for m in HPARAM_METRICS[kind]]
     metrics += [m for m in RUN_METRICS if m[0] != "diverged" or kinds & set(DIVERGING)]
+    # only what some run logs: a dataset without a validation or test split has no such metrics
+    # (a declared column no session has a value in empties the parallel-coordinates view)
+    splits = {split for _, kind, data in prepared if kind == "dataset"
+              for split, rows in (("validation", data.x_val), ("test", data.x_test)) if len(rows)}
+    metrics = [(m, name) for m, name in metrics
+               if not any(split in m and split not in splits for split in ("validation", "test"))]
     dashboard.write_definition(directory, values, [(summary_tag(m), None, name) for m, name in metrics])
     dashboard.unify(directory.parent)
 

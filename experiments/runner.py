@@ -25,7 +25,8 @@ How a batch flows, one module a step, each importing only those before it:
 Layout of `<logdir>/<batch>/` (the same batch run again goes on in it; another
 batch of the same name, or `fresh`, gets a `_2`, `_3`, ... suffix):
 
-    batch.json               the batch as resolved: header, every run, its fingerprint
+    batch.json               the batch as resolved: header, every run, its fingerprint, and
+                             the directory's id (its runs' HParams session groups carry it)
     summary.json             final metrics and wall time of every run
     .lock                    held (flock) while a process runs the batch
     <run-name>/config.json   the run's resolved config (defaults filled in) and fingerprint
@@ -121,6 +122,7 @@ def run_batch(batch, logdir="logs", progress=True, keras_verbose=False, prepared
                 store.clear_batch_outputs(directory)
             checkpoint.write(directory / "batch.json", json.dumps(
                 {**batch.header(), "fingerprint": plan.batch_fingerprint(batch),
+                 "id": store.batch_id(directory, resuming),
                  "runs": [r.to_dict() for r in batch.runs],
                  "search": dataclasses.asdict(batch.search) if batch.search else None}, indent=2, default=str))
             write_hparams_config(directory, batch, prepared, loaded)
@@ -159,6 +161,7 @@ def _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose, poo
     bar = tqdm(total=total, desc=batch.name, unit="run", disable=not bars, position=0,
                dynamic_ncols=True)
     results, history, counted = [], [], 0
+    batch_id = (store.read_json(directory / "batch.json") or {}).get("id")
     with bar:
         ready = prepared
         for round_index in range(1, rounds + 1):
@@ -171,6 +174,7 @@ def _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose, poo
                 job, done = store.job_for(directory, batch, run, kind, thing, bars and pool.local, keras_verbose,
                                           report)
                 job.checkpoint_seconds = checkpoint_seconds
+                job.session_group = store.session_group(directory, run, batch_id)
                 if done is not None:
                     finished[len(jobs)] = done
                     if not dashboard.has_session(job.directory):  # presentation only: not sealed with it

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import secrets
 
 from experiments import checkpoint
 from experiments.plan import batch_fingerprint, resolved_config, run_fingerprint
@@ -59,6 +60,23 @@ def open_batch_directory(logdir, batch, fresh=False):
             lock.release()  # filled between our look and our lock
             continue
         return candidate, lock, held
+
+
+def batch_id(directory, resuming):
+    """The batch directory's id: eight random hex digits, drawn when the directory is first
+    used and kept while the batch goes on in it (None for a directory an older version made:
+    its runs' session groups keep their names)."""
+    if resuming:
+        return (read_json(directory / "batch.json") or {}).get("id")
+    return secrets.token_hex(4)
+
+
+def session_group(directory, run, batch_id):
+    """The HParams session group of `run` (its seeds share it): `<batch>/<trial> (<id>)`. The id
+    keeps apart batches of the same name made apart (`logs/mnist` and `seeded/mnist`), which
+    TensorBoard, pointed at a folder holding both, would otherwise merge and average."""
+    name = f"{directory.name}/{run.group or run.name}"
+    return f"{name} ({batch_id})" if batch_id else name
 
 
 def job_for(directory, batch, run, kind, thing, progress, keras_verbose, report):

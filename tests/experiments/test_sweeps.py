@@ -64,8 +64,10 @@ def test_the_mean_run_has_every_curve_and_bands_only_where_the_seeds_differ(seed
 
 
 def test_the_seeds_of_a_trial_are_one_hparams_group_ending_in_success(seeded):
+    batch_id = json.loads((seeded.directory / "batch.json").read_text())["id"]
     for seed in range(3):
-        assert session(seeded.directory / f"sgd_lr0.1_s{seed}") == ("seeded/sgd_lr0.1", api_pb2.STATUS_SUCCESS)
+        assert session(seeded.directory / f"sgd_lr0.1_s{seed}") == (f"seeded/sgd_lr0.1 ({batch_id})",
+                                                                   api_pb2.STATUS_SUCCESS)
 
 
 def test_best_metrics_are_the_best_logged_epoch(seeded):

@@ -1,5 +1,8 @@
 """A real `tensorboard` server on loopback reads what a batch wrote (HTTP data API)."""
 
+import json
+import re
+
 import numpy as np
 import pytest
 
@@ -62,16 +65,18 @@ def test_hparams_dashboard_lists_hyperparameters_and_metrics(served):
         "experimentName": "", "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE",
                                                   "STATUS_RUNNING"],
         "colParams": [], "startIndex": 0, "sliceSize": 10})
+    batch_id = json.loads((result.directory / "batch.json").read_text())["id"]
+    assert re.fullmatch("[0-9a-f]{8}", batch_id)
     sessions = {g["name"]: g for g in groups["sessionGroups"]}
-    # a trial is one group, named with its batch; its seeds are its sessions
-    assert set(sessions) == {"served/sgd_lr0.1", "served/rmsprop_rho0.9"}
-    sgd = sessions["served/sgd_lr0.1"]
+    # a trial is one group, named with its batch and the batch directory's id; its seeds are its sessions
+    assert set(sessions) == {f"served/sgd_lr0.1 ({batch_id})", f"served/rmsprop_rho0.9 ({batch_id})"}
+    sgd = sessions[f"served/sgd_lr0.1 ({batch_id})"]
     assert sgd["hparams"]["optimizer"] == "sgd" and sgd["hparams"]["batch"] == "served"
     # every group has a value in every column (parallel coordinates draws only those): "none"
     # where its optimizer has no such argument, and such a column holds text
     assert all(set(g["hparams"]) == set(hparams) for g in sessions.values())
     assert (sgd["hparams"]["optimizer.learning_rate"], sgd["hparams"]["optimizer.rho"]) == ("0.1", "none")
-    rms = sessions["served/rmsprop_rho0.9"]["hparams"]
+    rms = sessions[f"served/rmsprop_rho0.9 ({batch_id})"]["hparams"]
     assert (rms["optimizer.learning_rate"], rms["optimizer.rho"]) == ("none", "0.9")
     assert sorted(hparams["optimizer.rho"]["domainDiscrete"]) == ["0.9", "none"]
     assert sgd["hparams"]["seed"] in (0, 1) and hparams["seed"]["domainInterval"] == {"minValue": 0, "maxValue": 1}

@@ -77,7 +77,10 @@ def _run(args):
     for batch, ready in zip(batches, prepared):
         if not args.quiet:
             print(f"\n== {batch.name}: {batch.reproduces}")
-            if batch.runtime:
+            if batch.overrides:  # the header describes the batch as written
+                print(f"   with {' '.join('--set ' + shlex.quote(o) for o in batch.overrides)}: "
+                      f"{batch.describe_runs()}")
+            if batch.runtime and not batch.changed_fields():
                 print(f"   expected runtime: {batch.runtime}")
             for line in _fallbacks(ready):
                 print(f"   {line}")
@@ -101,8 +104,11 @@ def _run(args):
         if batch.search or result.aggregates:
             print(ranking.format_ranking(result.ranking(), top=10))
             print(f"all trials:  python -m experiments best {result.directory}\n")
-        if batch.expected:
+        if batch.expected and not batch.changed_fields():
             print(f"expected: {batch.expected}")
+        elif batch.expected:
+            print(f"(not compared with the batch's expected result, which is for the batch as written: "
+                  f"--set changed {', '.join(batch.changed_fields())})")
         for path in result.figures:
             print(f"figure: {path}")
         _report_batch(result, batch)

@@ -55,22 +55,31 @@ def check_targets(targets, field):
 @dataclasses.dataclass
 class Curve:
     """One run's curve of a metric: `steps[i]` training steps done when `values[i]` was
-    measured, `seconds[i]` the training seconds then (NaN where unknown)."""
+    measured, `seconds[i]` the training seconds then (NaN where unknown), `epochs[i]` the
+    point's step on TensorBoard's axis for an `epoch_*` tag (the epoch's index from 0; None for
+    curves logged per step)."""
     steps: np.ndarray
     values: np.ndarray
     seconds: np.ndarray
+    epochs: np.ndarray | None = None
 
 
 def reached(value, target, mode):
     return value <= target if mode == "min" else value >= target
 
 
+def first_reached(curve, target, mode):
+    """The index of the first point of `curve` at or past `target`; None if none."""
+    for i, value in enumerate(curve.values):
+        if math.isfinite(value) and reached(value, target, mode):
+            return i
+    return None
+
+
 def time_to_target(curve, target, mode):
     """(step, seconds) of the first point of `curve` at or past `target`; (None, None) if none."""
-    for step, value, second in zip(curve.steps, curve.values, curve.seconds):
-        if math.isfinite(value) and reached(value, target, mode):
-            return int(step), float(second)
-    return None, None
+    i = first_reached(curve, target, mode)
+    return (None, None) if i is None else (int(curve.steps[i]), float(curve.seconds[i]))
 
 
 def default_target(finals, mode):

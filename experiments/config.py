@@ -287,6 +287,19 @@ class Batch:
     templates: list[Template] = dataclasses.field(default_factory=list)
     probes: list = dataclasses.field(default_factory=list)
     targets: dict = dataclasses.field(default_factory=dict)  # {metric: value} its report times to
+    overrides: tuple = ()  # the `--set` assignments applied to it, as given
+
+    def changed_fields(self):
+        """The fields `overrides` change, beyond those that leave the batch the experiment its
+        header describes (`seeds`, more of the same; `log`, what is written)."""
+        return sorted({text.split("=", 1)[0].strip().split(".")[0] for text in self.overrides} - {"seeds", "log"})
+
+    def describe_runs(self):
+        """What the batch runs, in a line: how many runs, how long, which seeds."""
+        lengths = sorted({f"{r.steps} steps" if r.steps is not None else f"{r.epochs} epochs" for r in self.runs})
+        seeds = sorted({r.seed for r in self.runs})
+        return (f"{len(self.runs)} run(s), {' or '.join(lengths)} each, seed(s) {', '.join(map(str, seeds))}"
+                + (" (the search's first round)" if self.search else ""))
 
     def header(self):
         return {"name": self.name, "reproduces": self.reproduces, "runtime": self.runtime,
@@ -313,7 +326,7 @@ def builtin_batches():
 def load_batch(name_or_path, overrides=()):
     """Read a built-in batch by name, or a TOML file by path; apply `--set` overrides."""
     path = pathlib.Path(name_or_path)
-    if not (path.suffix == ".toml" or path.exists()):
+    if not (path.suffix == ".toml" or path.is_file()):  # a folder named `moons` is not the batch
         path = lookup("batch", builtin_batches(), name_or_path)
     if not path.is_file():
         raise ConfigError(f"batch file {str(path)!r} does not exist")
@@ -366,6 +379,7 @@ def parse_batch(data, source="python", default_name="batch", overrides=()):
         raise ConfigError(f"{source}: the batch makes {planned} runs (each [[runs]] entry's trials x its "
                           f"seeds), more than {MAX_RUNS} can finish. Received: {received}")
     batch.runs = batch.round(1, first_id=0)
+    batch.overrides = tuple(overrides)
     return batch
 
 

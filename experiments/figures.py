@@ -9,7 +9,10 @@ in TensorBoard (the batch's own run, `<batch>`, Images dashboard).
   second call's pace (the first also traces and compiles).
 
 Each trial (an optimizer's configuration) has one colour and one legend
-entry; its seeds are thin lines of that colour (`trials`).
+entry (`trials`): its optimizer's, the same in every figure and report,
+when every trial is another optimizer. A trial of several seeds is drawn
+as their mean with a ± one standard deviation band in `loss_curves.png`,
+and as thin lines of its colour in the other figures.
 * `textbook_loss.png`, for runs that share batches drawn with replacement
   (`order = "numpy_choice"`, the textbook's MNIST loop): each run's loss on
   every iteration's batch, smoothed as the textbook smooths it, y from 0 to 1.
@@ -69,14 +72,40 @@ def smooth_curve(values):
     return out[5:len(out) - 5]
 
 
+#: One colour per optimizer in every figure of every batch and report (matplotlib's tab10 and
+#: black): the material's five first, in its order.
+OPTIMIZER_COLOURS = {"sgd": "C0", "momentum": "C1", "adagrad": "C2", "rmsprop": "C3", "adam": "C4",
+                     "nesterov": "C5", "adamw": "C6", "nadam": "C7", "radam": "C8", "adabelief": "C9",
+                     "lion": "k"}
+
+
+def optimizer_colours(names):
+    """{optimizer name: colour} for `names`: `OPTIMIZER_COLOURS`'s, and tab20's paler shades, in
+    order, for names it does not know (a user's optimizer)."""
+    known = {name: OPTIMIZER_COLOURS[name.lower()] for name in names if name.lower() in OPTIMIZER_COLOURS}
+    others = [name for name in dict.fromkeys(names) if name not in known]
+    return {**known, **{name: _colormap("tab20")((2 * i + 1) % 20) for i, name in enumerate(others)}}
+
+
+def _optimizer(result):
+    return (result.run.optimizer or {}).get("name", "?")
+
+
 def trials(results):
     """[(result, colour, legend label or None, one of several seeds)]: one colour per trial (an
-    optimizer's configuration), its seeds drawn in it, one legend entry per trial."""
+    optimizer's configuration), its seeds drawn in it, one legend entry per trial. When every
+    trial is another optimizer, each has its optimizer's colour (`optimizer_colours`), the same
+    in every figure; trials that share an optimizer (a search) get a colour each, in order."""
     groups = {}
     for r in results:
         groups.setdefault(r.run.group or r.run.name, []).append(r)
-    palette = [f"C{i}" for i in range(10)] if len(groups) <= 10 else \
-        [_colormap("tab20")(i % 20) for i in range(len(groups))]
+    optimizers = [_optimizer(members[0]) for members in groups.values()]
+    if len(set(optimizers)) == len(optimizers):
+        by_name = optimizer_colours(optimizers)
+        palette = [by_name[name] for name in optimizers]
+    else:
+        palette = [f"C{i}" for i in range(10)] if len(groups) <= 10 else \
+            [_colormap("tab20")(i % 20) for i in range(len(groups))]
     out = []
     for (trial, members), colour in zip(groups.items(), palette):
         for i, r in enumerate(members):
@@ -114,16 +143,27 @@ def _figure(width, height):
 
 
 def loss_curves(results):
+    """Training loss against steps, epochs and seconds. A trial of several seeds is drawn as
+    its mean over the seeds with a band of one standard deviation (over the steps every seed
+    trained; its seeds' own curves are in TensorBoard), a single run as its curve."""
     fig = _figure(15, 4.5)
     by_step, by_epoch, by_time = fig.subplots(1, 3)
+    drawn = set()
     for r, colour, label, seeded in trials(results):
+        trial = r.run.group or r.run.name
+        if seeded:
+            if trial not in drawn:
+                drawn.add(trial)
+                _seed_band(by_step, by_epoch, by_time,
+                           [m for m in results if (m.run.group or m.run.name) == trial], colour, label)
+        else:
+            raw = r.curves["step_loss"]
+            losses = smooth(raw, smoothing_weight(len(raw)))
+            steps, losses, seconds = thin(np.arange(len(losses)), losses, r.curves["step_seconds"])
+            by_step.plot(steps, losses, label=label, color=colour, linewidth=1)
+            by_epoch.plot((steps + 1) / r.curves["steps_per_epoch"], losses, color=colour, linewidth=1)
+            by_time.plot(seconds, losses, color=colour, linewidth=1)
         raw = r.curves["step_loss"]
-        losses = smooth(raw, smoothing_weight(len(raw)))
-        steps, losses, seconds = thin(np.arange(len(losses)), losses, r.curves["step_seconds"])
-        width = 0.6 if seeded else 1
-        by_step.plot(steps, losses, label=label, color=colour, linewidth=width)
-        by_epoch.plot((steps + 1) / r.curves["steps_per_epoch"], losses, color=colour, linewidth=width)
-        by_time.plot(seconds, losses, color=colour, linewidth=width)
         spike = r.metrics.get("worst_spike_step")
         if spike is not None and 0 < spike <= len(raw):  # the worst spike: a loss too large, for a while
             by_step.plot(spike - 1, raw[spike - 1], "v", color=colour, markersize=7,
@@ -140,10 +180,30 @@ def loss_curves(results):
     return fig
 
 
+def _seed_band(by_step, by_epoch, by_time, members, colour, label):
+    """A trial's seeds as one curve per panel, over the steps they all trained: on the figure's
+    log axis, the mean of their smoothed losses' logarithms (the geometric mean) with ± one
+    standard deviation (the sample's) of the logarithms shaded. A band in the losses themselves
+    would reach below zero wherever the seeds spread more than their mean, which a log axis
+    cannot draw (TensorBoard's Custom Scalars draw that one, on a linear axis)."""
+    length = min(len(m.curves["step_loss"]) for m in members)
+    logs = np.log([np.maximum(smooth(m.curves["step_loss"][:length], smoothing_weight(length)),
+                              np.finfo(np.float64).tiny) for m in members])
+    seconds = np.mean([np.asarray(m.curves["step_seconds"][:length], np.float64) for m in members], axis=0)
+    mean, std = logs.mean(axis=0), logs.std(axis=0, ddof=1)
+    steps, mean, std, seconds = thin(np.arange(length), mean, std, seconds)
+    epochs = (steps + 1) / members[0].curves["steps_per_epoch"]
+    label = label and f"{label}: geometric mean, ± std of log"
+    for ax, x in ((by_step, steps), (by_epoch, epochs), (by_time, seconds)):
+        ax.plot(x, np.exp(mean), color=colour, linewidth=1.2, label=label if ax is by_step else None)
+        ax.fill_between(x, np.exp(mean - std), np.exp(mean + std), color=colour, alpha=0.2, linewidth=0)
+
+
 def paths(objective, results):
     fig = _figure(8, 6)
     ax = fig.subplots()
-    x, y = np.meshgrid(np.linspace(*objective.xlim, 300), np.linspace(*objective.ylim, 300))
+    xlim, ylim = _window(objective, [r.curves["path"] for r in results])
+    x, y = np.meshgrid(np.linspace(*xlim, 300), np.linspace(*ylim, 300))
     ax.contour(x, y, objective.f(np.stack([x, y])), levels=sorted(objective.levels),
                colors="0.7", linewidths=0.8)
     for r, colour, label, seeded in trials(results):
@@ -156,12 +216,31 @@ def paths(objective, results):
     ax.plot(*objective.start, "s", color="k", markersize=6)
     if objective.minimum is not None:
         ax.plot(*objective.minimum, "+", color="k", markersize=12)
-    ax.set_xlim(*objective.xlim)
-    ax.set_ylim(*objective.ylim)
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
     ax.legend(fontsize=7, loc="best")
     ax.set_title(f"{objective.title} from {objective.start}")
     fig.tight_layout()
     return fig
+
+
+#: A path is followed out of the objective's window up to this many window sizes away from its
+#: centre; farther (a diverging run) it leaves the figure.
+PATH_REACH = 3.0
+
+
+def _window(objective, paths):
+    """The objective's window, widened (5 % margin) to hold every path's points that lie within
+    `PATH_REACH` window sizes of its centre."""
+    limits = []
+    for axis, (low, high) in enumerate((objective.xlim, objective.ylim)):
+        centre, size = (low + high) / 2, high - low
+        values = np.concatenate([np.asarray(p, np.float64)[:, axis] for p in paths] or [np.zeros(0)])
+        values = values[np.isfinite(values) & (np.abs(values - centre) <= PATH_REACH * size)]
+        lo, hi = min(low, values.min(initial=low)), max(high, values.max(initial=high))
+        margin = 0.05 * (hi - lo) if (lo, hi) != (low, high) else 0.0
+        limits.append((lo - margin, hi + margin))
+    return limits
 
 
 def decision_boundaries(results):

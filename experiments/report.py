@@ -40,13 +40,15 @@ COLUMNS = {
 
 
 def summary_table(result):
-    """The batch's final numbers as aligned text, one section per problem kind."""
+    """The batch's final numbers as aligned text, one section per problem kind; a column no run
+    has (a validation split the problem lacks) is left out."""
     lines = []
     for kind, cols in COLUMNS.items():
         rows = [r for r in result.results if r.kind == kind]
         if not rows:
             continue
         width = max(len("run"), *(len(r.run.name) for r in rows))
+        cols = [(key, label) for key, label in cols if any(key in r.metrics for r in rows)] or cols[:1]
         lines.append(f"{'run':{width}s}  " + "  ".join(f"{label:>12s}" for _, label in cols)
                      + f"  {'wall [s]':>9s}")
         for r in rows:

@@ -122,7 +122,7 @@ def run_batch(batch, logdir="logs", progress=True, keras_verbose=False, prepared
                 store.clear_batch_outputs(directory)
             checkpoint.write(directory / "batch.json", json.dumps(
                 {**batch.header(), "fingerprint": plan.batch_fingerprint(batch),
-                 "id": store.batch_id(directory, resuming),
+                 "id": store.batch_id(directory, resuming), "overrides": list(batch.overrides),
                  "runs": [r.to_dict() for r in batch.runs],
                  "search": dataclasses.asdict(batch.search) if batch.search else None}, indent=2, default=str))
             write_hparams_config(directory, batch, prepared, loaded)

@@ -6,8 +6,8 @@ more problems) and `time_to_target.png`; the same report goes into
 TensorBoard (Text and Images tabs, the directory's own run). `run` writes
 each batch's report and prints its short form (`short`).
 
-A problem (workload) is a batch's problem and model: `naive2d/material`,
-`mnist/digits/mnist_mlp`. The numbers are `analysis`'s; this module reads
+A problem (workload) is a batch's problem and model, named `naive2d (problem
+material)`, `mnist (problem mnist, model mnist_mlp)`. The numbers are `analysis`'s; this module reads
 the runs and writes the files.
 """
 
@@ -21,6 +21,7 @@ import pathlib
 import numpy as np
 
 from experiments import analysis, checkpoint, ranking
+from experiments.figures import optimizer_colours
 
 REPORT = "report.md"
 
@@ -49,6 +50,19 @@ class RunInfo:
         return error or self.record.get("status", "?")
 
 
+#: What each timed curve is, in a report's words: its TensorBoard run and tag, and what a point of
+#: it holds (not the summary table's final numbers, which are measured on a whole split after
+#: training).
+CURVE_NAMES = {
+    "dataset": {"train_loss": "train/epoch_loss: each epoch's mean loss over its training batches",
+                "train_accuracy": "train/epoch_accuracy: each epoch's accuracy over its training batches",
+                "validation_loss": "validation/epoch_loss: the validation split's loss after each validated epoch",
+                "validation_accuracy": "validation/epoch_accuracy: the validation split's accuracy after each "
+                                       "validated epoch"},
+    "objective": {"loss": "train/batch_loss: f after each step"},
+}
+
+
 def collect(directory):
     """(runs, damaged): every run under `directory` with a sound result.json, as RunInfo."""
     batches, damaged = ranking.load_records(directory)
@@ -69,7 +83,7 @@ def collect(directory):
             problem = (spec.get("problem") or {}).get("name", "?")
             model = spec.get("model")
             model = model.get("name") if isinstance(model, dict) else model
-            workload = "/".join([batch_dir.name, problem] + ([model] if model else []))
+            workload = f"{batch_dir.name} ({', '.join([f'problem {problem}'] + ([f'model {model}'] if model else []))})"
             optimizer = (spec.get("optimizer") or {}).get("name", "?")
             runs.append(RunInfo(record, run_dir, workload, optimizer, config.get("steps_per_epoch"), targets))
     return runs, damaged
@@ -84,13 +98,14 @@ def curve(run, metric):
     steps = np.array(sorted(points), np.int64)
     values = np.array([points[s] for s in steps], np.float64)
     seconds = np.full(len(steps), math.nan)
+    epochs = steps.copy() if run.record["kind"] == "dataset" else None  # an epoch_* tag's step: the epoch
     if run.record["kind"] == "dataset" and run.steps_per_epoch:
         total = (run.record.get("metrics") or {}).get("steps", math.inf)
         steps = np.minimum((steps + 1) * run.steps_per_epoch, total)  # an epoch's value: at its end
         times = checkpoint.load_curves(run.directory).get("step_seconds")
         if times is not None and len(times):
             seconds = np.array([times[min(s, len(times)) - 1] for s in steps], np.float64)
-    return analysis.Curve(steps, values, seconds)
+    return analysis.Curve(steps, values, seconds, epochs)
 
 
 def build(runs, given=None):
@@ -114,15 +129,19 @@ def build(runs, given=None):
         else:
             target = analysis.default_target([curves[r.record["run"]].values[-1] for r in finished
                                               if len(curves[r.record["run"]].values)], mode)
-            how = f"the worst final value among the {len(finished)} finished runs, so each of them reaches it"
+            how = (f"the {'highest' if mode == 'min' else 'lowest'} last value of this curve among the "
+                   f"{len(finished)} finished runs, so each of them reaches it")
         rows = []
         for run in members:
-            step, second = (analysis.time_to_target(curves[run.record["run"]], target, mode)
-                            if target is not None else (None, None))
+            run_curve = curves[run.record["run"]]
+            i = analysis.first_reached(run_curve, target, mode) if target is not None else None
             rows.append({"run": run.record["run"], "trial": run.trial, "optimizer": run.optimizer,
-                         "seed": run.record.get("seed"), "step": step, "seconds": second,
+                         "seed": run.record.get("seed"), "step": None if i is None else int(run_curve.steps[i]),
+                         "epoch": None if i is None or run_curve.epochs is None else int(run_curve.epochs[i]),
+                         "seconds": None if i is None else float(run_curve.seconds[i]),
                          "note": "" if run.ok else run.reason()})
-        timed[workload] = {"metric": metric, "mode": mode, "target": target, "how": how, "rows": rows}
+        timed[workload] = {"metric": metric, "mode": mode, "target": target, "how": how, "rows": rows,
+                           "kind": kind}
         per_optimizer = {}
         for trial in dict.fromkeys(r["trial"] for r in rows):
             steps = [r["step"] if r["step"] is not None else math.inf for r in rows if r["trial"] == trial]
@@ -155,15 +174,21 @@ def markdown(content, title):
     """The report as markdown (TensorBoard's Text tab renders it too)."""
     out = [f"# Which optimizer wins: {title}", ""]
     out += ["## Time to target", "",
-            "The first training step (and second of training, for dataset runs) at which each run's "
-            "training curve reaches the target.", ""]
+            "When each run's curve first reaches the target: in optimizer steps; for dataset runs also "
+            "in epochs, numbered as TensorBoard's `epoch_*` charts number them (from 0; a curve's value "
+            "for an epoch is the mean over its batches, known at its end, so step = (epoch + 1) x steps "
+            "per epoch), and in seconds of training.", ""]
     for workload, t in content["timed"].items():
         sign = "≤" if t["mode"] == "min" else "≥"
-        out += [f"### {workload}: {t['metric']} {sign} {_n(t['target'])}", "", f"Target: {t['how']}.", "",
-                "| run | optimizer | step | seconds | note |", "|---|---|---|---|---|"]
+        dataset = t["kind"] == "dataset"
+        out += [f"### {workload}: {t['metric']} {sign} {_n(t['target'])}", "",
+                f"Curve: `{CURVE_NAMES[t['kind']][t['metric']]}`. Target: {t['how']}.", "",
+                "| run | optimizer | step | " + ("epoch | seconds | " if dataset else "") + "note |",
+                "|---|---|---|" + ("---|---|" if dataset else "") + "---|"]
         for r in sorted(t["rows"], key=lambda r: (r["step"] is None, r["step"] or 0)):
             step = "never" if r["step"] is None else str(r["step"])
-            out.append(f"| {r['run']} | {r['optimizer']} | {step} | {_n(r['seconds'])} | {r['note']} |")
+            timing = f"{'-' if r['epoch'] is None else r['epoch']} | {_n(r['seconds'])} | " if dataset else ""
+            out.append(f"| {r['run']} | {r['optimizer']} | {step} | {timing}{r['note']} |")
         out.append("")
     out += ["## Performance profiles", ""]
     if content["profiles"] is None:
@@ -198,7 +223,7 @@ def markdown(content, title):
     out += ["## Runs that did not finish", ""]
     if content["unfinished"]:
         out += ["| run | status | why |", "|---|---|---|"]
-        out += [f"| {r.workload.split('/')[0]}/{r.record['run']} | {r.record.get('status')} | {r.reason()} |"
+        out += [f"| {r.directory.parent.name}/{r.record['run']} | {r.record.get('status')} | {r.reason()} |"
                 for r in content["unfinished"]]
     else:
         out.append("None: every run finished.")
@@ -234,8 +259,9 @@ def figures(content):
     if content["profiles"] is not None:
         fig = Figure(figsize=(7, 4.5))
         ax = fig.subplots()
-        for i, (optimizer, fractions) in enumerate(sorted(content["profiles"].items())):
-            ax.step(analysis.TAUS, fractions, where="post", label=optimizer, color=f"C{i % 10}")
+        colours = optimizer_colours(sorted(content["profiles"]))
+        for optimizer, fractions in sorted(content["profiles"].items()):
+            ax.step(analysis.TAUS, fractions, where="post", label=optimizer, color=colours[optimizer])
         ax.set_xlabel("tau: within tau x the best steps to target")
         ax.set_ylabel("share of problems solved")
         ax.set_ylim(-0.02, 1.02)
@@ -247,17 +273,23 @@ def figures(content):
     if timed:
         fig = Figure(figsize=(8, 2 + 0.3 * sum(len(t["rows"]) for t in timed.values())))
         axes = np.atleast_1d(fig.subplots(len(timed), 1))
+        colours = optimizer_colours([r["optimizer"] for t in timed.values() for r in t["rows"]])
         for ax, (workload, t) in zip(axes, timed.items()):
             rows = t["rows"]
             longest = max([r["step"] for r in rows if r["step"] is not None] or [1])
             ax.barh([r["run"] for r in rows], [r["step"] or 0 for r in rows],
-                    color=["C0" if r["step"] is not None else "0.8" for r in rows])
+                    color=[colours[r["optimizer"]] if r["step"] is not None else "0.8" for r in rows])
             for k, r in enumerate(rows):
                 if r["step"] is None:
                     ax.text(0, k, "  never" + (f": {r['note'][:50]}" if r["note"] else ""), va="center", fontsize=7)
-            ax.set_xlim(0, longest * 1.05)
-            ax.set_title(f"{workload}: steps to {t['metric']} {'<=' if t['mode'] == 'min' else '>='} "
+                elif r["epoch"] is not None:  # TensorBoard's x for the epoch_* charts
+                    ax.text(r["step"], k, f" epoch {r['epoch']}", va="center", fontsize=7)
+            ax.set_xlim(0, longest * (1.25 if t["kind"] == "dataset" else 1.05))
+            ax.set_title(f"{workload}: {t['metric']} {'<=' if t['mode'] == 'min' else '>='} "
                          f"{_n(t['target'])}", fontsize=9)
+            ax.set_xlabel("optimizer steps to the target" + (" (labels: the epoch, as TensorBoard's epoch_* "
+                                                             "charts number it)" if t["kind"] == "dataset" else ""),
+                          fontsize=8)
             ax.tick_params(labelsize=7)
         fig.tight_layout()
         out["time_to_target"] = fig

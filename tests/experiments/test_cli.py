@@ -1,5 +1,7 @@
 """`python -m experiments list | run`: what it prints, and how it refuses bad input."""
 
+import json
+
 import pytest
 
 from experiments import __main__ as cli
@@ -28,6 +30,33 @@ def test_run_prints_a_summary_and_the_tensorboard_command(tmp_path, capsys):
     assert "sgd_lr0.95_material_s0" in printed and "final f" in printed
     assert f"tensorboard --logdir {tmp_path / 'naive2d'}" in printed
     assert f"figure: {tmp_path / 'naive2d' / 'paths_material.png'}" in printed
+
+
+def test_an_overridden_batch_says_what_it_ran_and_compares_with_expected_only_when_it_applies(
+        tmp_path, capsys, monkeypatch):
+    """The header describes the batch as written: with `--set`, a line says what runs instead, and
+    its runtime and expected result are shown only when `--set` left the experiment as it is
+    (`seeds`: more of it; `log`: what is written)."""
+    batch = tmp_path / "b.toml"
+    batch.write_text('[batch]\nname = "b"\nreproduces = "paths, 6 steps"\nruntime = "a second"\n'
+                     'expected = "SGD ends at f = 0.5"\n[defaults]\nproblem = "material"\nsteps = 6\n'
+                     '[[runs]]\noptimizer = { name = "sgd", learning_rate = 0.1 }\n')
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run", str(batch), "--logdir", "plain"]) == 0
+    printed = capsys.readouterr().out
+    assert "expected runtime: a second" in printed and "\nexpected: SGD ends at f = 0.5" in printed
+    assert "with --set" not in printed
+    assert cli.main(["run", str(batch), "--logdir", "seeded", "--set", "seeds=[0,1]"]) == 0
+    printed = capsys.readouterr().out
+    assert "   with --set 'seeds=[0,1]': 2 run(s), 6 steps each, seed(s) 0, 1\n" in printed
+    assert "\nexpected: SGD ends at f = 0.5" in printed
+    assert cli.main(["run", str(batch), "--logdir", "short", "--set", "steps=3", "--set", "seeds=[0,1]"]) == 0
+    printed = capsys.readouterr().out
+    assert "   with --set steps=3 --set 'seeds=[0,1]': 2 run(s), 3 steps each, seed(s) 0, 1\n" in printed
+    assert "expected runtime" not in printed and "SGD ends at" not in printed
+    assert ("(not compared with the batch's expected result, which is for the batch as written: "
+            "--set changed steps)") in printed
+    assert json.loads((tmp_path / "short" / "b" / "batch.json").read_text())["overrides"] == ["steps=3", "seeds=[0,1]"]
 
 
 @pytest.mark.parametrize("args,message", [
@@ -79,3 +108,11 @@ optimizer = {{ name = "sgd", learning_rate = 0.1 }}
                      f"its runs use the fallback, digits. To run on mnist, put mnist.npz from "
                      f"https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz into "
                      f"{tmp_path / 'empty'}/ (or pass data_dir=DIR holding them)"]
+
+
+def test_a_folder_named_like_a_builtin_batch_does_not_hide_it(tmp_path, capsys, monkeypatch):
+    """`--logdir .` leaves a folder `naive2d` in the working directory; the batch is still found."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "naive2d").mkdir()
+    assert cli.main(["run", "naive2d", "--logdir", "logs", "--quiet", "--set", "steps=3"]) == 0
+    assert (tmp_path / "logs" / "naive2d" / "batch.json").is_file()

@@ -36,11 +36,13 @@ def test_time_to_target_equals_the_events(logdir, capsys):
         target = max(losses[-1] for _, losses in finals.values())  # the worst final of the finished runs
         for run, (steps, losses) in finals.items():
             firsts[run] = steps[int(np.argmax(losses <= target))]
-            assert f"| {run} | {run.split('_')[0]} | {firsts[run]} | - |  |" in text
-        assert f"### {problem}/{problem}: loss ≤ {target:.4g}" in text
+            assert f"| {run} | {run.split('_')[0]} | {firsts[run]} |  |" in text
+        assert f"### {problem} (problem {problem}): loss ≤ {target:.4g}" in text
+        assert ("Curve: `train/batch_loss: f after each step`. Target: the highest last value of this curve "
+                "among the 2 finished runs, so each of them reaches it.") in text
         diverged = json.loads((logdir / problem / "sgd_lr1.2_s0" / "result.json").read_text())
         assert diverged["status"] == "diverged"  # never dropped: in the times as "never", and listed with why
-        assert f"| sgd_lr1.2_s0 | sgd | never | - | diverged at step {diverged['divergence']['step']}" in text
+        assert f"| sgd_lr1.2_s0 | sgd | never | diverged at step {diverged['divergence']['step']}" in text
         assert f"| {problem}/sgd_lr1.2_s0 | diverged | diverged at step" in text
     printed = capsys.readouterr().out
     assert "performance profiles over 2 problems" in printed and f"wrote {logdir / 'report.md'}" in printed
@@ -50,7 +52,7 @@ def test_performance_profiles_from_the_steps_to_target(logdir):
     runs, _ = verdict.collect(logdir)
     content = verdict.build(runs)
     times = content["times"]
-    assert set(times) == {"material/material", "rotated/rotated"}
+    assert set(times) == {"material (problem material)", "rotated (problem rotated)"}
     for workload, per in times.items():
         rows = content["timed"][workload]["rows"]
         # sgd: its better trial (lr 0.1; lr 1.2 diverged and never got there)
@@ -81,7 +83,7 @@ def test_run_prints_the_short_form_and_writes_the_batch_report(tmp_path, capsys)
                      '[[runs]]\noptimizer = { name = "adam", learning_rate = 0.3 }\n')
     assert cli.main(["run", str(batch), "--logdir", str(tmp_path / "logs"), "--quiet"]) == 0
     printed = capsys.readouterr().out
-    assert "  short/material: first to loss <= " in printed
+    assert "  short (problem material): first to loss <= " in printed
     assert f"report: {tmp_path / 'logs' / 'short' / 'report.md'}" in printed
     assert (tmp_path / "logs" / "short" / "time_to_target.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -100,7 +102,7 @@ def test_bad_targets_are_refused_by_name(logdir, capsys, args, message):
 def test_a_given_target_is_used_and_said(logdir):
     runs, _ = verdict.collect(logdir)
     content = verdict.build(runs, {"loss": 0.5})
-    timed = content["timed"]["material/material"]
+    timed = content["timed"]["material (problem material)"]
     assert timed["target"] == 0.5 and timed["how"] == "given"
 
 
@@ -110,7 +112,7 @@ def test_the_batch_file_may_name_the_targets(tmp_path):
     assert batch.targets == {"loss": 0.05}
     result = runner.run_batch(batch, tmp_path, progress=False)
     content, _ = verdict.write(result.directory)
-    timed = content["timed"]["aimed/material"]
+    timed = content["timed"]["aimed (problem material)"]
     assert (timed["target"], timed["how"]) == (0.05, "the batch file's")
     steps, losses = scalars(result.directory / "sgd_lr0.1_s0" / "train")["batch_loss"]
     expected = next((s for s, v in zip(steps, losses) if v <= 0.05), None)
@@ -132,3 +134,35 @@ def test_nothing_to_report_is_one_clear_message(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["report", str(tmp_path)])
     assert exit_info.value.code == 2 and "no runs (result.json files) under" in capsys.readouterr().err
+
+
+def test_a_dataset_runs_time_to_target_is_in_steps_and_in_tensorboards_epochs(tmp_path):
+    """The report's epoch is the step of TensorBoard's `epoch_*` charts at which the curve
+    first reaches the target, and its step that epoch's end in optimizer steps; the curve and
+    the target are named for what they are."""
+    batch = config.parse_batch({"batch": {"name": "units"},
+                                "defaults": {"problem": {"name": "digits", "validation": 0.2, "test": 0.2},
+                                             "model": "softmax_regression", "batch_size": 128, "epochs": 6},
+                                "runs": [{"optimizer": {"name": "sgd", "learning_rate": 0.05}},
+                                         {"optimizer": {"name": "adam", "learning_rate": 0.01}}]})
+    result = runner.run_batch(batch, tmp_path, progress=False)
+    content, _ = verdict.write(result.directory)
+    workload = "units (problem digits, model softmax_regression)"
+    timed = content["timed"][workload]
+    text = (result.directory / verdict.REPORT).read_text()
+    per_epoch = json.loads((result.directory / "sgd_lr0.05_s0" / "config.json").read_text())["steps_per_epoch"]
+    curves = {r.run.name: scalars(r.directory / "train")["epoch_loss"] for r in result.results}
+    target = max(values[-1] for _, values in curves.values())
+    assert timed["target"] == pytest.approx(target, rel=1e-6)
+    assert "Curve: `train/epoch_loss: each epoch's mean loss over its training batches`." in text
+    for row in timed["rows"]:
+        epochs, values = curves[row["run"]]
+        epoch = epochs[int(np.argmax(np.array(values) <= timed["target"]))]
+        assert (row["epoch"], row["step"]) == (epoch, (epoch + 1) * per_epoch)
+        assert f"| {row['run']} | {row['optimizer']} | {row['step']} | {epoch} | " in text
+    assert any(row["epoch"] > 0 for row in timed["rows"])
+
+
+def test_every_timed_curve_is_described():
+    assert {kind: set(curves) for kind, curves in verdict.CURVE_NAMES.items()} == \
+        {kind: set(curves) for kind, curves in verdict.analysis.CURVES.items()}

@@ -283,6 +283,69 @@ def test_figures_give_each_trial_one_colour_and_one_legend_entry(tmp_path):
     assert {lines[t] for t in texts} == {colour for cs in colours.values() for colour in cs}
 
 
+def test_each_optimizer_has_one_colour_in_every_figure_whatever_the_order(tmp_path):
+    """The material's paths (sgd, momentum, adagrad, rmsprop, adam) and its MNIST comparison
+    (adam before rmsprop) list the optimizers in other orders: each keeps its colour, in the
+    paths, and in the report's profiles and bars. Trials of one optimizer (a search) get a
+    colour each."""
+    from matplotlib.colors import to_rgba
+
+    from experiments import verdict
+
+    first = runner.run_batch(batch_of([{"problem": "material", "steps": 5, "optimizer": name}
+                                       for name in ("sgd", "rmsprop", "adam")], name="one"), tmp_path, progress=False)
+    second = runner.run_batch(batch_of([{"problem": "rotated", "steps": 5, "optimizer": name}
+                                        for name in ("adam", "sgd", "rmsprop")], name="two"), tmp_path, progress=False)
+    by_batch = [{r.run.optimizer["name"]: colour for r, colour, _, _ in figures.trials(b.results)}
+                for b in (first, second)]
+    assert by_batch[0] == by_batch[1] == {name: figures.OPTIMIZER_COLOURS[name] for name in ("sgd", "rmsprop", "adam")}
+    for batch, colours in zip((first, second), by_batch):
+        fig = figures.paths(OBJECTIVES[batch.results[0].run.problem["name"]], batch.results)
+        drawn = {line.get_label().split(":")[0]: line.get_color() for line in fig.axes[0].get_lines()
+                 if not line.get_label().startswith("_")}
+        assert drawn == colours
+    content = verdict.build(verdict.collect(tmp_path)[0])
+    pictures = verdict.figures(content)
+    profile_lines = {line.get_label(): line.get_color() for line in pictures["performance_profiles"].axes[0].get_lines()}
+    assert profile_lines == by_batch[0]
+    for ax, t in zip(pictures["time_to_target"].axes, content["timed"].values()):
+        bars = [patch.get_facecolor() for patch in ax.patches]
+        assert bars == [to_rgba(by_batch[0][r["optimizer"]]) for r in t["rows"]]
+        assert ax.get_xlabel() == "optimizer steps to the target"
+    searched = batch_of([{"problem": "material", "steps": 5, "optimizer": {"name": "sgd", "learning_rate": lr}}
+                         for lr in (0.1, 0.2)], name="search")
+    colours = [c for _, c, _, _ in figures.trials(runner.run_batch(searched, tmp_path, progress=False).results)]
+    assert len(set(colours)) == 2
+
+
+def test_paths_stay_in_the_window_and_a_seeded_loss_figure_draws_mean_and_band(tmp_path):
+    """The window grows to hold every path near it (momentum on the rotated bowl leaves the
+    objective's own), and a trial of several seeds is one line with a shaded band."""
+    out = runner.run_batch(batch_of([{"problem": "rotated", "steps": 30, "optimizer": {
+        "name": "momentum", "learning_rate": 0.1, "momentum": 0.9}}], name="wide"), tmp_path, progress=False)
+    objective = OBJECTIVES["rotated"]
+    path = out.results[0].curves["path"]
+    assert path[:, 1].min() < objective.ylim[0] or path[:, 1].max() > objective.ylim[1] or \
+        path[:, 0].min() < objective.xlim[0] or path[:, 0].max() > objective.xlim[1]  # it leaves the objective's
+    ax = figures.paths(objective, out.results).axes[0]
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    assert x0 <= path[:, 0].min() and path[:, 0].max() <= x1 and y0 <= path[:, 1].min() and path[:, 1].max() <= y1
+    seeded = runner.run_batch(batch_of([{**DIGITS, "epochs": 2, "optimizer": "sgd", "seeds": [0, 1]},
+                                        {**DIGITS, "epochs": 2, "optimizer": "adam"}], name="band"),
+                              tmp_path, progress=False)
+    by_step = figures.loss_curves(seeded.results).axes[0]
+    labels = [line.get_label() for line in by_step.get_lines()]
+    assert labels == ["sgd (2 seeds): geometric mean, ± std of log", "adam"]
+    band, = by_step.collections  # one band: the seeded trial's
+    losses = np.log([figures.smooth(r.curves["step_loss"], figures.smoothing_weight(len(r.curves["step_loss"])))
+                     for r in seeded.results[:2]])
+    np.testing.assert_allclose(by_step.get_lines()[0].get_ydata(), np.exp(losses.mean(0)), rtol=1e-12)
+    low, high = band.get_paths()[0].vertices[:, 1].min(), band.get_paths()[0].vertices[:, 1].max()
+    std = losses.std(0, ddof=1)
+    assert low == pytest.approx(np.exp(losses.mean(0) - std).min()) and high == pytest.approx(
+        np.exp(losses.mean(0) + std).max())
+
+
 @pytest.mark.parametrize("weight", [0.9, 0.99, 0.999])
 def test_loss_curves_smooth_as_tensorboard_does_and_draw_a_long_run_through_its_points(weight):
     """`smooth` is TensorBoard's debiased EMA, written here as its loop; a long curve is drawn

@@ -239,6 +239,7 @@ def short(content):
             first = min(reached, key=lambda r: r["step"])
             lines.append(f"{workload}: first to {t['metric']} {'<=' if t['mode'] == 'min' else '>='} "
                          f"{_n(t['target'])}: {first['run']} at step {first['step']}"
+                         + (f" (epoch {first['epoch']})" if first.get("epoch") is not None else "")
                          f" ({len(reached)}/{len(t['rows'])} runs reach it)")
     if content["profiles"] is not None:
         best = max(content["profiles"].items(), key=lambda kv: kv[1].sum())

@@ -4,12 +4,16 @@ Every seed keeps its own run; `<group>_mean/train` and `<group>_mean/validation`
 are added beside them. For each scalar tag the seeds' curves share, at each
 step they all logged:
 
-    <tag>           the mean over seeds (in the same card as the seeds' own curves)
-    <tag>/mean      the same, for the custom-scalars chart: a tag the seeds do not have
-    <tag>/std_low   mean - one standard deviation (the sample's: n - 1)
-    <tag>/std_high  mean + one standard deviation
-    <tag>/min       the lowest seed
-    <tag>/max       the highest seed
+    <tag>                          the mean over seeds (in the same card as the seeds' own curves)
+    seed_spread/<tag>/mean         the same, for the custom-scalars chart: a tag the seeds do not have
+    seed_spread/<tag>/std_low      mean - one standard deviation (the sample's: n - 1)
+    seed_spread/<tag>/std_high     mean + one standard deviation
+    seed_spread/<tag>/min          the lowest seed
+    seed_spread/<tag>/max          the highest seed
+
+The spread's tags share one prefix, so TensorBoard's Time Series and Scalars
+put their cards in one group of their own (`seed_spread`), out of the way of
+the curves' cards; Custom Scalars draws each as a band.
 
 A tag on which every seed logged the same values (a 2-D path from a fixed
 start, a learning-rate schedule) gets its mean alone: bands of zero width
@@ -29,23 +33,31 @@ import pathlib
 
 import numpy as np
 
-from callbacks._writers import write_scalars
+from callbacks._writers import write_scalars_at
 from experiments import checkpoint
 
-#: suffix -> how a (seeds, steps) array becomes one curve
+#: band -> how a (seeds, steps) array becomes one curve ("": the mean under the tag itself)
 BANDS = {
     "": lambda v: v.mean(axis=0),
-    "/mean": lambda v: v.mean(axis=0),
-    "/std_low": lambda v: v.mean(axis=0) - v.std(axis=0, ddof=1),
-    "/std_high": lambda v: v.mean(axis=0) + v.std(axis=0, ddof=1),
-    "/min": lambda v: v.min(axis=0),
-    "/max": lambda v: v.max(axis=0),
+    "mean": lambda v: v.mean(axis=0),
+    "std_low": lambda v: v.mean(axis=0) - v.std(axis=0, ddof=1),
+    "std_high": lambda v: v.mean(axis=0) + v.std(axis=0, ddof=1),
+    "min": lambda v: v.min(axis=0),
+    "max": lambda v: v.max(axis=0),
 }
+#: The tag group of the spread's curves.
+SPREAD = "seed_spread"
+
+
+def band_tag(tag, band):
+    """The tag of `band` (a `BANDS` key) of the curve `tag`: the tag itself for the mean."""
+    return f"{SPREAD}/{tag}/{band}" if band else tag
 SUBDIRECTORIES = ("train", "validation")
 
 
-def read_scalars(directory):
-    """{tag: {step: value}} for the scalar summaries written directly in `directory`."""
+def read_scalars(directory, wall_times=False):
+    """{tag: {step: value}} for the scalar summaries written directly in `directory`; with
+    `wall_times`, {tag: {step: (value, wall time)}}."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     from tensorboard.util import tensor_util
 
@@ -57,7 +69,8 @@ def read_scalars(directory):
     for tag in events.Tags()["tensors"]:
         if events.SummaryMetadata(tag).plugin_data.plugin_name != "scalars":
             continue
-        out[tag] = {e.step: float(tensor_util.make_ndarray(e.tensor_proto)) for e in events.Tensors(tag)}
+        out[tag] = {e.step: (float(tensor_util.make_ndarray(e.tensor_proto)), e.wall_time) if wall_times else
+                    float(tensor_util.make_ndarray(e.tensor_proto)) for e in events.Tensors(tag)}
     return out
 
 
@@ -78,26 +91,29 @@ def write_aggregate(directory, group, results):
     out.mkdir(exist_ok=True)
     banded = set()
     for sub in SUBDIRECTORIES:
-        per_seed = [read_scalars(r.directory / sub) for r in results]
+        per_seed = [read_scalars(r.directory / sub, wall_times=True) for r in results]
         tags = sorted(set.intersection(*(set(s) for s in per_seed)))
         if not tags:
             continue
         series = []
         for tag in tags:
             steps = sorted(set.intersection(*(set(s[tag]) for s in per_seed)))
-            values = np.array([[s[tag][step] for step in steps] for s in per_seed])
+            points = np.array([[s[tag][step] for step in steps] for s in per_seed])  # [seeds, steps, 2]
+            values, times = points[..., 0], points[..., 1].mean(axis=0)  # at the seeds' mean wall time
             same = np.array_equal(values, np.broadcast_to(values[:1], values.shape), equal_nan=True)
-            for suffix, band in BANDS.items() if not same else [("", BANDS[""])]:
-                series += [(tag + suffix, step, value) for step, value in zip(steps, band(values).tolist())]
+            for name, band in BANDS.items() if not same else [("", BANDS[""])]:
+                series += [(band_tag(tag, name), step, value, time) for step, value, time in
+                           zip(steps, band(values).tolist(), times.tolist())]
             if not same:
                 banded.add(tag)
         writer = tf.summary.create_file_writer(str(out / sub))
-        write_scalars(writer, series)  # in bulk: eagerly, 0.6 s an aggregate of digits' 300 steps
+        write_scalars_at(writer, series)  # in bulk, each point at its seeds' mean wall time
         writer.close()
     checkpoint.write(out / "aggregate.json", json.dumps(
         {"group": group, "runs": [r.run.name for r in results], "seeds": [r.run.seed for r in results],
-         "bands": {"<tag>": "mean", "<tag>/mean": "mean", "<tag>/std_low": "mean - sample std",
-                   "<tag>/std_high": "mean + sample std", "<tag>/min": "min", "<tag>/max": "max"},
+         "bands": {band_tag("<tag>", name): meaning for name, meaning in (
+             ("", "mean"), ("mean", "mean"), ("std_low", "mean - sample std"), ("std_high", "mean + sample std"),
+             ("min", "min"), ("max", "max"))},
          "banded": sorted(banded)},
         indent=2))
     return out, banded

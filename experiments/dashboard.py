@@ -227,13 +227,26 @@ BANDS_TITLE = "mean ± std over seeds"
 def write_bands(directory, tags):
     """The custom-scalars layout of the batch in `directory`: for each tag of its mean runs
     (`<group>_mean/train`, `<group>_mean/validation`), one margin chart of the mean between
-    `<tag>/std_low` and `<tag>/std_high`, every group in it. The mean is `<tag>/mean`, which only
-    mean runs have (with `<tag>` the chart would also match the seeds, which have no bands).
-    Every batch's charts fall in one category, `BANDS_TITLE` (TensorBoard merges the layouts)."""
+    its std band's ends (`aggregate.band_tag`), every group in it. The mean is the spread's
+    own `mean` tag, which only mean runs have (with `<tag>` the chart would also match the
+    seeds, which have no bands). Charts in `chart_order`. Every batch's charts fall in one
+    category, `BANDS_TITLE` (TensorBoard merges the layouts)."""
     from tensorboard.plugins.custom_scalar import layout_pb2, summary
 
+    from experiments.aggregate import band_tag
+
     charts = [layout_pb2.Chart(title=tag, margin=layout_pb2.MarginChartContent(series=[
-        layout_pb2.MarginChartContent.Series(value=f"{tag}/mean", lower=f"{tag}/std_low", upper=f"{tag}/std_high")]))
-        for tag in tags]
+        layout_pb2.MarginChartContent.Series(value=band_tag(tag, "mean"), lower=band_tag(tag, "std_low"),
+                                             upper=band_tag(tag, "std_high"))]))
+        for tag in chart_order(tags)]
     layout = layout_pb2.Layout(category=[layout_pb2.Category(title=BANDS_TITLE, chart=charts)])
     _replace(directory, LAYOUT, summary.pb(layout))
+
+
+#: The curves a reader looks at first, in this order; the others follow by name.
+FIRST_CHARTS = ("epoch_loss", "epoch_accuracy", "batch_loss", "epoch_learning_rate", "epoch_gradient_norm")
+
+
+def chart_order(tags):
+    """`tags` as charts are listed: `FIRST_CHARTS` in their order, then the rest by name."""
+    return sorted(tags, key=lambda tag: (FIRST_CHARTS.index(tag) if tag in FIRST_CHARTS else len(FIRST_CHARTS), tag))

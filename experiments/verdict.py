@@ -237,9 +237,9 @@ def short(content):
         reached = [r for r in t["rows"] if r["step"] is not None]
         if reached and t["target"] is not None:
             first = min(reached, key=lambda r: r["step"])
+            epoch = f" (epoch {first['epoch']})" if first.get("epoch") is not None else ""
             lines.append(f"{workload}: first to {t['metric']} {'<=' if t['mode'] == 'min' else '>='} "
-                         f"{_n(t['target'])}: {first['run']} at step {first['step']}"
-                         + (f" (epoch {first['epoch']})" if first.get("epoch") is not None else "")
+                         f"{_n(t['target'])}: {first['run']} at step {first['step']}{epoch}"
                          f" ({len(reached)}/{len(t['rows'])} runs reach it)")
     if content["profiles"] is not None:
         best = max(content["profiles"].items(), key=lambda kv: kv[1].sum())

@@ -41,13 +41,23 @@ def test_the_mean_run_holds_mean_std_min_max_per_step(seeded, sub, tag):
     assert all(s[0] == steps for s in seeds) and len(steps) == 3
     values = np.array([s[1] for s in seeds])
     mean = scalars(seeded.directory / "sgd_lr0.1_mean" / sub)
-    expected = {"": values.mean(0), "/mean": values.mean(0), "/min": values.min(0), "/max": values.max(0),
-                "/std_low": values.mean(0) - values.std(0, ddof=1),
-                "/std_high": values.mean(0) + values.std(0, ddof=1)}
-    for suffix, curve in expected.items():
-        assert mean[tag + suffix][0] == steps
-        np.testing.assert_allclose(mean[tag + suffix][1], curve, rtol=1e-6)
+    expected = {tag: values.mean(0), f"seed_spread/{tag}/mean": values.mean(0),
+                f"seed_spread/{tag}/min": values.min(0), f"seed_spread/{tag}/max": values.max(0),
+                f"seed_spread/{tag}/std_low": values.mean(0) - values.std(0, ddof=1),
+                f"seed_spread/{tag}/std_high": values.mean(0) + values.std(0, ddof=1)}
+    for name, curve in expected.items():
+        assert mean[name][0] == steps
+        np.testing.assert_allclose(mean[name][1], curve, rtol=1e-6)
     assert values.std(0).min() > 0  # the bands are not trivially equal
+    # each point at its seeds' mean wall time (not all within a millisecond of the batch's end),
+    # so TensorBoard's relative-time axis draws the mean as the seeds are drawn
+    walls = np.array([[point[1] for _, point in sorted(aggregate.read_scalars(
+        seeded.directory / f"sgd_lr0.1_s{s}" / sub, wall_times=True)[tag].items())] for s in range(3)])
+    for name in expected:
+        mean_walls = [point[1] for _, point in sorted(aggregate.read_scalars(
+            seeded.directory / "sgd_lr0.1_mean" / sub, wall_times=True)[name].items())]
+        np.testing.assert_allclose(mean_walls, walls.mean(0), rtol=0, atol=1e-6)
+    assert np.ptp(walls.mean(0)) > 0
 
 
 def test_the_mean_run_has_every_curve_and_bands_only_where_the_seeds_differ(seeded):
@@ -55,7 +65,7 @@ def test_the_mean_run_has_every_curve_and_bands_only_where_the_seeds_differ(seed
     mean = scalars(seeded.directory / "adam_lr0.01_mean" / "train")
     same = {tag for tag in seeds[0] if all(np.array_equal(s[tag][1], seeds[0][tag][1]) for s in seeds)}
     assert same == {"epoch_learning_rate"}  # one schedule for every seed: a band of zero width says nothing
-    assert set(mean) == {tag + suffix for tag in set(seeds[0]) - same for suffix in aggregate.BANDS} | same
+    assert set(mean) == {aggregate.band_tag(tag, band) for tag in set(seeds[0]) - same for band in aggregate.BANDS} | same
     np.testing.assert_allclose(mean["epoch_learning_rate"][1], seeds[0]["epoch_learning_rate"][1])
     # no root: the seeds' one-point summaries (wall time, diverged, steps) mean nothing as means
     assert not list((seeded.directory / "adam_lr0.01_mean").glob("events.out.tfevents.*"))

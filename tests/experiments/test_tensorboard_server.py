@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from experiments import config, runner
+from experiments import config, dashboard, runner
 from tb_server import serve
 
 pytestmark = pytest.mark.slow
@@ -35,8 +35,8 @@ def test_runs_are_listed(served):
     assert set(get("/data/runs")) == {".", *names, *(f"{n}/{s}" for n in names + ["sgd_lr0.1_mean"]
                                                      for s in ("train", "validation"))}
     tags = get("/data/plugin/scalars/tags")["sgd_lr0.1_mean/train"]
-    assert {"epoch_loss", "epoch_loss/std_low", "epoch_loss/std_high", "epoch_loss/min",
-            "epoch_loss/max"} <= set(tags)
+    assert {"epoch_loss", "seed_spread/epoch_loss/std_low", "seed_spread/epoch_loss/std_high",
+            "seed_spread/epoch_loss/min", "seed_spread/epoch_loss/max"} <= set(tags)
 
 
 def test_scalars_through_the_http_api_equal_the_run(served):
@@ -104,18 +104,22 @@ def test_custom_scalars_draw_each_mean_with_its_std_band(served):
     category, = layout["category"]
     assert category["title"] == "mean ± std over seeds"
     charts = {c["title"]: c["margin"]["series"] for c in category["chart"]}
-    assert charts["epoch_loss"] == [{"value": "epoch_loss/mean", "lower": "epoch_loss/std_low",
-                                     "upper": "epoch_loss/std_high"}]
+    assert charts["epoch_loss"] == [{"value": "seed_spread/epoch_loss/mean", "lower": "seed_spread/epoch_loss/std_low",
+                                     "upper": "seed_spread/epoch_loss/std_high"}]
+    # the loss first, the accuracy next, the rest by name (update ratios last)
+    titles = [c["title"] for c in category["chart"]]
+    assert titles[:2] == ["epoch_loss", "epoch_accuracy"] and titles == dashboard.chart_order(titles)
+    assert titles[-1].startswith("update_ratio/")
     assert "epoch_learning_rate" not in charts  # the same for every seed: no band to draw
     seeds = [get(f"/data/plugin/scalars/scalars?run=sgd_lr0.1_s{s}/validation&tag=epoch_loss") for s in (0, 1)]
     values = np.array([[v for _, _, v in seed] for seed in seeds])
     served_bands = get("/data/plugin/custom_scalars/scalars?run=sgd_lr0.1_mean/validation"
-                       "&tag=^epoch_loss/(mean|std_low|std_high)$")
+                       "&tag=^seed_spread/epoch_loss/(mean|std_low|std_high)$")
     assert served_bands["regex_valid"]
     payload = {tag: [e["value"] if isinstance(e, dict) else e[2] for e in events]
                for tag, events in served_bands["tag_to_events"].items()}
     std = values.std(0, ddof=1)
-    np.testing.assert_allclose(payload["epoch_loss/mean"], values.mean(0), rtol=1e-6)
-    np.testing.assert_allclose(payload["epoch_loss/std_low"], values.mean(0) - std, rtol=1e-6)
-    np.testing.assert_allclose(payload["epoch_loss/std_high"], values.mean(0) + std, rtol=1e-6)
+    np.testing.assert_allclose(payload["seed_spread/epoch_loss/mean"], values.mean(0), rtol=1e-6)
+    np.testing.assert_allclose(payload["seed_spread/epoch_loss/std_low"], values.mean(0) - std, rtol=1e-6)
+    np.testing.assert_allclose(payload["seed_spread/epoch_loss/std_high"], values.mean(0) + std, rtol=1e-6)
     assert std.min() > 0

@@ -229,7 +229,9 @@ def write_bands(directory, tags):
     (`<group>_mean/train`, `<group>_mean/validation`), one margin chart of the mean between
     its std band's ends (`aggregate.band_tag`), every group in it. The mean is the spread's
     own `mean` tag, which only mean runs have (with `<tag>` the chart would also match the
-    seeds, which have no bands). Charts in `chart_order`. Every batch's charts fall in one
+    seeds, which have no bands). TensorBoard shows them in `chart_order`: its Custom Scalars
+    dashboard draws a category's charts from the last to the first, so the layout lists them
+    reversed. Every batch's charts fall in one
     category, `BANDS_TITLE` (TensorBoard merges the layouts)."""
     from tensorboard.plugins.custom_scalar import layout_pb2, summary
 
@@ -238,7 +240,7 @@ def write_bands(directory, tags):
     charts = [layout_pb2.Chart(title=tag, margin=layout_pb2.MarginChartContent(series=[
         layout_pb2.MarginChartContent.Series(value=band_tag(tag, "mean"), lower=band_tag(tag, "std_low"),
                                              upper=band_tag(tag, "std_high"))]))
-        for tag in chart_order(tags)]
+        for tag in reversed(chart_order(tags))]  # TensorBoard 2.21 lists a category's charts last first
     layout = layout_pb2.Layout(category=[layout_pb2.Category(title=BANDS_TITLE, chart=charts)])
     _replace(directory, LAYOUT, summary.pb(layout))
 

@@ -87,7 +87,7 @@ def start_session(job):
     """The run's HParams session, in its own event file (`dashboard`): its batch's seeds of a
     trial share one group, `job.session_group` (default `<batch>/<group>`)."""
     batch = job.directory.parent.name
-    hparams = {"batch": batch, **hparams_of(job.run, job.thing if job.kind == "dataset" else None)}
+    hparams = {"batch": job.batch_label or batch, **hparams_of(job.run, job.thing if job.kind == "dataset" else None)}
     dashboard.write_session(job.directory, hparams,
                             trial_id=job.session_group or f"{batch}/{job.run.group or job.run.name}")
 

@@ -120,12 +120,13 @@ def run_batch(batch, logdir="logs", progress=True, keras_verbose=False, prepared
         try:
             if resuming:
                 store.clear_batch_outputs(directory)
+            batch_id = store.batch_id(directory, resuming)
             checkpoint.write(directory / "batch.json", json.dumps(
                 {**batch.header(), "fingerprint": plan.batch_fingerprint(batch),
-                 "id": store.batch_id(directory, resuming), "overrides": list(batch.overrides),
+                 "id": batch_id, "overrides": list(batch.overrides),
                  "runs": [r.to_dict() for r in batch.runs],
                  "search": dataclasses.asdict(batch.search) if batch.search else None}, indent=2, default=str))
-            write_hparams_config(directory, batch, prepared, loaded)
+            write_hparams_config(directory, batch, prepared, loaded, store.batch_label(directory, batch_id))
             with signals.stop_cleanly(report):
                 return _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose,
                                    pool, resuming, report, checkpoint_seconds)
@@ -175,6 +176,7 @@ def _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose, poo
                                           report)
                 job.checkpoint_seconds = checkpoint_seconds
                 job.session_group = store.session_group(directory, run, batch_id)
+                job.batch_label = store.batch_label(directory, batch_id)
                 if done is not None:
                     finished[len(jobs)] = done
                     if not dashboard.has_session(job.directory):  # presentation only: not sealed with it

@@ -66,9 +66,16 @@ def batch_id(directory, resuming):
     """The batch directory's id: eight random hex digits, drawn when the directory is first
     used and kept while the batch goes on in it (None for a directory an older version made:
     its runs' session groups keep their names)."""
-    if resuming:
-        return (read_json(directory / "batch.json") or {}).get("id")
+    previous = read_json(directory / "batch.json") if resuming else None
+    if previous is not None:
+        return previous.get("id")
     return secrets.token_hex(4)
+
+
+def batch_label(directory, batch_id):
+    """The batch as its HParams column names it: `<batch> (<id>)`, so that the filter tells
+    apart batches of the same name made in other folders."""
+    return f"{directory.name} ({batch_id})" if batch_id else directory.name
 
 
 def session_group(directory, run, batch_id):

@@ -35,7 +35,7 @@ def test_one_definition_covers_every_batch(two_batches):
     columns = {h["name"]: h for h in experiment["hparamInfos"]}
     assert {"batch", "optimizer", "optimizer.learning_rate", "optimizer.beta_1", "optimizer.momentum",
             "problem", "model", "batch_size", "epochs", "steps", "seed"} <= set(columns)
-    assert sorted(columns["batch"]["domainDiscrete"]) == ["digits", "paths"]
+    assert sorted(c.split(" (")[0] for c in columns["batch"]["domainDiscrete"]) == ["digits", "paths"]
     metrics = {m["name"]["tag"] for m in experiment["metricInfos"]}
     assert {"summary/train_loss", "summary/validation_accuracy",  # the dataset batch's
             "summary/loss", "summary/distance", "summary/best_loss",  # the 2-D batch's
@@ -54,7 +54,7 @@ def test_every_session_has_every_column_and_groups_are_per_batch(two_batches):
     assert set(by_name) == {"digits/sgd_lr0.1", "digits/adam_beta_10.8", "paths/momentum_lr0.1_mom0.9",
                             "paths/sgd_lr0.1"}
     assert len(by_name) == len(groups)
-    assert all(name.split("/")[0] == hparams["batch"] for name, hparams in by_name.items())
+    assert all(name.split("/")[0] == hparams["batch"].split(" (")[0] for name, hparams in by_name.items())
     assert all(set(hparams) == columns for hparams in by_name.values())  # parallel coordinates draws them all
     paths = next(h for n, h in by_name.items() if n.startswith("paths/momentum"))
     digits = next(h for n, h in by_name.items() if n.startswith("digits/sgd"))
@@ -92,6 +92,8 @@ def test_same_named_batches_made_apart_keep_their_own_groups_and_numbers(tmp_pat
     with serve(tmp_path, runs=2 + 1 * 3 + 2 * 3 + 2) as get:
         groups = {g["name"]: g for g in get("/data/plugin/hparams/session_groups", GROUPS_REQUEST)["sessionGroups"]}
     assert set(groups) == {f"digits/sgd_lr0.1 ({i})" for i in ids}
+    # the batch column tells them apart too, so the filter can show one of them
+    assert {g["hparams"]["batch"] for g in groups.values()} == {f"digits ({i})" for i in ids}
     for result, batch_id in zip(results, ids):
         group = groups[f"digits/sgd_lr0.1 ({batch_id})"]
         by_run = {r.run.name: r for r in result.results}

@@ -71,7 +71,7 @@ def test_hparams_dashboard_lists_hyperparameters_and_metrics(served):
     # a trial is one group, named with its batch and the batch directory's id; its seeds are its sessions
     assert set(sessions) == {f"served/sgd_lr0.1 ({batch_id})", f"served/rmsprop_rho0.9 ({batch_id})"}
     sgd = sessions[f"served/sgd_lr0.1 ({batch_id})"]
-    assert sgd["hparams"]["optimizer"] == "sgd" and sgd["hparams"]["batch"] == "served"
+    assert sgd["hparams"]["optimizer"] == "sgd" and sgd["hparams"]["batch"] == f"served ({batch_id})"
     # every group has a value in every column (parallel coordinates draws only those): "none"
     # where its optimizer has no such argument, and such a column holds text
     assert all(set(g["hparams"]) == set(hparams) for g in sessions.values())
@@ -106,10 +106,11 @@ def test_custom_scalars_draw_each_mean_with_its_std_band(served):
     charts = {c["title"]: c["margin"]["series"] for c in category["chart"]}
     assert charts["epoch_loss"] == [{"value": "seed_spread/epoch_loss/mean", "lower": "seed_spread/epoch_loss/std_low",
                                      "upper": "seed_spread/epoch_loss/std_high"}]
-    # the loss first, the accuracy next, the rest by name (update ratios last)
-    titles = [c["title"] for c in category["chart"]]
-    assert titles[:2] == ["epoch_loss", "epoch_accuracy"] and titles == dashboard.chart_order(titles)
-    assert titles[-1].startswith("update_ratio/")
+    # shown loss first, accuracy next, the rest by name (update ratios last): the dashboard draws a
+    # category's charts from its last to its first (seen in Chromium, TensorBoard 2.21)
+    shown = [c["title"] for c in category["chart"]][::-1]
+    assert shown[:2] == ["epoch_loss", "epoch_accuracy"] and shown == dashboard.chart_order(shown)
+    assert shown[-1].startswith("update_ratio/")
     assert "epoch_learning_rate" not in charts  # the same for every seed: no band to draw
     seeds = [get(f"/data/plugin/scalars/scalars?run=sgd_lr0.1_s{s}/validation&tag=epoch_loss") for s in (0, 1)]
     values = np.array([[v for _, _, v in seed] for seed in seeds])

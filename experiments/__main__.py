@@ -113,6 +113,7 @@ def _run(args):
             print(f"figure: {path}")
         _report_batch(result, batch)
         print(f"look at it with:  tensorboard --logdir {result.directory}")
+        _say_where_the_bands_are(result)
         if result.diverged:
             print(f"{len(result.diverged)} run(s) diverged and stopped early: "
                   + ", ".join(r.run.name for r in result.diverged))
@@ -123,6 +124,21 @@ def _run(args):
                 print(f"  {r.run.name}: {r.error}")
             status = 1
     return status
+
+
+def _say_where_the_bands_are(result):
+    """For a batch with mean runs: the address that opens their bands; and, past the runs
+    TensorBoard selects at first, that its other tabs start empty."""
+    from experiments import dashboard
+
+    if not result.aggregates:
+        return
+    print(f"  mean ± std over seeds:  {dashboard.bands_link()}")
+    runs = dashboard.count_runs(result.directory)
+    if runs > dashboard.SELECTED_AT_FIRST:
+        print(f"  ({runs} TensorBoard runs: past {dashboard.SELECTED_AT_FIRST}, its Scalars, Custom Scalars, "
+              "Images and Text tabs select none at first; the address above selects the means, Time Series "
+              "selects all)")
 
 
 def _report_batch(result, batch):

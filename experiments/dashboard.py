@@ -252,3 +252,22 @@ FIRST_CHARTS = ("epoch_loss", "epoch_accuracy", "batch_loss", "epoch_learning_ra
 def chart_order(tags):
     """`tags` as charts are listed: `FIRST_CHARTS` in their order, then the rest by name."""
     return sorted(tags, key=lambda tag: (FIRST_CHARTS.index(tag) if tag in FIRST_CHARTS else len(FIRST_CHARTS), tag))
+
+
+#: TensorBoard's Scalars, Custom Scalars, Images and Text tabs select every run at first only
+#: when there are at most this many (its runs selector's `maxNamesToEnableByDefault`); past it
+#: they select none, and show nothing until runs are picked or filtered.
+SELECTED_AT_FIRST = 40
+
+
+def count_runs(directory):
+    """How many TensorBoard runs `tensorboard --logdir directory` lists: the folders under it,
+    itself too, that hold event files."""
+    directory = pathlib.Path(directory)
+    return len({path.parent for path in directory.rglob(f"{checkpoint.EVENTS}*") if path.is_file()})
+
+
+def bands_link(port=6006, host="localhost"):
+    """The Custom Scalars tab with only the mean runs selected (its runs filter in the address:
+    `regexInput`), which draws the bands however many runs a study has."""
+    return f"http://{host}:{port}/#custom_scalars&regexInput=_mean"

@@ -116,3 +116,18 @@ def test_a_folder_named_like_a_builtin_batch_does_not_hide_it(tmp_path, capsys, 
     (tmp_path / "naive2d").mkdir()
     assert cli.main(["run", "naive2d", "--logdir", "logs", "--quiet", "--set", "steps=3"]) == 0
     assert (tmp_path / "logs" / "naive2d" / "batch.json").is_file()
+
+
+def test_a_seed_study_says_where_its_bands_are_and_when_tensorboard_starts_empty(tmp_path, capsys, monkeypatch):
+    from experiments import dashboard
+
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run", "naive2d", "--logdir", "few", "--quiet", "--set", "steps=3"]) == 0
+    assert "mean ± std over seeds" not in capsys.readouterr().out  # one seed: no means
+    assert cli.main(["run", "naive2d", "--logdir", "seeded", "--quiet", "--set", "steps=3",
+                     "--set", "seeds=[0,1]"]) == 0
+    printed = capsys.readouterr().out
+    assert "  mean ± std over seeds:  http://localhost:6006/#custom_scalars&regexInput=_mean\n" in printed
+    runs = dashboard.count_runs(tmp_path / "seeded" / "naive2d")
+    assert runs == 1 + 20 * 2 + 10  # the batch, 20 runs' roots and train/, 10 means' train/
+    assert f"({runs} TensorBoard runs: past 40, its Scalars" in printed

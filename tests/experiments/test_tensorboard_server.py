@@ -39,6 +39,12 @@ def test_runs_are_listed(served):
             "seed_spread/epoch_loss/min", "seed_spread/epoch_loss/max"} <= set(tags)
 
 
+def test_the_suite_counts_the_runs_tensorboard_lists(served):
+    """What `run` says about TensorBoard's selection rests on this count."""
+    result, get = served
+    assert dashboard.count_runs(result.directory) == len(get("/data/runs")) == 12
+
+
 def test_scalars_through_the_http_api_equal_the_run(served):
     result, get = served
     for r in result.results:

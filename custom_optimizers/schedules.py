@@ -130,8 +130,28 @@ def _check_learning_rate(name, value):
     return check_range(name, value, 0.0, None, low_open=True)
 
 
+class _KerasNamesake(_EpochSchedule):
+    """Base of the schedules named as Keras's (`InverseTimeDecay`, `ExponentialDecay`):
+    `initial_learning_rate` and `decay_rate` (its range the subclass's `_check_decay_rate`), the
+    material's epoch or Keras's `decay_steps` as the unit, and Keras's positional order refused
+    by name before anything else is checked."""
+
+    DEFAULT_DECAY_RATE: float  # each subclass's, used when `decay_rate` is not given
+
+    def __init__(self, initial_learning_rate, decay_rate=None, *keras_order, steps_per_epoch=None,
+                 decay_steps=None, staircase=False, name=None):
+        _refuse_keras_order(type(self), initial_learning_rate, decay_rate, keras_order)
+        super().__init__(steps_per_epoch, staircase, name, decay_steps)
+        self.initial_learning_rate = _check_learning_rate("initial_learning_rate", initial_learning_rate)
+        self.decay_rate = self._check_decay_rate(self.DEFAULT_DECAY_RATE if decay_rate is None else decay_rate)
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_rate": self.decay_rate,
+                **super().get_config()}
+
+
 @_register("inverse_time")
-class InverseTimeDecay(_EpochSchedule):
+class InverseTimeDecay(_KerasNamesake):
     r"""`lr = lr0 / (1 + decay_rate * epoch)` (the material's 1/t decay).
 
     The time unit is the material's epoch (`steps_per_epoch` steps), or,
@@ -149,14 +169,11 @@ class InverseTimeDecay(_EpochSchedule):
         staircase: hold the rate constant within a unit. Defaults to False.
     """
 
-    def __init__(self, initial_learning_rate, decay_rate=1.0, *keras_order, steps_per_epoch=None,
-                 decay_steps=None, staircase=False, name=None):
-        _refuse_keras_order(type(self), initial_learning_rate, decay_rate, keras_order)
-        super().__init__(steps_per_epoch, staircase, name, decay_steps)
-        self.initial_learning_rate = _check_learning_rate(
-            "initial_learning_rate", initial_learning_rate
-        )
-        self.decay_rate = check_range("decay_rate", decay_rate, 0.0)
+    DEFAULT_DECAY_RATE = 1.0
+
+    @staticmethod
+    def _check_decay_rate(decay_rate):
+        return check_range("decay_rate", decay_rate, 0.0)
 
     def _rate(self, epoch):
         # Keras's InverseTimeDecay's ops, in its order, on float32 tensors: its values on every back-end
@@ -164,16 +181,9 @@ class InverseTimeDecay(_EpochSchedule):
         return ops.divide(ops.cast(self.initial_learning_rate, "float32"),
                           ops.add(ops.cast(1.0, "float32"), ops.multiply(rate, epoch)))
 
-    def get_config(self):
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_rate": self.decay_rate,
-            **super().get_config(),
-        }
-
 
 @_register("exponential")
-class ExponentialDecay(_EpochSchedule):
+class ExponentialDecay(_KerasNamesake):
     r"""`lr = lr0 * decay_rate ** epoch` (the material's `0.95^epoch * lr0`).
 
     The time unit is the material's epoch (`steps_per_epoch` steps), or,
@@ -191,26 +201,16 @@ class ExponentialDecay(_EpochSchedule):
         staircase: hold the rate constant within a unit. Defaults to False.
     """
 
-    def __init__(self, initial_learning_rate, decay_rate=0.95, *keras_order, steps_per_epoch=None,
-                 decay_steps=None, staircase=False, name=None):
-        _refuse_keras_order(type(self), initial_learning_rate, decay_rate, keras_order)
-        super().__init__(steps_per_epoch, staircase, name, decay_steps)
-        self.initial_learning_rate = _check_learning_rate(
-            "initial_learning_rate", initial_learning_rate
-        )
-        self.decay_rate = check_range("decay_rate", decay_rate, 0.0, 1.0, low_open=True)
+    DEFAULT_DECAY_RATE = 0.95
+
+    @staticmethod
+    def _check_decay_rate(decay_rate):
+        return check_range("decay_rate", decay_rate, 0.0, 1.0, low_open=True)
 
     def _rate(self, epoch):
         # Keras's ExponentialDecay's ops, in its order, on float32 tensors: its values on every back-end
         return ops.multiply(ops.cast(self.initial_learning_rate, "float32"),
                             ops.power(ops.cast(self.decay_rate, "float32"), epoch))
-
-    def get_config(self):
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_rate": self.decay_rate,
-            **super().get_config(),
-        }
 
 
 @_register("inverse_sqrt")

@@ -235,7 +235,7 @@ class Program:
         """`evaluate_graph` of member k, through its shared traced function."""
         model = self.models[k]
         return self._evaluations[k]([v.value for v in model.trainable_variables],
-                            [v.value for v in model.non_trainable_variables], x, y)
+                                    [v.value for v in model.non_trainable_variables], x, y)
 
     def _member_step(self, k, xb, yb, measure, alive):
         """Member k's step on the batch `xb`, `yb` when `alive` (else NaN): (loss, correct count,

@@ -35,6 +35,7 @@ import numpy as np
 
 from callbacks._writers import write_scalars_at
 from experiments import checkpoint
+from experiments.dashboard import band_tag
 
 #: band -> how a (seeds, steps) array becomes one curve ("": the mean under the tag itself)
 BANDS = {
@@ -45,13 +46,6 @@ BANDS = {
     "min": lambda v: v.min(axis=0),
     "max": lambda v: v.max(axis=0),
 }
-#: The tag group of the spread's curves.
-SPREAD = "seed_spread"
-
-
-def band_tag(tag, band):
-    """The tag of `band` (a `BANDS` key) of the curve `tag`: the tag itself for the mean."""
-    return f"{SPREAD}/{tag}/{band}" if band else tag
 SUBDIRECTORIES = ("train", "validation")
 
 

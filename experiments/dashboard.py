@@ -220,6 +220,16 @@ def _order(text):
         return (text != NONE, 1, 0.0, text)
 
 
+#: The tag group of a mean run's spread over seeds (`experiments.aggregate`).
+SPREAD = "seed_spread"
+
+
+def band_tag(tag, band):
+    """The tag of `band` (`aggregate.BANDS`: "", "mean", "std_low", ...) of the curve `tag`: the
+    tag itself for the mean, else in the spread's own tag group."""
+    return f"{SPREAD}/{tag}/{band}" if band else tag
+
+
 LAYOUT = ".layout"  # the suffix of a batch's custom-scalars layout
 BANDS_TITLE = "mean ± std over seeds"
 
@@ -227,15 +237,13 @@ BANDS_TITLE = "mean ± std over seeds"
 def write_bands(directory, tags):
     """The custom-scalars layout of the batch in `directory`: for each tag of its mean runs
     (`<group>_mean/train`, `<group>_mean/validation`), one margin chart of the mean between
-    its std band's ends (`aggregate.band_tag`), every group in it. The mean is the spread's
+    its std band's ends (`band_tag`), every group in it. The mean is the spread's
     own `mean` tag, which only mean runs have (with `<tag>` the chart would also match the
     seeds, which have no bands). TensorBoard shows them in `chart_order`: its Custom Scalars
     dashboard draws a category's charts from the last to the first, so the layout lists them
     reversed. Every batch's charts fall in one
     category, `BANDS_TITLE` (TensorBoard merges the layouts)."""
     from tensorboard.plugins.custom_scalar import layout_pb2, summary
-
-    from experiments.aggregate import band_tag
 
     charts = [layout_pb2.Chart(title=tag, margin=layout_pb2.MarginChartContent(series=[
         layout_pb2.MarginChartContent.Series(value=band_tag(tag, "mean"), lower=band_tag(tag, "std_low"),

@@ -1,7 +1,7 @@
 # `make run`  - create .venv, install the suite (what running needs, no test extras), run the
 #               default comparison (the material's 2-D paths and its MNIST comparison, on digits
 #               offline).
-# `make test` - create .venv, install with test extras, run the test suite on TensorFlow with
+# `make test` - create .venv, install with test extras, lint (ruff), run the test suite on TensorFlow with
 #               oneDNN on, the group-equality tests again with oneDNN off, then the optimizer
 #               tests marked `all_backends` on Keras's JAX and PyTorch back-ends
 #               (TensorFlow-only tests are skipped there, with their reason).
@@ -44,6 +44,7 @@ BACKEND_TESTS = OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 -m all_backends -
 # oneDNN picks kernels by CPU and by how an op is fed: a group must equal its runs alone with
 # oneDNN's kernels and without them (TensorFlow's own), on whatever CPU runs the tests.
 test: $(VENV)/.installed-test
+	$(BIN)/ruff check .
 	TF_ENABLE_ONEDNN_OPTS=1 $(BIN)/python -m pytest -n 2 --durations=15
 	TF_ENABLE_ONEDNN_OPTS=0 $(BIN)/python -m pytest -n 2 -m group_equality --durations=5 tests/experiments
 	KERAS_BACKEND=jax $(BACKEND_TESTS)

@@ -170,9 +170,9 @@ def moons(epochs):
     for name in ("gd", "momentum", "adam"):
         np.random.seed(3)
         params = {}
-        for l in range(1, 4):
-            params[f"W{l}"] = np.random.randn(sizes[l], sizes[l - 1]) * np.sqrt(2 / sizes[l - 1])
-            params[f"b{l}"] = np.zeros((sizes[l], 1))
+        for layer in range(1, 4):
+            params[f"W{layer}"] = np.random.randn(sizes[layer], sizes[layer - 1]) * np.sqrt(2 / sizes[layer - 1])
+            params[f"b{layer}"] = np.zeros((sizes[layer], 1))
         v = {key: np.zeros_like(value) for key, value in params.items()}
         s = {key: np.zeros_like(value) for key, value in params.items()}
         t, seed, lr = 0, 10, 0.0007

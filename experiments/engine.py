@@ -41,7 +41,8 @@ def execute_group(jobs):
     gets `error.txt` (the traceback) and status "failed"; one that diverged,
     status "diverged"; the others of its group go on.
     """
-    roots = [cb_writers.borrow(job.directory) for job in jobs]  # (a dataset group clears Keras's state itself)  # one writer per run root, held to the end
+    # one writer per run root, held to the end (a dataset group clears Keras's state itself)
+    roots = [cb_writers.borrow(job.directory) for job in jobs]
     results = [None] * len(jobs)
     try:
         for root, job in zip(roots, jobs):

@@ -140,7 +140,8 @@ class Program:
         (weights, optimizer state) are copied into its models, which then stand in for them (the
         caller swaps them in: returned); `watches`, `seed` and `orders` replace its own."""
         pairs = [(a, b) for mine, theirs in zip(self.models, models)
-                 for a, b in zip(mine.variables + mine.optimizer.variables, theirs.variables + theirs.optimizer.variables)]
+                 for a, b in zip(mine.variables + mine.optimizer.variables,
+                                 theirs.variables + theirs.optimizer.variables)]
         count = sum(len(m.variables + m.optimizer.variables) for m in models)
         if len(models) != len(self.models) or len(pairs) != count or \
                 any(a.shape != b.shape or a.dtype != b.dtype for a, b in pairs):

@@ -65,7 +65,8 @@ def test_an_overridden_batch_says_what_it_ran_and_compares_with_expected_only_wh
     (["run", "naive2d", "--set", "stpes=3"], "Unknown field for --set 'stpes'. Did you mean 'steps'?"),
     (["run", "naive2d", "--set", "optimizer.learning_rate=-1"],
      "`learning_rate` must be in (0, inf). Received: learning_rate=-1"),
-    (["run", "naive2d", "moons", "--set", "epochs=0"], "must be an integer in [1, 1000000000]. Received: runs[0].epochs=0"),
+    (["run", "naive2d", "moons", "--set", "epochs=0"],
+     "must be an integer in [1, 1000000000]. Received: runs[0].epochs=0"),
     (["run", "naive2d", "--logdir", "{dir}/file"], "`--logdir` must be a directory, and '{dir}/file' is a file"),
     (["run", "naive2d", "--workers", "0"], "`--workers` must be an integer in [1, 1024]. Received: --workers=0"),
     (["run", "naive2d", "--checkpoint-seconds", "-1"],
@@ -81,7 +82,8 @@ def test_bad_input_exits_2_with_one_line_before_training(tmp_path, capsys, args,
         cli.main(args)
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert message.replace("{dir}", str(tmp_path)) in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert message.replace("{dir}", str(tmp_path)) in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 

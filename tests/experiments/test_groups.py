@@ -237,7 +237,8 @@ def test_a_member_that_raises_fails_alone(tmp_path, monkeypatch):
     assert "this optimizer cannot update" in (result.results[1].directory / "error.txt").read_text()
     assert result.results[1].error == "RuntimeError: this optimizer cannot update"
     for ok in (result.results[0], result.results[2]):
-        assert scalars(ok.directory / "train")["epoch_loss"][0] == [0, 1, 2, 3]  # each epoch once: the group's attempt was cut back
+        # each epoch once: the group's attempt was cut back
+        assert scalars(ok.directory / "train")["epoch_loss"][0] == [0, 1, 2, 3]
     assert np.isfinite(result.results[0].metrics["train_loss"])
 
 
@@ -345,8 +346,9 @@ ROUND_OFF = {"rtol": 1e-5, "atol": 1e-6}
 
 def _group_of_two(kind, data, shared, monkeypatch, optimizers=None, seeds=(0, 1)):
     """A two-member program (SGD and Momentum on `kind`'s model) trained 40 steps: the
-    program, its per-step values, and every variable it changes after and before. `shared=False`: each member's own step instead of the
-    shared pass (as a member whose optimizer scales the loss takes)."""
+    program, its per-step values, and every variable it changes after and before.
+    `shared=False`: each member's own step instead of the shared pass (as a member whose
+    optimizer scales the loss takes)."""
     import keras
 
     import custom_optimizers as co

@@ -131,7 +131,8 @@ def test_missing_files_name_the_file_and_the_place(tmp_path):
     with pytest.raises(problems.DatasetUnavailable) as error:
         problems.load({"name": "mnist", "data_dir": str(tmp_path)})
     message = str(error.value)
-    assert f"Put mnist.npz from https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz into {tmp_path}/" in message
+    url = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+    assert f"Put mnist.npz from {url} into {tmp_path}/" in message
     assert 'fallback = "digits"' in message
 
 
@@ -164,7 +165,8 @@ def test_fallback_uses_the_offline_dataset_and_says_so(tmp_path):
     ("mnsit", "Unknown problem 'mnsit'. Did you mean 'mnist'?"),
     ({"name": "digits", "validation": 1.2}, "`digits.validation` must be in [0, 1). Received: digits.validation=1.2"),
     ({"name": "digits", "validation": 0.5, "test": 0.5}, "validation + test must be below 1"),
-    ({"name": "digits", "normalize": "yes"}, "`digits.normalize` must be true or false. Received: digits.normalize='yes'"),
+    ({"name": "digits", "normalize": "yes"},
+     "`digits.normalize` must be true or false. Received: digits.normalize='yes'"),
     ({"name": "moons", "noise": -1}, "`moons.noise` must be in [0, inf]. Received: moons.noise=-1"),
     ({"name": "moons", "n_sample": 10}, "Unknown argument of problem 'moons' 'n_sample'. Did you mean 'n_samples'?"),
     ({"name": "mnist", "fallback": "digts"}, "Unknown fallback problem 'digts'. Did you mean 'digits'?"),

@@ -56,7 +56,8 @@ def test_performance_profiles_from_the_steps_to_target(logdir):
     for workload, per in times.items():
         rows = content["timed"][workload]["rows"]
         # sgd: its better trial (lr 0.1; lr 1.2 diverged and never got there)
-        assert per["sgd"] == min(r["step"] if r["step"] is not None else np.inf for r in rows if r["optimizer"] == "sgd")
+        steps = [r["step"] if r["step"] is not None else np.inf for r in rows if r["optimizer"] == "sgd"]
+        assert per["sgd"] == min(steps)
     best = {w: min(per.values()) for w, per in times.items()}
     for optimizer, fractions in content["profiles"].items():
         ratios = [times[w][optimizer] / best[w] for w in times]

@@ -279,7 +279,8 @@ def test_figures_give_each_trial_one_colour_and_one_legend_entry(tmp_path):
     legend = fig.axes[0].get_legend()
     texts = [t.get_text() for t in legend.get_texts()]
     assert len(texts) == 2 and texts[0].startswith("sgd_lr0.9 (3 seeds): f=")
-    lines = {line.get_label(): line.get_color() for line in fig.axes[0].get_lines() if not line.get_label().startswith("_")}
+    lines = {line.get_label(): line.get_color() for line in fig.axes[0].get_lines()
+             if not line.get_label().startswith("_")}
     assert {lines[t] for t in texts} == {colour for cs in colours.values() for colour in cs}
 
 
@@ -306,7 +307,8 @@ def test_each_optimizer_has_one_colour_in_every_figure_whatever_the_order(tmp_pa
         assert drawn == colours
     content = verdict.build(verdict.collect(tmp_path)[0])
     pictures = verdict.figures(content)
-    profile_lines = {line.get_label(): line.get_color() for line in pictures["performance_profiles"].axes[0].get_lines()}
+    profile_lines = {line.get_label(): line.get_color()
+                     for line in pictures["performance_profiles"].axes[0].get_lines()}
     assert profile_lines == by_batch[0]
     for ax, t in zip(pictures["time_to_target"].axes, content["timed"].values()):
         bars = [patch.get_facecolor() for patch in ax.patches]

@@ -60,15 +60,18 @@ def test_sampled_floats_keep_four_significant_digits_and_stay_inside():
 
 
 @pytest.mark.parametrize("space, message", [
-    ({"optimizer.learning_rate": {"log_uniform": [0.0, 1.0]}}, "log_uniform needs 0 < low < high. Received: log_uniform=[0.0, 1.0]"),
+    ({"optimizer.learning_rate": {"log_uniform": [0.0, 1.0]}},
+     "log_uniform needs 0 < low < high. Received: log_uniform=[0.0, 1.0]"),
     ({"optimizer.learning_rate": {"log_uniform": [1.0, 0.1]}}, "needs low < high. Received: log_uniform=[1.0, 0.1]"),
     ({"optimizer.learning_rate": {"log_uniform": [1e-3]}}, "with two numbers. Received: log_uniform=[0.001]"),
     ({"optimizer.learning_rate": {"uniform": ["a", 1]}}, "with two numbers. Received: uniform=['a', 1]"),
-    ({"optimizer.momentum": {"one_minus_log": [0.9, 1.0]}}, "needs 0 <= low < high < 1. Received: one_minus_log=[0.9, 1.0]"),
+    ({"optimizer.momentum": {"one_minus_log": [0.9, 1.0]}},
+     "needs 0 <= low < high < 1. Received: one_minus_log=[0.9, 1.0]"),
     ({"model.hidden": {"int": [1.5, 3]}}, "int needs two integers. Received: int=[1.5, 3]"),
     ({"batch_size": {"choice": []}}, "choice needs a non-empty list. Received: choice=[]"),
     ({"batch_size": {"choice": [32, 32]}}, "choice lists a value twice"),
-    ({"optimizer.learning_rate": {"log_unform": [1e-4, 1]}}, "Unknown distribution in runs[0].space.optimizer.learning_rate 'log_unform'. Did you mean 'log_uniform'?"),
+    ({"optimizer.learning_rate": {"log_unform": [1e-4, 1]}},
+     "Unknown distribution in runs[0].space.optimizer.learning_rate 'log_unform'. Did you mean 'log_uniform'?"),
     ({"optimizer.learning_rate": {"log_uniform": [1e-4, 1], "uniform": [0, 1]}}, "must be one distribution"),
     ({"optimizer.learning_rate": 0.1}, "must be one distribution, e.g. {log_uniform = [1e-4, 1.0]}. Received: 0.1"),
     ({"seed": {"int": [0, 9]}}, "Unknown field in runs[0].space 'seed'"),

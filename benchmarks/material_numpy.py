@@ -9,7 +9,7 @@ imports excluded) and what it reached. This file never imports TensorFlow:
 importing it in the same process made NumPy's small matrix products about
 10x slower here, so the engine benchmark runs this in a subprocess.
 
-* `mnist` (SPEC experiment 2, the textbook's `optimizer_compare_mnist.py`):
+* `mnist` (Deep Learning from Scratch, ch. 6, the textbook's `optimizer_compare_mnist.py`):
   an MLP in-100-100-100-100-10 (ReLU, He init `randn * sqrt(2 / fan_in)`,
   softmax with cross-entropy), one batch of 128 indices drawn with
   replacement per iteration and shared by the five optimizers (SGD 0.01,
@@ -17,7 +17,7 @@ importing it in the same process made NumPy's small matrix products about
   folded into the step and eps 1e-7, RMSProp 0.01 / 0.99), each network
   He-initialised on its own. On scikit-learn's digits (64 inputs), the
   suite's offline default.
-* `moons` (SPEC experiment 3, the course's exact protocol): the data, the
+* `moons` (the Deep Learning Specialization's moons assignment, the course's exact protocol): the data, the
   initial weights and the mini-batch order seeded as the course does;
   gradient descent, momentum (EWA form, beta 0.9) and Adam at lr 0.0007,
   mini-batches of 64. With 10000 epochs it gives the reported training

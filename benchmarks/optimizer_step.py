@@ -2,7 +2,7 @@
 
     python benchmarks/optimizer_step.py [--rounds 15] [--steps 100]
 
-Trains SPEC's MNIST MLP (784-100-100-100-100-10, ReLU, He init, softmax) on
+Trains the textbook's MNIST MLP (784-100-100-100-100-10, ReLU, He init, softmax) on
 synthetic MNIST-shaped data (batch 128, `train_on_batch` over pre-sliced
 batches) with each custom optimizer,
 configured to the Keras convention so both sides do the same arithmetic, and

@@ -44,8 +44,19 @@ def _list(args):
     print(f"{'batch':{widths[0]}s}  {'runs':>{widths[1]}s}  {'runtime':{widths[2]}s}  reproduces")
     for name, runs, runtime, reproduces in rows:
         print(f"{name:{widths[0]}s}  {runs:>{widths[1]}s}  {runtime:{widths[2]}s}  {reproduces}")
-    print("\nrun one with:  python -m experiments run <batch> [--set key=value ...]")
+    print(f"\nthe sources each names first: {SOURCES}")
+    print("run one with:  python -m experiments run <batch> [--set key=value ...]")
     return 0
+
+
+#: Where the built-in batches' sources are cited (their headers name them first).
+SOURCES = "docs/sources.md in the suite's repository"
+
+
+def _builtin(batch):
+    from experiments.config import BATCH_DIR
+
+    return os.path.dirname(os.path.abspath(batch.source)) == os.path.abspath(BATCH_DIR)
 
 
 def _fallbacks(prepared):
@@ -80,6 +91,8 @@ def _run(args):
             if batch.overrides:  # the header describes the batch as written
                 print(f"   with {' '.join('--set ' + shlex.quote(o) for o in batch.overrides)}: "
                       f"{batch.describe_runs()}")
+            if _builtin(batch):
+                print(f"   source: {SOURCES}")
             if batch.runtime and not batch.changed_fields():
                 print(f"   expected runtime: {batch.runtime}")
             for line in _fallbacks(ready):

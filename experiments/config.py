@@ -4,7 +4,7 @@ A batch file looks like this (see `experiments/batches/*.toml`):
 
     [batch]
     name = "moons"
-    reproduces = "SPEC experiment 3: ..."
+    reproduces = "Deep Learning Specialization, course 2 (week 2): the moons experiment ..."
     runtime = "about 6 minutes on 2 cores"
     expected = "training accuracy near 0.80 / 0.80 / 0.94"
 

@@ -3,7 +3,7 @@
 The defaults are Keras's own: float32, each layer's initializer seeded by the
 run's `seed`, and each epoch's order a stateless shuffle seeded by
 `(seed, epoch)` (computed in the training program, `experiments.loop`). The
-other schemes reproduce a NumPy course's protocol exactly (SPEC, the moons
+other schemes reproduce a NumPy course's protocol exactly (the Deep Learning Specialization's moons
 experiment), by what they are, never by its numbers:
 
 * `init = { name = "numpy_he", seed = S }`: for each Dense layer in order,

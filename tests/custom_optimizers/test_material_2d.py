@@ -1,6 +1,6 @@
 """The material's 2-D experiment: f(x, y) = x^2/20 + y^2 from (-7, 2), 30 steps.
 
-Learning rates from SPEC: SGD 0.95, Momentum 0.1, AdaGrad 1.5, Adam 0.3,
+Learning rates from the book (ch06/optimizer_compare_naive.py): SGD 0.95, Momentum 0.1, AdaGrad 1.5, Adam 0.3,
 RMSProp 0.1 with decay 0.99. The expected path is computed with the
 material's own formulas (the textbook's update code, written in NumPy), and
 the custom optimizers must land on it step by step. The textbook's Adam

@@ -163,7 +163,7 @@ def test_nadam_first_step_by_hand():
 
 
 def test_material_defaults():
-    """The defaults SPEC gives for the material's optimizers."""
+    """The defaults the material gives its optimizers."""
     assert co.SGD().get_config()["learning_rate"] == pytest.approx(0.01)
     assert co.Momentum().momentum == 0.9
     assert co.AdaGrad().get_config()["learning_rate"] == pytest.approx(0.01)

@@ -21,7 +21,8 @@ def test_list_shows_every_builtin_batch(capsys):
     printed = capsys.readouterr().out
     for name in ("naive2d", "mnist", "moons", "lr_decay", "batch_size", "batchnorm", "rmsprop_rho", "ewa"):
         assert f"\n{name} " in printed
-    assert "SPEC experiment 3" in printed
+    assert "Deep Learning Specialization, course 2 (week 2, 'Optimization Methods'): the moons experiment" in printed
+    assert "the sources each names first: docs/sources.md" in printed
 
 
 def test_run_prints_a_summary_and_the_tensorboard_command(tmp_path, capsys):

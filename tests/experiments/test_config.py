@@ -1,5 +1,7 @@
 """Batches as data: TOML, defaults, --set overrides, run names, validation of fields."""
 
+import pathlib
+
 import pytest
 
 from experiments import config, plan
@@ -70,13 +72,19 @@ def test_set_reads_bare_words_as_strings(tmp_path):
     assert {r.batch_size for r in batch.runs} == {"full"}
 
 
+#: The sources `docs/sources.md` cites, by their headings: every built-in batch names one first.
+SOURCES = tuple(line[3:].strip() for line in
+                (pathlib.Path(__file__).parents[2] / "docs" / "sources.md").read_text().splitlines()
+                if line.startswith("## "))
+
+
 def test_builtin_batches_are_listed_and_each_one_validates():
     names = set(config.builtin_batches())
     assert names == {"naive2d", "mnist", "moons", "lr_decay", "batch_size", "batchnorm",
                      "rmsprop_rho", "ewa", "lr_search", "moons_keras"}
     for name in sorted(names):
         batch = config.load_batch(name)
-        assert batch.reproduces.startswith("SPEC") and batch.runtime and batch.expected
+        assert batch.reproduces.startswith(SOURCES) and batch.runtime and batch.expected
         prepared = plan.prepare(batch)
         assert len(prepared) == len(batch.runs)
         assert len({r.name for r in batch.runs}) == len(batch.runs)

@@ -1,4 +1,4 @@
-"""Our BatchNormalization against the SPEC's formulas and keras.layers.BatchNormalization."""
+"""Our BatchNormalization against the material's formulas and keras.layers.BatchNormalization."""
 
 import keras
 import numpy as np

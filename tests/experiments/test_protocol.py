@@ -1,5 +1,5 @@
 """A run's `dtype`, `init` and `order` (`experiments.protocol`): the course's moons protocol,
-checked against NumPy written from SPEC's description, and the material's table reproduced."""
+checked against NumPy written from the course's code (docs/sources.md), and the material's table reproduced."""
 
 import math
 
@@ -21,7 +21,7 @@ def batch_of(runs, defaults=COURSE):
 def test_numpy_he_is_the_courses_initialize_parameters_he():
     run, _, data = plan.prepare(batch_of([{"optimizer": "sgd", "epochs": 1}]))[0]
     model = protocol.build_model(run, data)
-    np.random.seed(3)  # SPEC: np.random.seed(3), then W_l = randn(n_l, n_{l-1}) * sqrt(2 / n_{l-1}), b_l = 0
+    np.random.seed(3)  # the course: np.random.seed(3), then W_l = randn(n_l, n_{l-1}) * sqrt(2 / n_{l-1}), b_l = 0
     sizes = [2, 5, 2, 1]
     expected = [np.random.randn(sizes[i], sizes[i - 1]) * np.sqrt(2 / sizes[i - 1]) for i in range(1, 4)]
     dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
@@ -36,7 +36,7 @@ def test_numpy_he_is_the_courses_initialize_parameters_he():
 def test_numpy_permutation_is_the_courses_random_mini_batches_order():
     run, _, data = plan.prepare(batch_of([{"optimizer": "sgd", "epochs": 1}]))[0]
     seed, expected = 10, []
-    for _ in range(5):  # SPEC: seed = 10; every epoch: seed += 1; np.random.seed(seed); permutation(300)
+    for _ in range(5):  # the course: seed = 10; every epoch: seed += 1; np.random.seed(seed); permutation(300)
         seed += 1
         np.random.seed(seed)
         expected.append(np.random.permutation(300))
@@ -51,7 +51,7 @@ def test_the_data_is_the_courses_unrounded():
 
     _, _, data = plan.prepare(batch_of([{"optimizer": "sgd", "epochs": 1}]))[0]
     np.random.seed(3)
-    x, y = make_moons(n_samples=300, noise=0.2)  # SPEC: the legacy global generator after seed(3)
+    x, y = make_moons(n_samples=300, noise=0.2)  # the course: the legacy global generator after seed(3)
     np.testing.assert_array_equal(data.x_train, x)
     np.testing.assert_array_equal(data.y_train, y)
 
@@ -82,7 +82,7 @@ def test_runs_with_another_protocol_train_in_another_group():
 
 @pytest.mark.slow
 def test_the_moons_batch_reproduces_the_materials_table(tmp_path):
-    """SPEC: with the course's exact protocol, 0.7967 / 0.7967 / 0.9400 (239, 239 and 282 of 300)."""
+    """The course's table: with its exact protocol, 0.7967 / 0.7967 / 0.9400 (239, 239 and 282 of 300)."""
     result = runner.run_batch(config.load_batch("moons"), tmp_path, progress=False)
     accuracies = [r.metrics["train_accuracy"] for r in result.results]
     assert [r.status for r in result.results] == ["ok"] * 3

@@ -49,22 +49,19 @@ from experiments.evaluation import EVAL_BATCH, correct_count, shared_evaluations
 from experiments.watches import Watches
 
 #: A program compiles with XLA (`jit_compile`) when a member's step costs at most this many
-#: floating-point operations (6 x parameters x batch size) and the validation set is one slice.
-#: Measured on 2 cores (`benchmarks/engine.py`): moons' 2-5-2-1 net, 3 members, 5000 steps, took
-#: 1.9 s in TensorFlow's graph executor and 0.24 s compiled (each step is a few hundred tiny
-#: ops, and their dispatch is the cost); the digits MLP (37k parameters, batch 128), 5 members,
-#: 2000 steps, took the same 5 s either way and compiling cost more than tracing.
+#: floating-point operations (6 x parameters x batch size) and the validation set is one slice:
+#: a small model's step is a few hundred tiny ops whose dispatch, not their arithmetic, is the
+#: cost, and XLA fuses them; a larger model's step is its arithmetic, which XLA does not speed
+#: up, and compiling costs more than tracing (`benchmarks/engine.py` measures both).
 XLA_MAX_FLOPS = 1e6
 
-#: ... and when the run is at least this many steps long: compiling costs
-#: a few seconds (moons' 3 members: 5.7 s for the first call, against 1.4 s to trace), and
-#: saves about 0.13 ms a step of each run.
+#: ... and when the run is at least this many steps long: compiling costs seconds, which only a
+#: long run earns back.
 XLA_MIN_STEPS = 20_000
 
-#: Shorter runs skip TensorFlow's graph optimiser (grappler) in their program. Measured on
-#: 2 cores (`benchmarks/engine.py`): it took about 0.3 s a member of the digits MLP at the
-#: first call (16 members: 7 s against 2.6 s), and saved little a step (0-25%, within the noise
-#: of this machine), so it pays only on long runs. Decided, like XLA, by the run's own length.
+#: Shorter runs skip TensorFlow's graph optimiser (grappler) in their program: it costs a
+#: fraction of a second a member at the first call and saves little a step, so it pays only on
+#: long runs. Decided, like XLA, by the run's own length.
 GRAPPLER_MIN_STEPS = 5_000
 
 #: A call's arrays hold at most this many steps (XLA needs their size fixed in advance).
@@ -321,8 +318,8 @@ class Program:
         What changes from step to step is carried by the loop, not read from and written to
         variables: the members' `alive` flags and their divergence watches' state (stored at the
         end), and the per-step values, all in one array (`[steps, values, K]`, and the ratios of
-        every member's layers in another). Fewer ops to trace: the 5-member digits MLP's first
-        call took 3.0-3.1 s against 3.3-4.3 s when they were variables; a step costs the same."""
+        every member's layers in another): fewer ops to trace than a variable's reads and
+        writes at every step, for the same work a step."""
         k_count, per_epoch, n = len(self.models), self.per_epoch, self.length
         names = [name for name in ARRAYS if self.has_validation or not name.startswith("validation")]
         size = self.max_epochs * per_epoch if self.xla else steps  # XLA: a static size

@@ -12,11 +12,11 @@ def functional_control_flow():
     """Within it, `tf.cond` and `tf.while_loop` traced into a graph stay TensorFlow's functional
     `If` and `While` ops, run as functions, instead of being lowered to the executor's
     Switch/Merge nodes (one Switch per tensor a branch takes in: a member's step takes its
-    weights, its optimizer's slots and the batch). Measured on 2 cores (5-member digits MLP,
-    `benchmarks/engine.py`'s batch): a step 10-14% faster (0.49 against 0.55 ms a member-step,
-    min of 12 calls, twice in either order), the first call's execution 0.30-0.33 s against
-    0.59-0.81 s. The same kernels on the same values: the numbers do not change. TensorFlow's
-    switch for it is private (`control_flow_util_v2`); without it, the lowered ops run."""
+    weights, its optimizer's slots and the batch): a branch then runs as one function call
+    instead of a node per tensor, which makes a step and the first call faster
+    (`benchmarks/engine.py`). The same kernels on the same values: the numbers do not change
+    (`tests/experiments/test_groups.py`). TensorFlow's switch for it is private
+    (`control_flow_util_v2`); without it, the lowered ops run."""
     try:
         from tensorflow.python.ops import control_flow_util_v2 as flags
     except ImportError:  # pragma: no cover - another TensorFlow

@@ -219,7 +219,7 @@ def _check_logdir(logdir):
                           f"Received: --logdir={logdir!r}")
 
 
-def _best(args):
+def _rank_best(args):
     from experiments import ranking
     from experiments.validation import ConfigError
 
@@ -314,7 +314,7 @@ def main(argv=None):
 
     try:
         with signals.on_start_up():
-            return {"list": _list, "run": _run, "best": _best, "verify": _verify,
+            return {"list": _list, "run": _run, "best": _rank_best, "verify": _verify,
                     "report": _report}[args.command](args)
     except ConfigError as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")

@@ -76,7 +76,7 @@ def execute_group(jobs):
 def _one(job):
     """A run of a kind that trains alone: its Outcome, or the Failure of its error."""
     try:
-        return RUNNERS[job.kind](job.run, job.directory, job.thing)
+        return RUNNERS[job.kind](job.run, job.directory, job.problem_data)
     except Exception as error:
         fault = checkpoint.disk_fault(error, job.directory)
         if fault is not None:  # not the run's fault: stop the batch, keep what finished
@@ -88,7 +88,8 @@ def start_session(job):
     """The run's HParams session, in its own event file (`dashboard`): its batch's seeds of a
     trial share one group, `job.session_group` (default `<batch>/<group>`)."""
     batch = job.directory.parent.name
-    hparams = {"batch": job.batch_label or batch, **hparams_of(job.run, job.thing if job.kind == "dataset" else None)}
+    data = job.problem_data if job.kind == "dataset" else None
+    hparams = {"batch": job.batch_label or batch, **hparams_of(job.run, data)}
     dashboard.write_session(job.directory, hparams,
                             trial_id=job.session_group or f"{batch}/{job.run.group or job.run.name}")
 

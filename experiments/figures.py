@@ -278,7 +278,7 @@ def batch_figures(directory, results, prepared):
     import tensorflow as tf
 
     done = [r for r in results if not r.error]
-    loaded = {run.name: thing for run, _, thing in prepared}
+    loaded = {run.name: problem_data for run, _, problem_data in prepared}
     figures = {}
     fitted = [r for r in done if r.kind == "dataset" and r.curves.get("step_loss")]
     if fitted:

@@ -53,7 +53,7 @@ def _threads(count):
         pass
 
 
-def _in_worker(jobs, thing, threads):
+def _in_worker(jobs, problem_data, threads):
     from experiments import startup
 
     startup.quiet_tensorflow()
@@ -61,7 +61,7 @@ def _in_worker(jobs, thing, threads):
 
     _threads(threads)
     for job in jobs:
-        job.thing = thing
+        job.problem_data = problem_data
     try:
         return engine.execute_group(jobs)
     finally:  # each task has its own copy of the data: the next could not restart this program
@@ -127,11 +127,11 @@ class Pool:
         shared = {}  # one copy of each problem's data in Ray's object store
         pending = {}
         for group in groups:
-            key = id(jobs[group[0]].thing)
+            key = id(jobs[group[0]].problem_data)
             if key not in shared:
-                shared[key] = ray.put(jobs[group[0]].thing)
+                shared[key] = ray.put(jobs[group[0]].problem_data)
             # an absolute path: a worker on another node does not share our working directory
-            light = [dataclasses.replace(jobs[i], thing=None, directory=jobs[i].directory.resolve(),
+            light = [dataclasses.replace(jobs[i], problem_data=None, directory=jobs[i].directory.resolve(),
                                          progress=False, keras_verbose=False) for i in group]
             pending[self._task.remote(light, shared[key], self.threads_per_run())] = group
         while pending:

@@ -106,15 +106,15 @@ def prepare(batch, runs=None, loaded=None):
             key = spec_key(run.problem)
             if key not in loaded:
                 loaded[key] = problems.load(run.problem)
-            thing = loaded[key]
+            problem_data = loaded[key]
             _check_kind(run, problem.kind)
             if problem.kind == "dataset":
-                per_epoch = steps_per_epoch(run, len(thing.x_train))
+                per_epoch = steps_per_epoch(run, len(problem_data.x_train))
                 if run.epochs is not None and run.epochs * per_epoch > MAX_STEPS:
                     raise ConfigError(f"`epochs` makes {run.epochs * per_epoch} steps ({per_epoch} per epoch), "
                                       f"more than {MAX_STEPS} can finish. Received: epochs={run.epochs}")
                 if (spec_key(run.model), key) not in built:
-                    models.build(run.model, thing)
+                    models.build(run.model, problem_data)
                     built.add((spec_key(run.model), key))
                 make_optimizer(run, per_epoch)
             elif problem.kind == "objective":
@@ -131,7 +131,7 @@ def prepare(batch, runs=None, loaded=None):
         except ConfigError as error:
             raise ConfigError(f"{where}: {error}") from None
         if real:
-            prepared.append((run, problem.kind, thing))
+            prepared.append((run, problem.kind, problem_data))
     keras.backend.clear_session()
     return prepared
 
@@ -210,11 +210,11 @@ def _versions():
             "keras": keras.__version__, "suite": getattr(custom_optimizers, "__version__", "dev")}
 
 
-def resolved_config(run, kind, thing, batch):
+def resolved_config(run, kind, problem_data, batch):
     config = {"batch": batch.header(), "run": run.to_dict(), "kind": kind, "versions": _versions()}
     if kind == "dataset":
-        per_epoch = steps_per_epoch(run, len(thing.x_train))
-        config["data"] = thing.describe()
+        per_epoch = steps_per_epoch(run, len(problem_data.x_train))
+        config["data"] = problem_data.describe()
         config["steps_per_epoch"] = per_epoch
         config["epochs"] = run.epochs or math.ceil(run.steps / per_epoch)
     if kind in ("dataset", "objective"):

@@ -13,8 +13,8 @@ def write_hparams_config(directory, batch, prepared, loaded, label=None):
     directory made one (`dashboard.unify`)."""
     values = {"batch": [label or directory.name]}
     probes = [(run, loaded.get(spec_key(run.problem))) for _, run in batch.probes]
-    for run, thing in [(run, thing) for run, _, thing in prepared] + probes:
-        data = thing if run.model is not None else None  # the size of batch_size = "full"
+    for run, problem_data in [(run, problem_data) for run, _, problem_data in prepared] + probes:
+        data = problem_data if run.model is not None else None  # the size of batch_size = "full"
         for name, value in hparams_of(run, data).items():
             values.setdefault(name, []).append(value)
     kinds = {kind for _, kind, _ in prepared}

@@ -85,7 +85,7 @@ class Job:
 
     run: Run
     kind: str
-    thing: object  # the loaded problem: Data, Objective or Series
+    problem_data: object  # the loaded problem: Data, Objective or Series
     directory: pathlib.Path
     progress: bool = False
     keras_verbose: bool = False

@@ -113,8 +113,8 @@ def run_batch(batch, logdir="logs", progress=True, keras_verbose=False, prepared
     parallel.check(workers, address)
     loaded = {}
     prepared = list(prepared if prepared is not None else prepare(batch, loaded=loaded))
-    for run, _, thing in prepared:
-        loaded.setdefault(spec_key(run.problem), thing)
+    for run, _, problem_data in prepared:
+        loaded.setdefault(spec_key(run.problem), problem_data)
     with parallel.Pool(workers, address) as pool:  # Ray up before anything is written
         directory, lock, resuming = store.open_batch_directory(logdir, batch, fresh)
         try:
@@ -171,8 +171,8 @@ def _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose, poo
                 prepared += ready
             history.append(describe_round(batch, round_index))
             jobs, finished = [], {}
-            for run, kind, thing in ready:
-                job, done = store.job_for(directory, batch, run, kind, thing, bars and pool.local, keras_verbose,
+            for run, kind, problem_data in ready:
+                job, done = store.job_for(directory, batch, run, kind, problem_data, bars and pool.local, keras_verbose,
                                           report)
                 job.checkpoint_seconds = checkpoint_seconds
                 job.session_group = store.session_group(directory, run, batch_id)

@@ -86,7 +86,7 @@ def session_group(directory, run, batch_id):
     return f"{name} ({batch_id})" if batch_id else name
 
 
-def job_for(directory, batch, run, kind, thing, progress, keras_verbose, report):
+def job_for(directory, batch, run, kind, problem_data, progress, keras_verbose, report):
     """(Job, None) for a run to train, or (Job, Result) for one an earlier
     invocation of the batch finished (same fingerprint in its `result.json`).
 
@@ -100,15 +100,15 @@ def job_for(directory, batch, run, kind, thing, progress, keras_verbose, report)
     says which runs were damaged and what is done about it.
     """
     run_dir = directory / run.name
-    config = resolved_config(run, kind, thing, batch)
+    config = resolved_config(run, kind, problem_data, batch)
     config["fingerprint"] = key = run_fingerprint(config)
-    job = Job(run, kind, thing, run_dir, progress, keras_verbose, fingerprint=key)
+    job = Job(run, kind, problem_data, run_dir, progress, keras_verbose, fingerprint=key)
     if run_dir.exists():
         record, damage = checkpoint.read_result(run_dir)
         if damage is None and record is not None and record.get("fingerprint") == key \
                 and record.get("status") in FINISHED:
             try:
-                curves = load_curves(run_dir, kind, thing)
+                curves = load_curves(run_dir, kind, problem_data)
             except Exception as error:  # a damaged curves.npz: never trusted, never fatal
                 damage = f"{checkpoint.CURVES} is unreadable ({type(error).__name__})"
             else:
@@ -135,11 +135,11 @@ def job_for(directory, batch, run, kind, thing, progress, keras_verbose, report)
     return job, None
 
 
-def load_curves(directory, kind, thing):
+def load_curves(directory, kind, problem_data):
     """A finished run's figure data (`checkpoint.load_curves`); a series run's series is its problem."""
     curves = checkpoint.load_curves(directory)
     if kind == "series":
-        curves["series"] = thing
+        curves["series"] = problem_data
     return curves
 
 

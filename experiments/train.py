@@ -85,7 +85,7 @@ def _raise_disk_fault(error, directory):
 
 
 def _train(jobs, progress, checkpoint_seconds):
-    data = jobs[0].thing
+    data = jobs[0].problem_data
     run = jobs[0].run
     per_epoch = steps_per_epoch(run, len(data.x_train))
     epochs = run.epochs or math.ceil(run.steps / per_epoch)
@@ -318,9 +318,9 @@ def _log_call(member, k, program, out, first, per_epoch, epochs, every, log, dat
                 val = (float(out["validation_loss"][j1 - 1, k]), float(out["validation_accuracy"][j1 - 1, k]))
             logs["val_loss"], logs["val_accuracy"] = val
         if not (j1 == count and diverged >= 0):  # the epoch it diverged in counts for nothing
-            _best(member.best, logs)
+            _update_best(member.best, logs)
         if member.job.keras_verbose and logged_epoch(epoch, every, epochs):
-            _say(member, epoch, epochs, logs)
+            _print_epoch(member, epoch, epochs, logs)
         if logged_epoch(epoch, every, epochs):
             train += [("epoch_loss", epoch, logs["loss"]), ("epoch_accuracy", epoch, logs["accuracy"]),
                       ("epoch_gradient_norm", epoch, float(np.mean(column["gradient_norm"][j0:j1]))),
@@ -336,7 +336,7 @@ def _log_call(member, k, program, out, first, per_epoch, epochs, every, log, dat
     return train, validation
 
 
-def _say(member, epoch, epochs, logs):
+def _print_epoch(member, epoch, epochs, logs):
     """`--verbose`: a line per logged epoch, as Keras's `fit(verbose=2)` prints it, under the bars."""
     from tqdm.auto import tqdm
 
@@ -348,7 +348,8 @@ def _say(member, epoch, epochs, logs):
 PICKS = cb.BestSoFar.PICKS
 
 
-def _best(best, logs):
+def _update_best(best, logs):
+    """`best` ({best name: value}) updated with an epoch's `logs`, each kept if it is better."""
     for key, name, pick in PICKS:
         value = logs.get(key)
         if value is not None and math.isfinite(value):

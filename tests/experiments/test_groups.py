@@ -70,10 +70,10 @@ def test_long_runs_of_small_models_compile_with_xla_and_the_others_do_not():
 
 def test_the_batch_trains_as_one_group():
     prepared = plan.prepare(batch_of(RUNS))
-    jobs = [Job(run, kind, thing, None) for run, kind, thing in prepared]
+    jobs = [Job(run, kind, problem_data, None) for run, kind, problem_data in prepared]
     assert plan.groups(jobs) == [[0, 1, 2, 3]]
     other_seed = batch_of([RUNS[0], {**RUNS[1], "seed": 1}, {**RUNS[2], "batch_size": 64}])
-    jobs = [Job(run, kind, thing, None) for run, kind, thing in plan.prepare(other_seed)]
+    jobs = [Job(run, kind, problem_data, None) for run, kind, problem_data in plan.prepare(other_seed)]
     assert plan.groups(jobs) == [[0], [1], [2]]
 
 

@@ -74,7 +74,7 @@ def test_runs_with_another_protocol_train_in_another_group():
     batch = batch_of([{"optimizer": "sgd", "epochs": 2}, {"optimizer": "adam", "epochs": 2},
                       {"optimizer": "sgd", "epochs": 2, "dtype": "float32"},
                       {"optimizer": "sgd", "epochs": 2, "order": "stateless"}])
-    jobs = [Job(run, kind, thing, None) for run, kind, thing in plan.prepare(batch)]
+    jobs = [Job(run, kind, problem_data, None) for run, kind, problem_data in plan.prepare(batch)]
     assert plan.groups(jobs) == [[0, 1], [2], [3]]
     assert [run.name for run in batch.runs][2:] == ["sgd_float32_numpy_permutation-seed10_s0",
                                                     "sgd_float64_stateless_s0"]  # what differs is named

@@ -81,9 +81,9 @@ def test_a_run_whose_worker_dies_is_failed_and_the_others_finish(local_ray, tmp_
         for r in (0.1, 0.2, 0.3)]})
     prepared = plan.prepare(batch)
     jobs = []
-    for i, (run, kind, thing) in enumerate(prepared):
+    for i, (run, kind, problem_data) in enumerate(prepared):
         (tmp_path / run.name).mkdir()
-        jobs.append(results.Job(run, kind, Bomb() if i == 1 else thing, tmp_path / run.name))
+        jobs.append(results.Job(run, kind, Bomb() if i == 1 else problem_data, tmp_path / run.name))
     with parallel.Pool(workers=2) as pool:
         done = dict(pool.map(jobs))
     assert [done[i].status for i in range(3)] == ["ok", "failed", "ok"]

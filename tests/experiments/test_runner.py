@@ -67,10 +67,10 @@ def test_a_runs_fingerprint_does_not_depend_on_what_the_process_made_before(digi
     from experiments import plan
 
     batch = digits_batch.batch
-    run, kind, thing = next(p for p in plan.prepare(batch) if p[0].name == "adam_lr0.01_s0")
-    before = plan.resolved_config(run, kind, thing, batch)
+    run, kind, problem_data = next(p for p in plan.prepare(batch) if p[0].name == "adam_lr0.01_s0")
+    before = plan.resolved_config(run, kind, problem_data, batch)
     keras.optimizers.Adam(), keras.optimizers.Adam()  # "adam", "adam_1" taken
-    after = plan.resolved_config(run, kind, thing, batch)
+    after = plan.resolved_config(run, kind, problem_data, batch)
     assert plan.run_fingerprint(before) == plan.run_fingerprint(after)
     assert "name" not in after["optimizer"]["config"]
     saved = json.loads((digits_batch.directory / "adam_lr0.01_s0" / "config.json").read_text())

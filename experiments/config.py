@@ -367,15 +367,15 @@ def parse_batch(data, source="python", default_name="batch", overrides=()):
     searched = any(t.dimensions for t in templates)
     if "search" in data and not searched:
         raise ConfigError(f"{source}: [search] needs a `space` in [defaults] or a [[runs]] entry")
-    plan = search.Search.from_dict(data.get("search")) if searched else None
+    search_plan = search.Search.from_dict(data.get("search")) if searched else None
     batch = Batch(name, [], header.get("reproduces", ""), header.get("runtime", ""),
-                  header.get("expected", ""), source, plan, templates)
+                  header.get("expected", ""), source, search_plan, templates)
     batch.probes = [probe for t in templates for probe in t.corners()]
     batch.targets = analysis.check_targets(header.get("targets", {}), "batch.targets")
-    planned = sum(len(t.seed_list()) * (plan.count(t.dimensions) if t.dimensions else 1) for t in templates)
+    planned = sum(len(t.seed_list()) * (search_plan.count(t.dimensions) if t.dimensions else 1) for t in templates)
     if planned > MAX_RUNS:  # before sampling: a billion trials would hold gigabytes for minutes
-        received = (f"strategy={plan.strategy}, trials={plan.trials}, points={plan.points}" if plan
-                    else f"{len(templates)} [[runs]] entries")
+        received = (f"strategy={search_plan.strategy}, trials={search_plan.trials}, points={search_plan.points}"
+                    if search_plan else f"{len(templates)} [[runs]] entries")
         raise ConfigError(f"{source}: the batch makes {planned} runs (each [[runs]] entry's trials x its "
                           f"seeds), more than {MAX_RUNS} can finish. Received: {received}")
     batch.runs = batch.round(1, first_id=0)

@@ -41,8 +41,9 @@ class Member:
         self.divergence = None
         self.done = False  # diverged (or failed): no more steps, no more events
         self.error = None  # the Failure of an error of its own (a callback's, a file's)
-        self.train = cb_writers.borrow(directory / "train")
-        self.validation = cb_writers.borrow(directory / "validation") if len(data.x_val) else None
+        self.train_writer = cb_writers.borrow(directory / "train")
+        self.validation_writer = cb_writers.borrow(directory / "validation") if len(data.x_val) else None
+        self.start_time = 0.0  # seconds of training before the current call (`train._train_cohort`)
         self.callbacks = []
         self.interrupted = False
         self.scores = {}  # split -> (loss, accuracy) once trained
@@ -64,7 +65,7 @@ class Member:
             callback.on_train_end()
         self.callbacks = []
         cb_writers.give_back(self.directory / "train")
-        if self.validation is not None:
+        if self.validation_writer is not None:
             cb_writers.give_back(self.directory / "validation")
 
     def save(self, epoch, fingerprint, seconds):

@@ -108,7 +108,7 @@ def job_for(directory, batch, run, kind, problem_data, progress, keras_verbose, 
         if damage is None and record is not None and record.get("fingerprint") == key \
                 and record.get("status") in FINISHED:
             try:
-                curves = load_curves(run_dir, kind, problem_data)
+                curves = load_run_curves(run_dir, kind, problem_data)
             except Exception as error:  # a damaged curves.npz: never trusted, never fatal
                 damage = f"{checkpoint.CURVES} is unreadable ({type(error).__name__})"
             else:
@@ -135,7 +135,7 @@ def job_for(directory, batch, run, kind, problem_data, progress, keras_verbose, 
     return job, None
 
 
-def load_curves(directory, kind, problem_data):
+def load_run_curves(directory, kind, problem_data):
     """A finished run's figure data (`checkpoint.load_curves`); a series run's series is its problem."""
     curves = checkpoint.load_curves(directory)
     if kind == "series":

@@ -163,11 +163,11 @@ def _train_cohort(members, data, per_epoch, epochs, last_step, every, progress, 
             if member.done:
                 continue
             try:
-                train, validation = _log_call(member, k, program, out, first, per_epoch, epochs, every, log,
-                                              data, clock, seconds)
-                cb_writers.write_scalars(member.train, train)
-                if member.validation is not None:
-                    cb_writers.write_scalars(member.validation, validation)
+                train_scalars, validation_scalars = _log_call(member, k, program, out, first, per_epoch, epochs,
+                                                              every, log, data, clock, seconds)
+                cb_writers.write_scalars(member.train_writer, train_scalars)
+                if member.validation_writer is not None:
+                    cb_writers.write_scalars(member.validation_writer, validation_scalars)
                 if member.done:  # diverged: its events end here; the others go on
                     member.epoch = math.ceil(member.divergence["step"] / per_epoch)
             except Exception as error:
@@ -282,7 +282,7 @@ def _retime(members, marks, steps, seconds, rate):
 
 def _log_call(member, k, program, out, first, per_epoch, epochs, every, log, data, before, seconds):
     """Member k's part of one call: its step history, best values, divergence, its callbacks at
-    the call's last epoch; returns its (train, validation) scalars [(tag, step, value)].
+    the call's last epoch; returns its (train, validation) scalars, each [(tag, step, value)].
 
     `before`: the clock at the call (seconds of training before it); `seconds`: the call's."""
     steps, diverged = int(out["steps"]), int(out["diverged"][k])
@@ -292,11 +292,11 @@ def _log_call(member, k, program, out, first, per_epoch, epochs, every, log, dat
     if log["step_losses"]:  # the batch's loss figure; off: kept neither here nor in checkpoints
         member.losses += column["loss"].tolist()
         member.times += (member.start_time + before + seconds * np.arange(1, count + 1) / max(1, steps)).tolist()
-    train, validation = [], []
+    train_scalars, validation_scalars = [], []
     if log["every_steps"]:
         for j in range(count):
             if (first + j) % log["every_steps"] == 0:
-                train += [("batch_loss", first + j, column["loss"][j]),
+                train_scalars += [("batch_loss", first + j, column["loss"][j]),
                           ("batch_accuracy", first + j, column["correct"][j] / column["size"][j]),
                           ("batch_gradient_norm", first + j, column["gradient_norm"][j]),
                           ("batch_learning_rate", first + j, column["learning_rate"][j])]
@@ -322,18 +322,18 @@ def _log_call(member, k, program, out, first, per_epoch, epochs, every, log, dat
         if member.job.keras_verbose and logged_epoch(epoch, every, epochs):
             _print_epoch(member, epoch, epochs, logs)
         if logged_epoch(epoch, every, epochs):
-            train += [("epoch_loss", epoch, logs["loss"]), ("epoch_accuracy", epoch, logs["accuracy"]),
+            train_scalars += [("epoch_loss", epoch, logs["loss"]), ("epoch_accuracy", epoch, logs["accuracy"]),
                       ("epoch_gradient_norm", epoch, float(np.mean(column["gradient_norm"][j0:j1]))),
                       ("epoch_learning_rate", epoch, column["learning_rate"][j0])]
             if val is not None:
-                validation += [("epoch_loss", epoch, val[0]), ("epoch_accuracy", epoch, val[1])]
+                validation_scalars += [("epoch_loss", epoch, val[0]), ("epoch_accuracy", epoch, val[1])]
         if log["update_ratio"] and epoch % every == 0:
-            train += [(f"update_ratio/{layer.name}", epoch, out["ratios"][k][j0, i])
+            train_scalars += [(f"update_ratio/{layer.name}", epoch, out["ratios"][k][j0, i])
                       for i, layer in enumerate(program.layers[k])]
         if j1 == count:  # the call's last epoch: the weights are this epoch's
             for callback in member.callbacks:
                 callback.on_epoch_end(epoch, logs)
-    return train, validation
+    return train_scalars, validation_scalars
 
 
 def _print_epoch(member, epoch, epochs, logs):

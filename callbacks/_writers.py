@@ -64,6 +64,15 @@ class Borrowed:
             give_back(os.path.join(self.logdir, sub))
 
 
+def _each(size, write_one):
+    """`write_one(i)` for i = 0 .. size - 1, in order, as one loop in the graph being traced."""
+    def body(i):
+        with tf.control_dependencies([write_one(i)]):
+            return i + 1
+
+    tf.while_loop(lambda i: i < size, body, [tf.constant(0)])
+
+
 _write_scalars = None  # the compiled function, made at the first call
 
 
@@ -86,12 +95,7 @@ def write_scalars(writer, series):
         scalar = metadata.create_summary_metadata(display_name=None, description=None).SerializeToString()
 
         def write(handle, tags, steps, values):
-            def body(i):
-                done = gen_summary_ops.write_summary(handle, steps[i], values[i], tags[i], scalar)
-                with tf.control_dependencies([done]):
-                    return i + 1
-
-            tf.while_loop(lambda i: i < tf.size(steps), body, [tf.constant(0)])
+            _each(tf.size(steps), lambda i: gen_summary_ops.write_summary(handle, steps[i], values[i], tags[i], scalar))
 
         _write_scalars = tf.function(write, autograph=False, input_signature=[
             tf.TensorSpec([], tf.resource), tf.TensorSpec([None], tf.string), tf.TensorSpec([None], tf.int64),
@@ -132,12 +136,7 @@ def write_scalars_at(writer, series):
         from tensorflow.python.ops import gen_summary_ops
 
         def write(handle, serialized):
-            def body(i):
-                done = gen_summary_ops.import_event(handle, serialized[i])
-                with tf.control_dependencies([done]):
-                    return i + 1
-
-            tf.while_loop(lambda i: i < tf.size(serialized), body, [tf.constant(0)])
+            _each(tf.size(serialized), lambda i: gen_summary_ops.import_event(handle, serialized[i]))
 
         _import_events = tf.function(write, autograph=False, input_signature=[
             tf.TensorSpec([], tf.resource), tf.TensorSpec([None], tf.string)])

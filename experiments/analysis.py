@@ -2,7 +2,8 @@
 
 Pure functions of runs' records and curves (no TensorFlow, no files):
 
-* `time_to_target`: the first step (and second) at which a curve reaches a target;
+* `first_reached`: the first point of a curve (its step, epoch and second) at which it
+  reaches a target;
 * `default_target`: the worst final value among the finished runs, so that
   every finished run reaches it;
 * `performance_profiles`: AlgoPerf's profiles, for each optimizer the
@@ -76,10 +77,6 @@ def first_reached(curve, target, mode):
     return None
 
 
-def time_to_target(curve, target, mode):
-    """(step, seconds) of the first point of `curve` at or past `target`; (None, None) if none."""
-    i = first_reached(curve, target, mode)
-    return (None, None) if i is None else (int(curve.steps[i]), float(curve.seconds[i]))
 
 
 def default_target(finals, mode):

@@ -288,11 +288,12 @@ class Batch:
     probes: list = dataclasses.field(default_factory=list)
     targets: dict = dataclasses.field(default_factory=dict)  # {metric: value} its report times to
     overrides: tuple = ()  # the `--set` assignments applied to it, as given
+    overridden: frozenset = frozenset()  # the fields they set (each one's first key)
 
     def changed_fields(self):
         """The fields `overrides` change, beyond those that leave the batch the experiment its
         header describes (`seeds`, more of the same; `log`, what is written)."""
-        return sorted({text.split("=", 1)[0].strip().split(".")[0] for text in self.overrides} - {"seeds", "log"})
+        return sorted(self.overridden - {"seeds", "log"})
 
     def describe_runs(self):
         """What the batch runs, in a line: how many runs, how long, which seeds."""
@@ -380,6 +381,7 @@ def parse_batch(data, source="python", default_name="batch", overrides=()):
                           f"seeds), more than {MAX_RUNS} can finish. Received: {received}")
     batch.runs = batch.round(1, first_id=0)
     batch.overrides = tuple(overrides)
+    batch.overridden = frozenset(keys[0] for keys, _ in assignments)
     return batch
 
 

@@ -33,6 +33,21 @@ DEFINITION = ".hparams"  # the suffix of a batch's experiment definition
 NONE = "none"  # a session's value for a hyperparameter its run does not have
 
 
+def batch_label(name, batch_id):
+    """The batch `name` as the HParams `batch` column shows it: `<batch> (<id>)`, with its
+    directory's id (`store.batch_id`), so that the filter tells apart batches of the same name
+    made in other folders (a directory an older version made has none: its bare name)."""
+    return f"{name} ({batch_id})" if batch_id else name
+
+
+def session_group(name, trial, batch_id):
+    """The HParams session group of a trial of batch `name` (its seeds share it):
+    `<batch>/<trial> (<id>)`. The id keeps apart batches of the same name made apart
+    (`logs/mnist` and `seeded/mnist`), which TensorBoard, pointed at a folder holding both,
+    would otherwise merge and average."""
+    return f"{name}/{trial} ({batch_id})" if batch_id else f"{name}/{trial}"
+
+
 def write_session(directory, hparams, trial_id):
     """Start the HParams session of the run in `directory` (its own event file, replacing one
     that is there)."""
@@ -241,8 +256,8 @@ def write_bands(directory, tags):
     own `mean` tag, which only mean runs have (with `<tag>` the chart would also match the
     seeds, which have no bands). TensorBoard shows them in `chart_order`: its Custom Scalars
     dashboard draws a category's charts from the last to the first, so the layout lists them
-    reversed. Every batch's charts fall in one
-    category, `BANDS_TITLE` (TensorBoard merges the layouts)."""
+    reversed. Every batch's charts fall in one category, `BANDS_TITLE` (TensorBoard merges the
+    layouts)."""
     from tensorboard.plugins.custom_scalar import layout_pb2, summary
 
     charts = [layout_pb2.Chart(title=tag, margin=layout_pb2.MarginChartContent(series=[

@@ -86,12 +86,12 @@ def _one(job):
 
 def start_session(job):
     """The run's HParams session, in its own event file (`dashboard`): its batch's seeds of a
-    trial share one group, `job.session_group` (default `<batch>/<group>`)."""
+    trial share one group (`dashboard.session_group`)."""
     batch = job.directory.parent.name
     data = job.problem_data if job.kind == "dataset" else None
-    hparams = {"batch": job.batch_label or batch, **hparams_of(job.run, data)}
+    hparams = {"batch": dashboard.batch_label(batch, job.batch_id), **hparams_of(job.run, data)}
     dashboard.write_session(job.directory, hparams,
-                            trial_id=job.session_group or f"{batch}/{job.run.group or job.run.name}")
+                            trial_id=dashboard.session_group(batch, job.run.group or job.run.name, job.batch_id))
 
 
 def failed(job, error):

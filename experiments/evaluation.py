@@ -53,19 +53,24 @@ def _specs(template):
             for variables in (template.trainable_variables, template.non_trainable_variables)]
 
 
+def _shared_by(items, key, make, eligible=lambda item: True):
+    """Per item, `make(item)` built once for all the eligible items of one `key` (the first
+    stands for them all), None for the others."""
+    made, out = {}, []
+    for item in items:
+        if not eligible(item):
+            out.append(None)
+            continue
+        if key(item) not in made:
+            made[key(item)] = make(item)
+        out.append(made[key(item)])
+    return out
+
+
 def _per_signature(models, make, eligible=lambda model: True):
     """Per model, `make(template, specs)` built once for all the eligible models whose variables
     match (a group's always do; the first stands for them all), None for the others."""
-    made, out = {}, []
-    for model in models:
-        if not eligible(model):
-            out.append(None)
-            continue
-        key = _signature(model)
-        if key not in made:
-            made[key] = make(model, _specs(model))
-        out.append(made[key])
-    return out
+    return _shared_by(models, _signature, lambda model: make(model, _specs(model)), eligible)
 
 
 def _scope(template, trainable, non_trainable, **options):
@@ -158,11 +163,8 @@ def shared_ratios(layers):
     """Per member, `update_ratios` as a traced function, one for all the members whose layers'
     weights match (`layers`: per member, its layers with weights; a group's always match), so
     that, like the forward pass, a member's ratios are computed the same way in any group."""
-    made, out = {}, []
-    for member in layers:
-        specs = [[tf.TensorSpec(w.shape, w.dtype) for w in layer.trainable_weights] for layer in member]
-        key = repr(specs)
-        if key not in made:
-            made[key] = tf.function(update_ratios, autograph=False, input_signature=[specs, specs])
-        out.append(made[key])
-    return out
+    def specs(member):
+        return [[tf.TensorSpec(w.shape, w.dtype) for w in layer.trainable_weights] for layer in member]
+
+    return _shared_by(layers, lambda member: repr(specs(member)), lambda member: tf.function(
+        update_ratios, autograph=False, input_signature=[specs(member), specs(member)]))

@@ -7,11 +7,11 @@ from experiments.plan import hparams_of, spec_key
 from experiments.results import DIVERGING, HPARAM_METRICS, RUN_METRICS, summary_tag
 
 
-def write_hparams_config(directory, batch, prepared, loaded, label=None):
+def write_hparams_config(directory, batch, prepared, loaded, batch_id=None):
     """The HParams dashboard's columns: every hyperparameter, over its whole searched range, and
-    the batch (`label`, default its directory's name); then every batch's under the same log
-    directory made one (`dashboard.unify`)."""
-    values = {"batch": [label or directory.name]}
+    the batch (`dashboard.batch_label`); then every batch's under the same log directory made one
+    (`dashboard.unify`)."""
+    values = {"batch": [dashboard.batch_label(directory.name, batch_id)]}
     probes = [(run, loaded.get(spec_key(run.problem))) for _, run in batch.probes]
     for run, problem_data in [(run, problem_data) for run, _, problem_data in prepared] + probes:
         data = problem_data if run.model is not None else None  # the size of batch_size = "full"

@@ -93,8 +93,7 @@ class Job:
     resume: bool = False  # go on from `<directory>/checkpoint.npz`
     start_epoch: int = 0  # the epoch its checkpoint goes on from (a group resumes together)
     checkpoint_seconds: float = 5.0  # at most one checkpoint per this many seconds (and the last)
-    session_group: str | None = None  # its HParams session group (`store.session_group`)
-    batch_label: str | None = None  # its batch in the HParams `batch` column (`store.batch_label`)
+    batch_id: str | None = None  # its batch directory's id (`store.batch_id`), in its HParams names
 
 
 #: The HParams dashboard's metric columns by problem kind: (metric, display name). A metric is

@@ -126,10 +126,10 @@ def run_batch(batch, logdir="logs", progress=True, keras_verbose=False, prepared
                  "id": batch_id, "overrides": list(batch.overrides),
                  "runs": [r.to_dict() for r in batch.runs],
                  "search": dataclasses.asdict(batch.search) if batch.search else None}, indent=2, default=str))
-            write_hparams_config(directory, batch, prepared, loaded, store.batch_label(directory, batch_id))
+            write_hparams_config(directory, batch, prepared, loaded, batch_id)
             with signals.stop_cleanly(report):
                 return _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose,
-                                   pool, resuming, report, checkpoint_seconds)
+                                   pool, resuming, report, checkpoint_seconds, batch_id)
         finally:
             lock.release()
             train.forget()
@@ -145,7 +145,7 @@ def progress_line(batch_name, done, total, result):
 
 
 def _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose, pool, resuming, report,
-                checkpoint_seconds):
+                checkpoint_seconds, batch_id):
     """`run_batch`'s work once the directory is locked: every round, then the batch's outputs."""
     from tqdm.auto import tqdm
 
@@ -162,7 +162,6 @@ def _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose, poo
     bar = tqdm(total=total, desc=batch.name, unit="run", disable=not bars, position=0,
                dynamic_ncols=True)
     results, history, counted = [], [], 0
-    batch_id = (store.read_json(directory / "batch.json") or {}).get("id")
     with bar:
         ready = prepared
         for round_index in range(1, rounds + 1):
@@ -175,8 +174,7 @@ def _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose, poo
                 job, done = store.job_for(directory, batch, run, kind, problem_data, bars and pool.local, keras_verbose,
                                           report)
                 job.checkpoint_seconds = checkpoint_seconds
-                job.session_group = store.session_group(directory, run, batch_id)
-                job.batch_label = store.batch_label(directory, batch_id)
+                job.batch_id = batch_id
                 if done is not None:
                     finished[len(jobs)] = done
                     if not dashboard.has_session(job.directory):  # presentation only: not sealed with it

@@ -72,20 +72,6 @@ def batch_id(directory, resuming):
     return secrets.token_hex(4)
 
 
-def batch_label(directory, batch_id):
-    """The batch as its HParams column names it: `<batch> (<id>)`, so that the filter tells
-    apart batches of the same name made in other folders."""
-    return f"{directory.name} ({batch_id})" if batch_id else directory.name
-
-
-def session_group(directory, run, batch_id):
-    """The HParams session group of `run` (its seeds share it): `<batch>/<trial> (<id>)`. The id
-    keeps apart batches of the same name made apart (`logs/mnist` and `seeded/mnist`), which
-    TensorBoard, pointed at a folder holding both, would otherwise merge and average."""
-    name = f"{directory.name}/{run.group or run.name}"
-    return f"{name} ({batch_id})" if batch_id else name
-
-
 def job_for(directory, batch, run, kind, problem_data, progress, keras_verbose, report):
     """(Job, None) for a run to train, or (Job, Result) for one an earlier
     invocation of the batch finished (same fingerprint in its `result.json`).

@@ -15,15 +15,21 @@ def curve(values, steps=None, seconds=None):
     return analysis.Curve(steps, np.array(values, float), seconds)
 
 
+def time_to_target(c, target, mode):
+    """(step, seconds) of `first_reached`'s point; (None, None) if none."""
+    i = analysis.first_reached(c, target, mode)
+    return (None, None) if i is None else (int(c.steps[i]), float(c.seconds[i]))
+
+
 def test_time_to_target_is_the_first_point_at_or_past_it():
     c = curve([5.0, 3.0, math.nan, 1.0, 0.5, 2.0], steps=[9, 18, 27, 36, 45, 54],
               seconds=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
-    assert analysis.time_to_target(c, 1.0, "min") == (36, 0.4)  # reached exactly counts
-    assert analysis.time_to_target(c, 3.5, "min") == (18, 0.2)
-    assert analysis.time_to_target(c, 0.1, "min") == (None, None)
+    assert time_to_target(c, 1.0, "min") == (36, 0.4)  # reached exactly counts
+    assert time_to_target(c, 3.5, "min") == (18, 0.2)
+    assert time_to_target(c, 0.1, "min") == (None, None)
     accuracy = curve([0.2, 0.5, 0.9, 0.8])
-    assert analysis.time_to_target(accuracy, 0.85, "max")[0] == 2
-    assert analysis.time_to_target(curve([math.nan, math.nan]), 1.0, "min") == (None, None)
+    assert time_to_target(accuracy, 0.85, "max")[0] == 2
+    assert time_to_target(curve([math.nan, math.nan]), 1.0, "min") == (None, None)
 
 
 def test_the_default_target_is_the_worst_final_value():

@@ -82,16 +82,16 @@ def render(grid, x, y, size=IMAGE_SIZE):
 
 
 class DecisionBoundaryLogger(Borrowed, keras.callbacks.Callback):
-    """Image `decision_boundary` in `<logdir>/train`: the model's predicted
-    probability over the plane with the points `x` (two features) coloured
-    by label `y`. Drawn every `every_epochs`-th epoch (None: only after the
-    last), TensorBoard step = epoch."""
+    """Image `decision_boundary` in `<logdir>/<subdirectory>` (`train`, Keras's TensorBoard
+    callback's; `""`: `logdir` itself): the model's predicted probability over the plane with
+    the points `x` (two features) coloured by label `y`. Drawn every `every_epochs`-th epoch
+    (None: only after the last), TensorBoard step = epoch."""
 
-    def __init__(self, logdir, x, y, every_epochs=None):
+    def __init__(self, logdir, x, y, every_epochs=None, subdirectory="train"):
         super().__init__()
         if np.ndim(x) != 2 or np.shape(x)[1] != 2:
             raise ValueError(f"`x` must have two features per point. Received shape {np.shape(x)}")
-        self.logdir = str(logdir)
+        self.logdir, self.subdirectory = str(logdir), str(subdirectory)
         self.x, self.y = np.asarray(x), np.asarray(y)
         self.every_epochs = check_frequency("every_epochs", every_epochs)
 
@@ -104,7 +104,7 @@ class DecisionBoundaryLogger(Borrowed, keras.callbacks.Callback):
         # NumPy pixels, not a matplotlib figure: a figure cost ~0.1 s an image, more than a
         # small run's training between two images
         grid = probability_grid(self.model, self.x, resolution=IMAGE_SIZE // 2)
-        with self._writer("train").as_default():
+        with self._writer(self.subdirectory).as_default():
             tf.summary.image("decision_boundary", render(grid, self.x, self.y)[np.newaxis], step=epoch,
                              description=CAPTION)
 

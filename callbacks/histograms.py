@@ -13,16 +13,17 @@ from callbacks._writers import Borrowed
 class HistogramLogger(Borrowed, keras.callbacks.Callback):
     """For TensorBoard's Histograms and Distributions dashboards.
 
-    Every `every_epochs`-th epoch (and after the last), in `<logdir>/train`:
+    Every `every_epochs`-th epoch (and after the last), in `<logdir>/<subdirectory>`
+    (`train`, as Keras's TensorBoard callback writes its histograms; `""`: `logdir` itself):
     `weights/<variable path>` for every model weight (trainable or not, so
     batch normalisation's moving statistics too) and `slots/<slot name>`
     for every non-scalar optimizer variable (momentum, velocity,
     accumulators: Keras names them `<layer>_<weight>_<slot>`).
     """
 
-    def __init__(self, logdir, every_epochs=1):
+    def __init__(self, logdir, every_epochs=1, subdirectory="train"):
         super().__init__()
-        self.logdir = str(logdir)
+        self.logdir, self.subdirectory = str(logdir), str(subdirectory)
         self.every_epochs = check_frequency("every_epochs", every_epochs, allow_none=False)
         self._reader = None  # (the variables, a function reading them all)
 
@@ -35,7 +36,7 @@ class HistogramLogger(Borrowed, keras.callbacks.Callback):
         tagged += [(f"slots/{v.name}", v) for v in self.model.optimizer.variables if len(v.shape) > 0]
         values = self._read([v for _, v in tagged])
         protos = [histogram_pb(tag, value).SerializeToString() for (tag, _), value in zip(tagged, values)]
-        with self._writer("train").as_default():
+        with self._writer(self.subdirectory).as_default():
             tf.summary.experimental.write_raw_pb(tf.constant(protos), step=epoch)
 
     def _read(self, variables):

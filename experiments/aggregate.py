@@ -1,8 +1,8 @@
 """A mean-over-seeds run for each group of seeds, with its spread as tags.
 
-Every seed keeps its own run; `<group>_mean/train` and `<group>_mean/validation`
-are added beside them. For each scalar tag the seeds' curves share, at each
-step they all logged:
+Every seed keeps its own run; `<group>_mean` is added beside them, one
+TensorBoard run. For each scalar tag the seeds' curves share, at each step
+they all logged:
 
     <tag>                          the mean over seeds (in the same card as the seeds' own curves)
     seed_spread/<tag>/mean         the same, for the custom-scalars chart: a tag the seeds do not have
@@ -36,6 +36,9 @@ import numpy as np
 from callbacks._writers import write_scalars_at
 from experiments import checkpoint
 from experiments.dashboard import band_tag
+from experiments.results import summary_tag
+
+SUMMARY = summary_tag("")  # the prefix of the one-point summaries, which are not averaged
 
 #: band -> how a (seeds, steps) array becomes one curve ("": the mean under the tag itself)
 BANDS = {
@@ -46,7 +49,21 @@ BANDS = {
     "min": lambda v: v.min(axis=0),
     "max": lambda v: v.max(axis=0),
 }
-SUBDIRECTORIES = ("train", "validation")
+#: Where an older version of the suite wrote a run's curves: {subdirectory: its tag -> today's}.
+LEGACY = {"train": lambda tag: tag,
+          "validation": lambda tag: tag.replace("epoch_", "epoch_val_", 1) if tag.startswith("epoch_") else tag}
+
+
+def run_scalars(directory, wall_times=False):
+    """{tag: {step: value}} (as `read_scalars`) of the run in `directory`: its root, and the
+    `train/` and `validation/` runs an older version of the suite wrote its curves in, under
+    today's tags (`LEGACY`: validation's `epoch_loss` is `epoch_val_loss`)."""
+    directory = pathlib.Path(directory)
+    out = read_scalars(directory, wall_times)
+    for sub, rename in LEGACY.items():
+        for tag, points in read_scalars(directory / sub, wall_times).items():
+            out.setdefault(rename(tag), {}).update(points)
+    return out
 
 
 def read_scalars(directory, wall_times=False):
@@ -83,26 +100,24 @@ def write_aggregate(directory, group, results):
 
     out = pathlib.Path(directory) / f"{group}_mean"
     out.mkdir(exist_ok=True)
-    banded = set()
-    for sub in SUBDIRECTORIES:
-        per_seed = [read_scalars(r.directory / sub, wall_times=True) for r in results]
-        tags = sorted(set.intersection(*(set(s) for s in per_seed)))
-        if not tags:
+    banded, series = set(), []
+    per_seed = [run_scalars(r.directory, wall_times=True) for r in results]
+    shared = set.intersection(*(set(s) for s in per_seed))
+    for tag in sorted(tag for tag in shared if not tag.startswith(SUMMARY)):
+        steps = sorted(set.intersection(*(set(s[tag]) for s in per_seed)))
+        if not steps:
             continue
-        series = []
-        for tag in tags:
-            steps = sorted(set.intersection(*(set(s[tag]) for s in per_seed)))
-            points = np.array([[s[tag][step] for step in steps] for s in per_seed])  # [seeds, steps, 2]
-            values, times = points[..., 0], points[..., 1].mean(axis=0)  # at the seeds' mean wall time
-            same = np.array_equal(values, np.broadcast_to(values[:1], values.shape), equal_nan=True)
-            for name, band in BANDS.items() if not same else [("", BANDS[""])]:
-                series += [(band_tag(tag, name), step, value, time) for step, value, time in
-                           zip(steps, band(values).tolist(), times.tolist())]
-            if not same:
-                banded.add(tag)
-        writer = tf.summary.create_file_writer(str(out / sub))
-        write_scalars_at(writer, series)  # in bulk, each point at its seeds' mean wall time
-        writer.close()
+        points = np.array([[s[tag][step] for step in steps] for s in per_seed])  # [seeds, steps, 2]
+        values, times = points[..., 0], points[..., 1].mean(axis=0)  # at the seeds' mean wall time
+        same = np.array_equal(values, np.broadcast_to(values[:1], values.shape), equal_nan=True)
+        for name, band in BANDS.items() if not same else [("", BANDS[""])]:
+            series += [(band_tag(tag, name), step, value, time) for step, value, time in
+                       zip(steps, band(values).tolist(), times.tolist())]
+        if not same:
+            banded.add(tag)
+    writer = tf.summary.create_file_writer(str(out))
+    write_scalars_at(writer, series)  # in bulk, each point at its seeds' mean wall time
+    writer.close()
     checkpoint.write(out / "aggregate.json", json.dumps(
         {"group": group, "runs": [r.run.name for r in results], "seeds": [r.run.seed for r in results],
          "bands": {band_tag("<tag>", name): meaning for name, meaning in (

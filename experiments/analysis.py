@@ -20,14 +20,13 @@ import math
 
 import numpy as np
 
-#: The curves a target can be set on, by problem kind: metric -> (subdirectory, tag, mode).
+#: The curves a target can be set on, by problem kind: metric -> (TensorBoard tag, mode).
 #: A dataset run's training curve is its running mean over each logged epoch (`epoch_loss`);
 #: a 2-D run's is f after each step (`batch_loss`).
 CURVES = {
-    "dataset": {"train_loss": ("train", "epoch_loss", "min"), "train_accuracy": ("train", "epoch_accuracy", "max"),
-                "validation_loss": ("validation", "epoch_loss", "min"),
-                "validation_accuracy": ("validation", "epoch_accuracy", "max")},
-    "objective": {"loss": ("train", "batch_loss", "min")},
+    "dataset": {"train_loss": ("epoch_loss", "min"), "train_accuracy": ("epoch_accuracy", "max"),
+                "validation_loss": ("epoch_val_loss", "min"), "validation_accuracy": ("epoch_val_accuracy", "max")},
+    "objective": {"loss": ("batch_loss", "min")},
 }
 #: The metric a report times by default, by problem kind.
 DEFAULT_TARGET_METRIC = {"dataset": "train_loss", "objective": "loss"}

@@ -251,7 +251,7 @@ BANDS_TITLE = "mean ± std over seeds"
 
 def write_bands(directory, tags):
     """The custom-scalars layout of the batch in `directory`: for each tag of its mean runs
-    (`<group>_mean/train`, `<group>_mean/validation`), one margin chart of the mean between
+    (`<group>_mean`), one margin chart of the mean between
     its std band's ends (`band_tag`), every group in it. The mean is the spread's
     own `mean` tag, which only mean runs have (with `<tag>` the chart would also match the
     seeds, which have no bands). TensorBoard shows them in `chart_order`: its Custom Scalars
@@ -269,7 +269,8 @@ def write_bands(directory, tags):
 
 
 #: The curves a reader looks at first, in this order; the others follow by name.
-FIRST_CHARTS = ("epoch_loss", "epoch_accuracy", "batch_loss", "epoch_learning_rate", "epoch_gradient_norm")
+FIRST_CHARTS = ("epoch_loss", "epoch_val_loss", "epoch_accuracy", "epoch_val_accuracy", "batch_loss",
+                "epoch_learning_rate", "epoch_gradient_norm")
 
 
 def chart_order(tags):

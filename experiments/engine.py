@@ -41,11 +41,13 @@ def execute_group(jobs):
     gets `error.txt` (the traceback) and status "failed"; one that diverged,
     status "diverged"; the others of its group go on.
     """
-    # one writer per run root, held to the end (a dataset group clears Keras's state itself)
-    roots = [cb_writers.borrow(job.directory) for job in jobs]
+    # one writer per run root, held to the end: the run's events in one file (a group that
+    # retries its members alone closes it, `train.train_group`, and the next borrower opens another)
+    for job in jobs:
+        cb_writers.borrow(job.directory)
     results = [None] * len(jobs)
     try:
-        for root, job in zip(roots, jobs):
+        for job in jobs:
             if not job.resume or not dashboard.has_session(job.directory):
                 start_session(job)
         if jobs[0].kind == "dataset":
@@ -62,9 +64,10 @@ def execute_group(jobs):
                                     divergence=outcome.divergence, fingerprint=job.fingerprint,
                                     resumed=job.resume)
     finally:  # no result: a second Ctrl-C (KeyboardInterrupt); the run goes on from its checkpoint
-        for root, job, result in zip(roots, jobs, results):
+        for job, result in zip(jobs, results):
             if result is not None and result.status != "interrupted":
-                cb.hparams.write_status(root, result.status)
+                cb.hparams.write_status(cb_writers.borrow(job.directory), result.status)
+                cb_writers.give_back(job.directory)
             cb_writers.give_back(job.directory)
             cb_writers.close_under(job.directory)  # what a run that raised left open
     for result in results:

@@ -41,8 +41,7 @@ class Member:
         self.divergence = None
         self.done = False  # diverged (or failed): no more steps, no more events
         self.error = None  # the Failure of an error of its own (a callback's, a file's)
-        self.train_writer = cb_writers.borrow(directory / "train")
-        self.validation_writer = cb_writers.borrow(directory / "validation") if len(data.x_val) else None
+        self.writer = cb_writers.borrow(directory)  # one TensorBoard run: its root (`train`)
         self.start_time = 0.0  # seconds of training before the current call (`train._train_cohort`)
         self.callbacks = []
         self.interrupted = False
@@ -51,10 +50,11 @@ class Member:
     def add_callbacks(self, data, epochs):
         log = self.run.log
         if log["histograms"]:
-            self.callbacks.append(cb.HistogramLogger(self.directory, every_epochs=max(1, epochs // 20)))
+            self.callbacks.append(cb.HistogramLogger(self.directory, every_epochs=max(1, epochs // 20),
+                                                     subdirectory=""))
         if log["decision_boundary"] and data.input_shape == (2,):
             self.callbacks.append(cb.DecisionBoundaryLogger(self.directory, data.x_train, data.y_train,
-                                                            every_epochs=max(1, epochs // 10)))
+                                                            every_epochs=max(1, epochs // 10), subdirectory=""))
         for callback in self.callbacks:
             callback.set_model(self.model)
             callback.set_params({"epochs": epochs})
@@ -64,9 +64,7 @@ class Member:
         for callback in self.callbacks:
             callback.on_train_end()
         self.callbacks = []
-        cb_writers.give_back(self.directory / "train")
-        if self.validation_writer is not None:
-            cb_writers.give_back(self.directory / "validation")
+        cb_writers.give_back(self.directory)
 
     def save(self, epoch, fingerprint, seconds):
         cb_writers.flush_under(self.directory)

@@ -33,10 +33,10 @@ batch of the same name, or `fresh`, gets a `_2`, `_3`, ... suffix):
     <run-name>/result.json   status (ok, diverged, failed), metrics, best values, checksum
     <run-name>/checkpoint.npz  the state at the last saved epoch end (dataset runs)
     <run-name>/curves.npz    the figures' data of a finished run
-    <run-name>/              HParams session (its own event file), summary/* scalars
-    <run-name>/train/        epoch_* (and batch_*) scalars, update_ratio/*, histograms, images
-    <run-name>/validation/   epoch_* scalars
-    <group>_mean/            the mean over a trial's seeds (`aggregate`)
+    <run-name>/              one TensorBoard run: its HParams session (its own event file),
+                             epoch_* (epoch_val_* on the validation split) and batch_*
+                             scalars, update_ratio/*, histograms, images, summary/* scalars
+    <group>_mean/            the mean over a trial's seeds, one run too (`aggregate`)
     (root event files)       the HParams definition (`dashboard`), the figures as images
     *.png                    the same figures as files
 """

@@ -72,6 +72,11 @@ def batch_id(directory, resuming):
     return secrets.token_hex(4)
 
 
+#: Where an older version of the suite wrote a run's curves, as TensorBoard runs of their own:
+#: a run it left unfinished starts again (its finished runs are kept, `aggregate.run_scalars`).
+LEGACY_RUNS = ("train/", "validation/")
+
+
 def job_for(directory, batch, run, kind, problem_data, progress, keras_verbose, report):
     """(Job, None) for a run to train, or (Job, Result) for one an earlier
     invocation of the batch finished (same fingerprint in its `result.json`).
@@ -102,7 +107,10 @@ def job_for(directory, batch, run, kind, problem_data, progress, keras_verbose, 
                                    record.get("error"), record.get("best") or {}, record["status"],
                                    record.get("divergence"), key, skipped=True)
         stored = checkpoint.load(run_dir)
-        if stored is not None and stored[1].get("fingerprint") == key:
+        if stored is not None and stored[1].get("fingerprint") == key \
+                and any(name.startswith(LEGACY_RUNS) for name in stored[1]["events"]):
+            damage = "its checkpoint is an older version's, with its curves in train/ and validation/"
+        elif stored is not None and stored[1].get("fingerprint") == key:
             lost = checkpoint.missing_data(run_dir, stored[1]["events"])
             if lost is None:
                 if damage is not None:

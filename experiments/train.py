@@ -10,13 +10,17 @@ second so that Ctrl-C and SIGTERM are answered promptly. After each call
 the per-step values are turned into the run's TensorBoard scalars (written
 in bulk by `callbacks._writers.write_scalars`) and checkpoints.
 
-Each run logs what `model.fit` with the suite's callbacks logged: in
-`<run>/train`, `epoch_loss`, `epoch_accuracy` (Keras's running means over
-the epoch), `epoch_gradient_norm` (mean over the epoch's steps),
-`epoch_learning_rate` (the rate of the epoch's first step) and
-`update_ratio/<layer>` (first step of the epoch) at the epochs it logs;
-`batch_*` every `log.every_steps` steps; in `<run>/validation`,
-`epoch_loss` and `epoch_accuracy` at the same epochs.
+Each run is one TensorBoard run, its directory, whose tags are Keras's
+log keys with `epoch_` or `batch_` before them (`model.fit`'s `val_loss`
+is `epoch_val_loss`): `epoch_loss`, `epoch_accuracy` (Keras's running means
+over the epoch), `epoch_gradient_norm` (mean over the epoch's steps),
+`epoch_learning_rate` (the rate of the epoch's first step),
+`update_ratio/<layer>` (first step of the epoch), `epoch_val_loss` and
+`epoch_val_accuracy` at the epochs it logs; `batch_*` every
+`log.every_steps` steps. (Keras's TensorBoard callback, and the suite's
+callbacks for `fit`, write two runs, `train/` and `validation/`, with one
+tag for both: a seed study of 5 optimizers x 5 seeds would make more runs
+than TensorBoard selects at first, `dashboard.SELECTED_AT_FIRST`.)
 """
 
 from __future__ import annotations
@@ -62,14 +66,10 @@ def train_group(jobs, progress=False, checkpoint_seconds=5.0):
             return [Failure.of(error)]
     outcomes = []
     for job, before in zip(jobs, sizes):
-        for sub in ("train", "validation"):
-            cb_writers.close_under(job.directory / sub)
+        cb_writers.close_under(job.directory)  # its files are cut back: no writer may hold one open
         stored = checkpoint.load_meta(job.directory)
         job.resume = stored is not None and stored.get("fingerprint") == job.fingerprint
-        sizes = stored["events"] if job.resume else before
-        for sub in ("train", "validation"):  # not the root: the engine's writer holds its file open
-            checkpoint.rewind_events(job.directory / sub, {name.split("/", 1)[1]: size for name, size in
-                                                           sizes.items() if name.startswith(sub + "/")})
+        checkpoint.rewind_events(job.directory, stored["events"] if job.resume else before)
         try:
             outcomes += _train([job], progress, checkpoint_seconds)
         except Exception as error:
@@ -163,11 +163,9 @@ def _train_cohort(members, data, per_epoch, epochs, last_step, every, progress, 
             if member.done:
                 continue
             try:
-                train_scalars, validation_scalars = _log_call(member, k, program, out, first, per_epoch, epochs,
-                                                              every, log, data, clock, seconds)
-                cb_writers.write_scalars(member.train_writer, train_scalars)
-                if member.validation_writer is not None:
-                    cb_writers.write_scalars(member.validation_writer, validation_scalars)
+                scalars = _log_call(member, k, program, out, first, per_epoch, epochs, every, log, data,
+                                    clock, seconds)
+                cb_writers.write_scalars(member.writer, scalars)
                 if member.done:  # diverged: its events end here; the others go on
                     member.epoch = math.ceil(member.divergence["step"] / per_epoch)
             except Exception as error:
@@ -282,7 +280,7 @@ def _retime(members, marks, steps, seconds, rate):
 
 def _log_call(member, k, program, out, first, per_epoch, epochs, every, log, data, before, seconds):
     """Member k's part of one call: its step history, best values, divergence, its callbacks at
-    the call's last epoch; returns its (train, validation) scalars, each [(tag, step, value)].
+    the call's last epoch; returns its scalars, [(tag, step, value)].
 
     `before`: the clock at the call (seconds of training before it); `seconds`: the call's."""
     steps, diverged = int(out["steps"]), int(out["diverged"][k])
@@ -292,14 +290,14 @@ def _log_call(member, k, program, out, first, per_epoch, epochs, every, log, dat
     if log["step_losses"]:  # the batch's loss figure; off: kept neither here nor in checkpoints
         member.losses += column["loss"].tolist()
         member.times += (member.start_time + before + seconds * np.arange(1, count + 1) / max(1, steps)).tolist()
-    train_scalars, validation_scalars = [], []
+    scalars = []
     if log["every_steps"]:
         for j in range(count):
             if (first + j) % log["every_steps"] == 0:
-                train_scalars += [("batch_loss", first + j, column["loss"][j]),
-                          ("batch_accuracy", first + j, column["correct"][j] / column["size"][j]),
-                          ("batch_gradient_norm", first + j, column["gradient_norm"][j]),
-                          ("batch_learning_rate", first + j, column["learning_rate"][j])]
+                scalars += [("batch_loss", first + j, column["loss"][j]),
+                            ("batch_accuracy", first + j, column["correct"][j] / column["size"][j]),
+                            ("batch_gradient_norm", first + j, column["gradient_norm"][j]),
+                            ("batch_learning_rate", first + j, column["learning_rate"][j])]
     if diverged >= 0:
         loss = float(column["mean"][count - 1])
         member.watch = program.watch(k)  # not updated by the step that diverged
@@ -322,18 +320,18 @@ def _log_call(member, k, program, out, first, per_epoch, epochs, every, log, dat
         if member.job.keras_verbose and logged_epoch(epoch, every, epochs):
             _print_epoch(member, epoch, epochs, logs)
         if logged_epoch(epoch, every, epochs):
-            train_scalars += [("epoch_loss", epoch, logs["loss"]), ("epoch_accuracy", epoch, logs["accuracy"]),
-                      ("epoch_gradient_norm", epoch, float(np.mean(column["gradient_norm"][j0:j1]))),
-                      ("epoch_learning_rate", epoch, column["learning_rate"][j0])]
+            scalars += [("epoch_loss", epoch, logs["loss"]), ("epoch_accuracy", epoch, logs["accuracy"]),
+                        ("epoch_gradient_norm", epoch, float(np.mean(column["gradient_norm"][j0:j1]))),
+                        ("epoch_learning_rate", epoch, column["learning_rate"][j0])]
             if val is not None:
-                validation_scalars += [("epoch_loss", epoch, val[0]), ("epoch_accuracy", epoch, val[1])]
+                scalars += [("epoch_val_loss", epoch, val[0]), ("epoch_val_accuracy", epoch, val[1])]
         if log["update_ratio"] and epoch % every == 0:
-            train_scalars += [(f"update_ratio/{layer.name}", epoch, out["ratios"][k][j0, i])
-                      for i, layer in enumerate(program.layers[k])]
+            scalars += [(f"update_ratio/{layer.name}", epoch, out["ratios"][k][j0, i])
+                        for i, layer in enumerate(program.layers[k])]
         if j1 == count:  # the call's last epoch: the weights are this epoch's
             for callback in member.callbacks:
                 callback.on_epoch_end(epoch, logs)
-    return train_scalars, validation_scalars
+    return scalars
 
 
 def _print_epoch(member, epoch, epochs, logs):

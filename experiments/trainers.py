@@ -1,6 +1,7 @@
 """The kinds of run that need no dataset and take about a second: a 2-D
 objective minimised from its start point, and a series averaged with
-`Momentum(form="ewa")`. Neither checkpoints: stopped, it starts again.
+`Momentum(form="ewa")`. Neither checkpoints: stopped, it starts again. Each writes its scalars at
+its run's root, with the root's one writer (`callbacks._writers.borrow`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from callbacks import _writers as cb_writers
 from callbacks import divergence_reason
 from custom_optimizers._base import bias_correction
 from experiments.objectives2d import minimise
@@ -44,7 +46,7 @@ def path_run(run, directory, objective, progress=None, keras_verbose=False, **_)
             path, losses, gradient_norms = path[:t + 1], losses[:t + 1], gradient_norms[:t + 1]
             break
         lowest = float(loss) if lowest is None else min(lowest, float(loss))
-    with tf.summary.create_file_writer(str(directory / "train")).as_default():
+    with cb_writers.borrow(directory).as_default():
         for t in range(len(path)):
             tf.summary.scalar("batch_loss", losses[t], step=t)
             tf.summary.scalar("x", path[t, 0], step=t)
@@ -52,6 +54,7 @@ def path_run(run, directory, objective, progress=None, keras_verbose=False, **_)
             tf.summary.scalar("batch_gradient_norm", gradient_norms[t], step=t)
             if t < len(path) - 1:  # the rate of the step from point t
                 tf.summary.scalar("batch_learning_rate", rates[t], step=t)
+    cb_writers.give_back(directory)
     metrics = {"loss": float(losses[-1]), "x": float(path[-1, 0]), "y": float(path[-1, 1])}
     if objective.minimum is not None:
         metrics["distance"] = float(np.linalg.norm(path[-1] - np.array(objective.minimum)))
@@ -82,10 +85,11 @@ def average_run(run, directory, series, progress=None, keras_verbose=False, **_)
         averages.append(v / float(bias_correction(beta, t)) if corrected else v)
     seconds = time.perf_counter() - start
     averages = np.array(averages)
-    with tf.summary.create_file_writer(str(directory / "train")).as_default():
+    with cb_writers.borrow(directory).as_default():
         for t, (value, average) in enumerate(zip(series.values, averages), start=1):
             tf.summary.scalar("series", value, step=t)
             tf.summary.scalar("average", average, step=t)
+    cb_writers.give_back(directory)
     error = averages - series.trend
     metrics = {"rms_error": float(np.sqrt(np.mean(error**2))),
                "first_10_mean_error": float(np.mean(error[:10]))}

@@ -50,16 +50,16 @@ class RunInfo:
         return error or self.record.get("status", "?")
 
 
-#: What each timed curve is, in a report's words: its TensorBoard run and tag, and what a point of
-#: it holds (not the summary table's final numbers, which are measured on a whole split after
+#: What each timed curve is, in a report's words: its TensorBoard tag, and what a point of it
+#: holds (not the summary table's final numbers, which are measured on a whole split after
 #: training).
 CURVE_NAMES = {
-    "dataset": {"train_loss": "train/epoch_loss: each epoch's mean loss over its training batches",
-                "train_accuracy": "train/epoch_accuracy: each epoch's accuracy over its training batches",
-                "validation_loss": "validation/epoch_loss: the validation split's loss after each validated epoch",
-                "validation_accuracy": "validation/epoch_accuracy: the validation split's accuracy after each "
+    "dataset": {"train_loss": "epoch_loss: each epoch's mean loss over its training batches",
+                "train_accuracy": "epoch_accuracy: each epoch's accuracy over its training batches",
+                "validation_loss": "epoch_val_loss: the validation split's loss after each validated epoch",
+                "validation_accuracy": "epoch_val_accuracy: the validation split's accuracy after each "
                                        "validated epoch"},
-    "objective": {"loss": "train/batch_loss: f after each step"},
+    "objective": {"loss": "batch_loss: f after each step"},
 }
 
 
@@ -91,10 +91,10 @@ def collect(directory):
 
 def curve(run, metric):
     """The run's curve of `metric` (`analysis.CURVES`), read from its events."""
-    from experiments.aggregate import read_scalars
+    from experiments.aggregate import run_scalars
 
-    sub, tag, _ = analysis.CURVES[run.record["kind"]][metric]
-    points = read_scalars(run.directory / sub).get(tag, {})
+    tag, _ = analysis.CURVES[run.record["kind"]][metric]
+    points = run_scalars(run.directory).get(tag, {})
     steps = np.array(sorted(points), np.int64)
     values = np.array([points[s] for s in steps], np.float64)
     seconds = np.full(len(steps), math.nan)
@@ -121,7 +121,7 @@ def build(runs, given=None):
         kind = members[0].record["kind"]
         targets = {**members[0].targets, **(given or {})}
         metric = next((m for m in targets if m in analysis.CURVES[kind]), analysis.DEFAULT_TARGET_METRIC[kind])
-        mode = analysis.CURVES[kind][metric][2]
+        mode = analysis.CURVES[kind][metric][1]
         curves = {run.record["run"]: curve(run, metric) for run in members}
         finished = [r for r in members if r.ok]
         if metric in targets:

@@ -91,12 +91,11 @@ def assert_same_run(ours, reference):
     for key in theirs:
         if key != "step_seconds":
             np.testing.assert_array_equal(mine[key], theirs[key], err_msg=key)
-    for sub in ("train", "validation", "."):
-        got, expected = raw_events(ours.directory / sub), raw_events(reference.directory / sub)
-        assert got.keys() == expected.keys()
-        for tag, entries in expected.items():
-            steps = [s for s, _ in got[tag]]
-            assert steps == [s for s, _ in entries], (sub, tag)  # each step once, in order
-            if tag != "summary/wall_seconds":
-                for (_, mine_value), (_, their_value) in zip(got[tag], entries):  # NaN equals NaN
-                    np.testing.assert_array_equal(mine_value, their_value, err_msg=f"{sub} {tag}")
+    got, expected = raw_events(ours.directory), raw_events(reference.directory)
+    assert got.keys() == expected.keys()
+    for tag, entries in expected.items():
+        steps = [s for s, _ in got[tag]]
+        assert steps == [s for s, _ in entries], tag  # each step once, in order
+        if tag != "summary/wall_seconds":
+            for (_, mine_value), (_, their_value) in zip(got[tag], entries):  # NaN equals NaN
+                np.testing.assert_array_equal(mine_value, their_value, err_msg=tag)

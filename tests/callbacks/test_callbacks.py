@@ -143,6 +143,19 @@ def test_histograms_of_weights_and_slots(tmp_path, data):
     assert last[-1, 1] == pytest.approx(float(np.max(kernel.numpy())), rel=1e-6)
 
 
+def test_histograms_go_where_they_are_told(tmp_path, data):
+    """`subdirectory=""`: in the log directory itself, as the suite's runs keep all of a run in
+    one TensorBoard run; by default `train/`, as Keras's TensorBoard callback writes them."""
+    model = build(data)
+    model.compile(co.SGD(0.1), models.loss_for(model))
+    model.fit(data.x_train, data.y_train, batch_size=60, epochs=1, verbose=0,
+              callbacks=[cb.HistogramLogger(tmp_path / "root", subdirectory=""),
+                         cb.HistogramLogger(tmp_path / "keras")])
+    assert set(tensors(tmp_path / "root")) == set(tensors(tmp_path / "keras" / "train")) == \
+        {f"weights/{w.path}" for w in model.weights}
+    assert not [p for p in (tmp_path / "root").iterdir() if p.is_dir()]
+
+
 def test_hparams_session_is_read_by_the_hparams_plugin(tmp_path, data):
     from tensorboard.plugins.hparams import metadata
 

@@ -132,5 +132,11 @@ def test_a_seed_study_says_where_its_bands_are_and_when_tensorboard_starts_empty
     printed = capsys.readouterr().out
     assert "  mean ± std over seeds:  http://localhost:6006/#custom_scalars&regexInput=_mean\n" in printed
     runs = dashboard.count_runs(tmp_path / "seeded" / "naive2d")
-    assert runs == 1 + 20 * 2 + 10  # the batch, 20 runs' roots and train/, 10 means' train/
+    assert runs == 1 + 20 + 10 <= dashboard.SELECTED_AT_FIRST  # the batch, 20 runs, 10 means
+    assert "TensorBoard runs: past" not in printed
+    assert cli.main(["run", "naive2d", "--logdir", "more", "--quiet", "--set", "steps=3",
+                     "--set", "seeds=[0,1,2,3]"]) == 0
+    printed = capsys.readouterr().out
+    runs = dashboard.count_runs(tmp_path / "more" / "naive2d")
+    assert runs == 1 + 40 + 10  # 10 trials x 4 seeds
     assert f"({runs} TensorBoard runs: past 40, its Scalars" in printed

@@ -28,12 +28,8 @@ def finished(tmp_path_factory):
     return runner.run_batch(batch(), logdir, progress=False, checkpoint_seconds=0)
 
 
-def train_events(run_dir):
-    return next((run_dir / "train").glob(f"{checkpoint.EVENTS}*"))
-
-
 def root_events(run_dir):
-    """The root's event file of summaries and session end (not its HParams session's own file)."""
+    """The root's event file of curves, summaries and session end (not its HParams session's own)."""
     return next(p for p in sorted(run_dir.glob(f"{checkpoint.EVENTS}*")) if not p.name.endswith(".session"))
 
 
@@ -48,6 +44,14 @@ def truncate_to_half(path):
     path.write_bytes(data[:len(data) // 2])
 
 
+def as_an_older_version_left_it(run_dir):
+    """Unfinished, with a checkpoint as an older version wrote it: its curves in `train/`."""
+    (run_dir / "result.json").unlink()
+    arrays, meta = checkpoint.load(run_dir)
+    meta["events"] = {f"train/{name}": size for name, size in meta["events"].items()}
+    checkpoint.save(run_dir, arrays, meta)
+
+
 DAMAGE = {
     "garbage_curves": (lambda d: (d / "curves.npz").write_bytes(b"not a zip file" * 1000),
                        "fit: curves.npz is unreadable (ValueError); going on from its checkpoint"),
@@ -58,13 +62,16 @@ DAMAGE = {
                          "fit: result.json is not a JSON object; going on from its checkpoint"),
     "result_not_json": (lambda d: (d / "result.json").write_bytes(b"\xff{"),
                         "fit: result.json is unreadable (UnicodeDecodeError); going on from its checkpoint"),
-    "truncated_train_events": (lambda d: truncate_to_half(train_events(d)),
+    "truncated_root_events": (lambda d: truncate_to_half(root_events(d)),
                                "(its checkpoint recorded more); running it again from the start"),
     "deleted_root_events": (lambda d: root_events(d).unlink(),
                             "is missing (its checkpoint recorded more); running it again from the start"),
     # an unfinished run (no result.json) whose event file lost what its checkpoint recorded
-    "unfinished_truncated": (lambda d: ((d / "result.json").unlink(), truncate_to_half(train_events(d))),
+    "unfinished_truncated": (lambda d: ((d / "result.json").unlink(), truncate_to_half(root_events(d))),
                              "(its checkpoint recorded more); running it again from the start"),
+    "older_versions_checkpoint": (as_an_older_version_left_it,
+                                  "fit: its checkpoint is an older version's, with its curves in train/ and "
+                                  "validation/; running it again from the start"),
 }
 
 
@@ -123,10 +130,10 @@ def test_verify_names_each_damaged_run_and_exits_1(finished, tmp_path, capsys):
     assert out.rstrip().endswith("2 run(s) checked, 0 damaged")
 
     edit_result(tmp_path / "c" / "path", lambda r: r["metrics"].update(loss=0.0))
-    truncate_to_half(train_events(tmp_path / "c" / "fit"))
+    truncate_to_half(root_events(tmp_path / "c" / "fit"))
     assert cli.main(["verify", str(tmp_path)]) == 1
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith(f"DAMAGED  {tmp_path / 'c' / 'fit'}  finished (ok): train/{checkpoint.EVENTS}")
+    assert lines[0].startswith(f"DAMAGED  {tmp_path / 'c' / 'fit'}  finished (ok): {checkpoint.EVENTS}")
     assert "bytes, " in lines[0] and lines[0].endswith(" when it was written")
     assert lines[1] == (f"DAMAGED  {tmp_path / 'c' / 'path'}  finished (ok): result.json was changed after "
                         "it was written (its checksum does not match)")

@@ -211,13 +211,13 @@ def test_a_diverged_member_stops_alone_and_its_events_end_there(together):
     assert diverged.status == "diverged"
     step = diverged.divergence["step"]
     assert 1 <= step < 9  # in its first epoch (9 steps)
-    logged = scalars(diverged.directory / "train")
+    logged = scalars(diverged.directory)
     assert max(logged["batch_loss"][0]) < step
     assert logged["epoch_loss"][0] == [0]  # the epoch it diverged in, and no other
     assert len(diverged.curves["step_loss"]) == step
     for result in together.results[:3]:  # the others ran all four epochs
         assert result.status == "ok"
-        assert scalars(result.directory / "train")["epoch_loss"][0] == [0, 1, 2, 3]
+        assert scalars(result.directory)["epoch_loss"][0] == [0, 1, 2, 3]
         assert result.metrics["steps"] == 4 * 9
 
 
@@ -238,7 +238,7 @@ def test_a_member_that_raises_fails_alone(tmp_path, monkeypatch):
     assert result.results[1].error == "RuntimeError: this optimizer cannot update"
     for ok in (result.results[0], result.results[2]):
         # each epoch once: the group's attempt was cut back
-        assert scalars(ok.directory / "train")["epoch_loss"][0] == [0, 1, 2, 3]
+        assert scalars(ok.directory)["epoch_loss"][0] == [0, 1, 2, 3]
     assert np.isfinite(result.results[0].metrics["train_loss"])
 
 

@@ -143,7 +143,7 @@ def test_every_name_the_suite_writes_is_reserved(tmp_path):
     for name in runs:
         written |= {p.name for p in (result.directory / name).iterdir()}
     assert {"batch.json", "summary.json", "path_mean", "checkpoint.npz", "curves.npz",
-            "config.json", "result.json", "train"} <= written
+            "config.json", "result.json"} <= written
     for name in written:
         with pytest.raises(ConfigError):
             check_path_name("name", name)

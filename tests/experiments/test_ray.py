@@ -61,7 +61,7 @@ def test_ray_results_equal_the_sequential_ones(both):
 def test_every_run_logged_by_a_worker_is_readable(both):
     on_ray, here = both
     for a, b in zip(on_ray.results, here.results):
-        a_train, b_train = scalars(a.directory / "train"), scalars(b.directory / "train")
+        a_train, b_train = scalars(a.directory), scalars(b.directory)
         assert set(a_train) == set(b_train) and a_train
         for tag in a_train:
             assert a_train[tag][0] == b_train[tag][0]

@@ -31,14 +31,14 @@ def test_time_to_target_equals_the_events(logdir, capsys):
     for problem in ("material", "rotated"):
         finals, firsts = {}, {}
         for run in ("sgd_lr0.1_s0", "momentum_lr0.1_mom0.9_s0"):
-            steps, losses = scalars(logdir / problem / run / "train")["batch_loss"]
+            steps, losses = scalars(logdir / problem / run)["batch_loss"]
             finals[run] = (steps, np.array(losses))
         target = max(losses[-1] for _, losses in finals.values())  # the worst final of the finished runs
         for run, (steps, losses) in finals.items():
             firsts[run] = steps[int(np.argmax(losses <= target))]
             assert f"| {run} | {run.split('_')[0]} | {firsts[run]} |  |" in text
         assert f"### {problem} (problem {problem}): loss ≤ {target:.4g}" in text
-        assert ("Curve: `train/batch_loss: f after each step`. Target: the highest last value of this curve "
+        assert ("Curve: `batch_loss: f after each step`. Target: the highest last value of this curve "
                 "among the 2 finished runs, so each of them reaches it.") in text
         diverged = json.loads((logdir / problem / "sgd_lr1.2_s0" / "result.json").read_text())
         assert diverged["status"] == "diverged"  # never dropped: in the times as "never", and listed with why
@@ -115,7 +115,7 @@ def test_the_batch_file_may_name_the_targets(tmp_path):
     content, _ = verdict.write(result.directory)
     timed = content["timed"]["aimed (problem material)"]
     assert (timed["target"], timed["how"]) == (0.05, "the batch file's")
-    steps, losses = scalars(result.directory / "sgd_lr0.1_s0" / "train")["batch_loss"]
+    steps, losses = scalars(result.directory / "sgd_lr0.1_s0")["batch_loss"]
     expected = next((s for s, v in zip(steps, losses) if v <= 0.05), None)
     assert next(r["step"] for r in timed["rows"] if r["run"] == "sgd_lr0.1_s0") == expected
 
@@ -152,10 +152,10 @@ def test_a_dataset_runs_time_to_target_is_in_steps_and_in_tensorboards_epochs(tm
     timed = content["timed"][workload]
     text = (result.directory / verdict.REPORT).read_text()
     per_epoch = json.loads((result.directory / "sgd_lr0.05_s0" / "config.json").read_text())["steps_per_epoch"]
-    curves = {r.run.name: scalars(r.directory / "train")["epoch_loss"] for r in result.results}
+    curves = {r.run.name: scalars(r.directory)["epoch_loss"] for r in result.results}
     target = max(values[-1] for _, values in curves.values())
     assert timed["target"] == pytest.approx(target, rel=1e-6)
-    assert "Curve: `train/epoch_loss: each epoch's mean loss over its training batches`." in text
+    assert "Curve: `epoch_loss: each epoch's mean loss over its training batches`." in text
     for row in timed["rows"]:
         epochs, values = curves[row["run"]]
         epoch = epochs[int(np.argmax(np.array(values) <= timed["target"]))]

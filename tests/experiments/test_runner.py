@@ -40,7 +40,7 @@ def test_batch_layout(digits_batch):
         *names, "batch.json", "summary.json", "loss_curves.png", ".lock",
         *[p.name for p in out.glob("events.out.tfevents.*")]}
     for name in names:
-        assert {p.name for p in (out / name).iterdir() if p.is_dir()} == {"train", "validation"}
+        assert not [p.name for p in (out / name).iterdir() if p.is_dir()]  # one TensorBoard run a run
     assert (out / "loss_curves.png").read_bytes()[:4] == b"\x89PNG"
     assert set(tensors(out)) == {"loss_curves", "_hparams_/experiment"}  # the batch's own run
     summary = json.loads((out / "summary.json").read_text())
@@ -79,8 +79,9 @@ def test_a_runs_fingerprint_does_not_depend_on_what_the_process_made_before(digi
 
 def test_event_values_agree_with_the_final_metrics(digits_batch):
     result = digits_batch.results[1]
-    root, train, validation = (scalars(result.directory / sub) for sub in (".", "train", "validation"))
-    # the root holds the HParams dashboard's metrics alone, as one tag group, at step 0
+    logged = scalars(result.directory)  # one TensorBoard run: its curves and its summary
+    root = {tag: points for tag, points in logged.items() if tag.startswith("summary/")}
+    # the HParams dashboard's metrics, as one tag group, at step 0
     columns = [m for m, _ in HPARAM_METRICS["dataset"]] + ["diverged", "wall_seconds"]
     assert set(root) == {summary_tag(m) for m in columns}
     assert all(steps == [0] for steps, _ in root.values())
@@ -89,15 +90,15 @@ def test_event_values_agree_with_the_final_metrics(digits_batch):
     for key in ("train_loss", "train_accuracy", "validation_loss", "validation_accuracy", "test_accuracy", "spikes"):
         assert root[f"summary/{key}"][1][0] == pytest.approx(result.metrics[key], rel=1e-6)
     assert set(result.best) == {"train_loss", "train_accuracy", "validation_loss", "validation_accuracy"}
-    assert result.best["validation_loss"] == pytest.approx(min(validation["epoch_loss"][1]), rel=1e-6)
+    assert result.best["validation_loss"] == pytest.approx(min(logged["epoch_val_loss"][1]), rel=1e-6)
     for key in ("train_loss", "validation_loss", "validation_accuracy"):
         assert root[f"summary/best_{key}"][1][0] == pytest.approx(result.best[key], rel=1e-6)
-    assert train["epoch_loss"][0] == [0, 1, 2]
-    assert set(validation) == {"epoch_loss", "epoch_accuracy"}
+    assert logged["epoch_loss"][0] == logged["epoch_val_loss"][0] == [0, 1, 2]
     assert result.metrics["steps"] == 27 and len(result.curves["step_loss"]) == 27
-    assert result.metrics["train_loss"] < train["epoch_loss"][1][0]
-    assert {t.split("/")[0] for t in train} == {"epoch_loss", "epoch_accuracy", "epoch_gradient_norm",
-                                                 "epoch_learning_rate", "update_ratio"}
+    assert result.metrics["train_loss"] < logged["epoch_loss"][1][0]
+    assert {t.split("/")[0] for t in logged} == {"epoch_loss", "epoch_accuracy", "epoch_gradient_norm",
+                                                  "epoch_learning_rate", "update_ratio", "epoch_val_loss",
+                                                  "epoch_val_accuracy", "summary"}
 
 
 def test_same_seed_same_numbers_other_seed_other_numbers(tmp_path):
@@ -119,7 +120,7 @@ def test_steps_stop_mid_epoch_and_schedules_get_steps_per_epoch(tmp_path):
            "schedule": {"name": "step", "factor": 0.5, "epochs_per_drop": 1}, "log": {"every_steps": 1}}
     result, = runner.run_batch(batch_of([run]), tmp_path, progress=False).results
     assert result.metrics["steps"] == 20 and result.metrics["epochs"] == 3
-    steps, rates = scalars(result.directory / "train")["batch_learning_rate"]
+    steps, rates = scalars(result.directory)["batch_learning_rate"]
     assert steps == list(range(20))
     np.testing.assert_allclose(rates, [0.1 * 0.5 ** (s // 9) for s in steps], rtol=1e-6)
     saved = json.loads((result.directory / "config.json").read_text())
@@ -136,7 +137,7 @@ def test_a_schedule_in_keras_units_keeps_its_decay_steps(tmp_path):
            "schedule": {"name": "exponential", "decay_steps": 4, "decay_rate": 0.5, "staircase": True},
            "log": {"every_steps": 1}}
     result, = runner.run_batch(batch_of([run]), tmp_path, progress=False).results
-    steps, rates = scalars(result.directory / "train")["batch_learning_rate"]
+    steps, rates = scalars(result.directory)["batch_learning_rate"]
     keras_schedule = keras.optimizers.schedules.ExponentialDecay(0.1, 4, 0.5, staircase=True)
     np.testing.assert_array_equal(np.float32(rates), [np.float32(keras_schedule(s)) for s in steps])
     schedule = json.loads((result.directory / "config.json").read_text())["optimizer"]["config"][
@@ -157,9 +158,10 @@ def test_objective_runs_are_the_optimizers_paths(tmp_path):
     out = runner.run_batch(batch_of(runs), tmp_path, progress=False)
     material, saddle = out.results
     expected = minimise(co.Adam(0.3), OBJECTIVES["material"].f, (-7.0, 2.0), 30)
-    train = scalars(material.directory / "train")
+    train = scalars(material.directory)
     # one naming scheme across kinds: a 2-D step's values are batch_* as a dataset run's are
-    assert set(train) == {"batch_loss", "x", "y", "batch_gradient_norm", "batch_learning_rate"}
+    assert {t for t in train if not t.startswith("summary/")} == {"batch_loss", "x", "y", "batch_gradient_norm",
+                                                                   "batch_learning_rate"}
     assert train["x"][0] == list(range(31))
     np.testing.assert_allclose(train["x"][1], expected[:, 0], rtol=1e-6)
     np.testing.assert_allclose(train["y"][1], expected[:, 1], rtol=1e-6)
@@ -167,7 +169,7 @@ def test_objective_runs_are_the_optimizers_paths(tmp_path):
     np.testing.assert_allclose(train["batch_gradient_norm"][1], np.hypot(x / 10, 2 * y), rtol=1e-6)
     np.testing.assert_allclose(train["batch_loss"][1], x**2 / 20 + y**2, rtol=1e-6)
     assert material.metrics["loss"] == pytest.approx(0.1022, rel=1e-3)  # the material's Adam
-    rates = scalars(saddle.directory / "train")["batch_learning_rate"][1]
+    rates = scalars(saddle.directory)["batch_learning_rate"][1]
     np.testing.assert_allclose(rates, [0.1 / (1 + 0.5 * t) for t in range(10)], rtol=1e-6)
     assert "distance" not in saddle.metrics  # a saddle has no minimum
     assert {p.name for p in out.figures} == {"paths_material.png", "paths_saddle.png"}
@@ -184,7 +186,7 @@ def test_series_runs_are_the_materials_averages(tmp_path):
         plain.append(v)
         corrected.append(v / (1 - 0.9**t))
     for result, expected in zip(out.results, (plain, corrected)):
-        steps, values = scalars(result.directory / "train")["average"]
+        steps, values = scalars(result.directory)["average"]
         assert steps == list(range(1, 51))
         np.testing.assert_allclose(values, expected, rtol=1e-6)
     assert out.results[0].metrics["first_10_mean_error"] < -5 < out.results[1].metrics["first_10_mean_error"]
@@ -195,7 +197,7 @@ def test_moons_runs_draw_decision_boundaries(tmp_path):
     run = {"problem": "moons", "model": "moons_net", "epochs": 20, "optimizer": {"name": "adam", "learning_rate": 0.01}}
     out = runner.run_batch(batch_of([run]), tmp_path, progress=False)
     assert {p.name for p in out.figures} == {"loss_curves.png", "decision_boundaries.png"}
-    images = tensors(out.results[0].directory / "train")["decision_boundary"]
+    images = tensors(out.results[0].directory)["decision_boundary"]
     assert [step for step, _ in images] == list(range(0, 20, 2)) + [19]
 
 
@@ -237,14 +239,14 @@ def test_a_long_run_has_its_validation_values_at_every_epoch_it_logs(tmp_path):
         {**run, "name": "default"}, {**run, "name": "every", "log": {**run["log"], "every_epochs": 1}}]})
     default, every = runner.run_batch(batch, tmp_path, progress=False).results
     logged = list(range(0, 201, 2))  # 0, 2, ..., 200: the last epoch is one of them
-    train, validation = raw_events(default.directory / "train"), raw_events(default.directory / "validation")
-    assert [s for s, _ in train["epoch_loss"]] == logged
-    reference = raw_events(every.directory / "validation")
-    for tag in ("epoch_loss", "epoch_accuracy"):
-        assert [s for s, _ in validation[tag]] == logged, tag
+    events = raw_events(default.directory)
+    assert [s for s, _ in events["epoch_loss"]] == logged
+    reference = raw_events(every.directory)
+    for tag in ("epoch_val_loss", "epoch_val_accuracy"):
+        assert [s for s, _ in events[tag]] == logged, tag
         expected = dict(reference[tag])
-        assert [v for _, v in validation[tag]] == [expected[s] for s in logged], tag
-    assert validation["epoch_loss"][-1][1] == pytest.approx(default.metrics["validation_loss"], rel=1e-6)
+        assert [v for _, v in events[tag]] == [expected[s] for s in logged], tag
+    assert events["epoch_val_loss"][-1][1] == pytest.approx(default.metrics["validation_loss"], rel=1e-6)
 
 
 def test_progress_into_a_file_is_one_line_per_run_not_redraws(tmp_path, capsys):

@@ -33,14 +33,13 @@ def test_every_seed_is_its_own_run_and_each_group_gets_a_mean(seeded):
     assert len(set(losses)) == 6  # the seeds really differ
 
 
-@pytest.mark.parametrize("sub, tag", [("train", "epoch_loss"), ("validation", "epoch_accuracy"),
-                                      ("train", "epoch_gradient_norm")])
-def test_the_mean_run_holds_mean_std_min_max_per_step(seeded, sub, tag):
-    seeds = [scalars(seeded.directory / f"sgd_lr0.1_s{s}" / sub)[tag] for s in range(3)]
+@pytest.mark.parametrize("tag", ["epoch_loss", "epoch_val_accuracy", "epoch_gradient_norm"])
+def test_the_mean_run_holds_mean_std_min_max_per_step(seeded, tag):
+    seeds = [scalars(seeded.directory / f"sgd_lr0.1_s{s}")[tag] for s in range(3)]
     steps = seeds[0][0]
     assert all(s[0] == steps for s in seeds) and len(steps) == 3
     values = np.array([s[1] for s in seeds])
-    mean = scalars(seeded.directory / "sgd_lr0.1_mean" / sub)
+    mean = scalars(seeded.directory / "sgd_lr0.1_mean")
     expected = {tag: values.mean(0), f"seed_spread/{tag}/mean": values.mean(0),
                 f"seed_spread/{tag}/min": values.min(0), f"seed_spread/{tag}/max": values.max(0),
                 f"seed_spread/{tag}/std_low": values.mean(0) - values.std(0, ddof=1),
@@ -52,26 +51,48 @@ def test_the_mean_run_holds_mean_std_min_max_per_step(seeded, sub, tag):
     # each point at its seeds' mean wall time (not all within a millisecond of the batch's end),
     # so TensorBoard's relative-time axis draws the mean as the seeds are drawn
     walls = np.array([[point[1] for _, point in sorted(aggregate.read_scalars(
-        seeded.directory / f"sgd_lr0.1_s{s}" / sub, wall_times=True)[tag].items())] for s in range(3)])
+        seeded.directory / f"sgd_lr0.1_s{s}", wall_times=True)[tag].items())] for s in range(3)])
     for name in expected:
         mean_walls = [point[1] for _, point in sorted(aggregate.read_scalars(
-            seeded.directory / "sgd_lr0.1_mean" / sub, wall_times=True)[name].items())]
+            seeded.directory / "sgd_lr0.1_mean", wall_times=True)[name].items())]
         np.testing.assert_allclose(mean_walls, walls.mean(0), rtol=0, atol=1e-6)
     assert np.ptp(walls.mean(0)) > 0
 
 
 def test_the_mean_run_has_every_curve_and_bands_only_where_the_seeds_differ(seeded):
-    seeds = [scalars(seeded.directory / f"adam_lr0.01_s{s}" / "train") for s in range(3)]
-    mean = scalars(seeded.directory / "adam_lr0.01_mean" / "train")
+    # the seeds' curves; not their one-point summaries (wall time, diverged, steps): as means
+    # they mean nothing
+    seeds = [{tag: points for tag, points in scalars(seeded.directory / f"adam_lr0.01_s{s}").items()
+              if not tag.startswith("summary/")} for s in range(3)]
+    mean = scalars(seeded.directory / "adam_lr0.01_mean")
     same = {tag for tag in seeds[0] if all(np.array_equal(s[tag][1], seeds[0][tag][1]) for s in seeds)}
     assert same == {"epoch_learning_rate"}  # one schedule for every seed: a band of zero width says nothing
     banded = {aggregate.band_tag(tag, band) for tag in set(seeds[0]) - same for band in aggregate.BANDS}
     assert set(mean) == banded | same
     np.testing.assert_allclose(mean["epoch_learning_rate"][1], seeds[0]["epoch_learning_rate"][1])
-    # no root: the seeds' one-point summaries (wall time, diverged, steps) mean nothing as means
-    assert not list((seeded.directory / "adam_lr0.01_mean").glob("events.out.tfevents.*"))
+    assert not [p for p in (seeded.directory / "adam_lr0.01_mean").iterdir() if p.is_dir()]  # one run
     info = json.loads((seeded.directory / "adam_lr0.01_mean" / "aggregate.json").read_text())
     assert info["runs"] == ["adam_lr0.01_s0", "adam_lr0.01_s1", "adam_lr0.01_s2"]
+
+
+def test_a_run_an_older_version_wrote_is_read_under_todays_tags(seeded, tmp_path):
+    """An older version wrote a run's curves as two TensorBoard runs, `train/` and `validation/`,
+    each with `epoch_loss`: the report and the means read them as `epoch_loss` and
+    `epoch_val_loss`, as the suite writes them today."""
+    import tensorflow as tf
+
+    curves = {tag: points for tag, points in aggregate.run_scalars(seeded.results[0].directory).items()
+              if not tag.startswith("summary/")}
+    assert {"epoch_loss", "epoch_val_loss", "epoch_accuracy", "epoch_val_accuracy"} <= set(curves)
+    for sub, validation in (("train", False), ("validation", True)):
+        writer = tf.summary.create_file_writer(str(tmp_path / "old" / sub))
+        with writer.as_default():
+            for tag, points in curves.items():
+                if tag.startswith("epoch_val_") == validation:
+                    for step, value in points.items():
+                        tf.summary.scalar(tag.replace("epoch_val_", "epoch_"), value, step=step)
+        writer.close()
+    assert aggregate.run_scalars(tmp_path / "old") == curves
 
 
 def test_the_seeds_of_a_trial_are_one_hparams_group_ending_in_success(seeded):
@@ -83,8 +104,8 @@ def test_the_seeds_of_a_trial_are_one_hparams_group_ending_in_success(seeded):
 
 def test_best_metrics_are_the_best_logged_epoch(seeded):
     result = seeded.results[0]
-    validation = scalars(result.directory / "validation")["epoch_loss"][1]
-    train = scalars(result.directory / "train")["epoch_accuracy"][1]
+    validation = scalars(result.directory)["epoch_val_loss"][1]
+    train = scalars(result.directory)["epoch_accuracy"][1]
     assert result.best["validation_loss"] == pytest.approx(validation.min())
     assert result.best["train_accuracy"] == pytest.approx(train.max())
     assert scalars(result.directory)["summary/best_validation_loss"][1][0] == pytest.approx(validation.min())

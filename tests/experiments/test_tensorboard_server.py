@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from experiments import config, dashboard, runner
+from experiments import aggregate, config, dashboard, runner
 from tb_server import serve
 
 pytestmark = pytest.mark.slow
@@ -23,34 +23,35 @@ def served(tmp_path_factory):
                  {"optimizer": {"name": "rmsprop", "rho": 0.9}}],
     })
     result = runner.run_batch(batch, logdir, progress=False)
-    with serve(result.directory, runs=12) as get:
+    with serve(result.directory, runs=5) as get:
         yield result, get
 
 
 def test_runs_are_listed(served):
     result, get = served
     names = [r.run.name for r in result.results]
-    # the batch's own run ("."), each run's root, train and validation, and the mean over sgd's
-    # seeds: its curves alone (no one-point summaries to average, so no root)
-    assert set(get("/data/runs")) == {".", *names, *(f"{n}/{s}" for n in names + ["sgd_lr0.1_mean"]
-                                                     for s in ("train", "validation"))}
-    tags = get("/data/plugin/scalars/tags")["sgd_lr0.1_mean/train"]
-    assert {"epoch_loss", "seed_spread/epoch_loss/std_low", "seed_spread/epoch_loss/std_high",
-            "seed_spread/epoch_loss/min", "seed_spread/epoch_loss/max"} <= set(tags)
+    # the batch's own run ("."), one run a run, and the mean over sgd's seeds: its curves alone
+    # (the one-point summaries are not averaged)
+    assert set(get("/data/runs")) == {".", *names, "sgd_lr0.1_mean"}
+    tags = get("/data/plugin/scalars/tags")["sgd_lr0.1_mean"]
+    assert {"epoch_loss", "epoch_val_loss", "seed_spread/epoch_loss/std_low", "seed_spread/epoch_loss/std_high",
+            "seed_spread/epoch_loss/min", "seed_spread/epoch_loss/max", "seed_spread/epoch_val_loss/mean"} <= set(tags)
+    assert not [tag for tag in tags if tag.startswith("summary/")]
 
 
 def test_the_suite_counts_the_runs_tensorboard_lists(served):
     """What `run` says about TensorBoard's selection rests on this count."""
     result, get = served
-    assert dashboard.count_runs(result.directory) == len(get("/data/runs")) == 12
+    assert dashboard.count_runs(result.directory) == len(get("/data/runs")) == 5
 
 
 def test_scalars_through_the_http_api_equal_the_run(served):
     result, get = served
     for r in result.results:
-        tags = get("/data/plugin/scalars/tags")[f"{r.run.name}/train"]
-        assert {"epoch_loss", "epoch_accuracy", "epoch_learning_rate", "epoch_gradient_norm"} <= set(tags)
-        points = get(f"/data/plugin/scalars/scalars?run={r.run.name}/train&tag=epoch_learning_rate")
+        tags = get("/data/plugin/scalars/tags")[r.run.name]
+        assert {"epoch_loss", "epoch_accuracy", "epoch_learning_rate", "epoch_gradient_norm", "epoch_val_loss",
+                "epoch_val_accuracy"} <= set(tags)
+        points = get(f"/data/plugin/scalars/scalars?run={r.run.name}&tag=epoch_learning_rate")
         assert [step for _, step, _ in points] == [0, 1, 2]
         expected = r.run.optimizer.get("learning_rate", 0.01)
         assert all(value == pytest.approx(expected) for _, _, value in points)
@@ -98,7 +99,7 @@ def test_hparams_dashboard_lists_hyperparameters_and_metrics(served):
 def test_histograms_and_images_are_served(served):
     result, get = served
     name = result.results[2].run.name  # rmsprop
-    histogram_tags = get("/data/plugin/histograms/tags")[f"{name}/train"]
+    histogram_tags = get("/data/plugin/histograms/tags")[name]
     assert any(t.startswith("slots/") and t.endswith("_velocity") for t in histogram_tags)
     assert any(t.startswith("weights/") for t in histogram_tags)
     assert set(get("/data/plugin/images/tags")["."]) == {"loss_curves"}  # the batch's own run
@@ -115,18 +116,44 @@ def test_custom_scalars_draw_each_mean_with_its_std_band(served):
     # shown loss first, accuracy next, the rest by name (update ratios last): the dashboard draws a
     # category's charts from its last to its first (seen in Chromium, TensorBoard 2.21)
     shown = [c["title"] for c in category["chart"]][::-1]
-    assert shown[:2] == ["epoch_loss", "epoch_accuracy"] and shown == dashboard.chart_order(shown)
+    assert shown[:4] == ["epoch_loss", "epoch_val_loss", "epoch_accuracy", "epoch_val_accuracy"]
+    assert shown == dashboard.chart_order(shown)
     assert shown[-1].startswith("update_ratio/")
     assert "epoch_learning_rate" not in charts  # the same for every seed: no band to draw
-    seeds = [get(f"/data/plugin/scalars/scalars?run=sgd_lr0.1_s{s}/validation&tag=epoch_loss") for s in (0, 1)]
+    seeds = [get(f"/data/plugin/scalars/scalars?run=sgd_lr0.1_s{s}&tag=epoch_val_loss") for s in (0, 1)]
     values = np.array([[v for _, _, v in seed] for seed in seeds])
-    served_bands = get("/data/plugin/custom_scalars/scalars?run=sgd_lr0.1_mean/validation"
-                       "&tag=^seed_spread/epoch_loss/(mean|std_low|std_high)$")
+    served_bands = get("/data/plugin/custom_scalars/scalars?run=sgd_lr0.1_mean"
+                       "&tag=^seed_spread/epoch_val_loss/(mean|std_low|std_high)$")
     assert served_bands["regex_valid"]
     payload = {tag: [e["value"] if isinstance(e, dict) else e[2] for e in events]
                for tag, events in served_bands["tag_to_events"].items()}
     std = values.std(0, ddof=1)
-    np.testing.assert_allclose(payload["seed_spread/epoch_loss/mean"], values.mean(0), rtol=1e-6)
-    np.testing.assert_allclose(payload["seed_spread/epoch_loss/std_low"], values.mean(0) - std, rtol=1e-6)
-    np.testing.assert_allclose(payload["seed_spread/epoch_loss/std_high"], values.mean(0) + std, rtol=1e-6)
+    np.testing.assert_allclose(payload["seed_spread/epoch_val_loss/mean"], values.mean(0), rtol=1e-6)
+    np.testing.assert_allclose(payload["seed_spread/epoch_val_loss/std_low"], values.mean(0) - std, rtol=1e-6)
+    np.testing.assert_allclose(payload["seed_spread/epoch_val_loss/std_high"], values.mean(0) + std, rtol=1e-6)
     assert std.min() > 0
+
+
+def test_a_study_of_5_optimizers_x_5_seeds_opens_with_every_run_selected(tmp_path):
+    """TensorBoard's tabs select every run at first only up to `dashboard.SELECTED_AT_FIRST` (40)
+    runs: a 5 x 5 seed study is 31 (25 runs, 5 means, the batch's own), so it opens drawn, each
+    mean with its band in Custom Scalars."""
+    optimizers = ["sgd", "momentum", "adam", "rmsprop", "adagrad"]
+    batch = config.parse_batch({
+        "batch": {"name": "study"},
+        "defaults": {"problem": {"name": "digits"}, "model": "softmax_regression", "batch_size": 512, "epochs": 2,
+                     "seeds": [0, 1, 2, 3, 4], "log": {"histograms": False, "update_ratio": False}},
+        "runs": [{"optimizer": name} for name in optimizers]})
+    result = runner.run_batch(batch, tmp_path, progress=False)
+    means = [path.name for path in result.aggregates]
+    assert len(result.results) == 25 and len(means) == 5
+    with serve(result.directory, runs=31) as get:
+        runs = get("/data/runs")
+        tags = get("/data/plugin/scalars/tags")
+        charts = [chart["title"] for chart in get("/data/plugin/custom_scalars/layout")["category"][0]["chart"]]
+    assert len(runs) == dashboard.count_runs(result.directory) == 31 <= dashboard.SELECTED_AT_FIRST
+    assert set(runs) == {".", *means, *(r.run.name for r in result.results)}
+    assert {"epoch_loss", "epoch_val_loss", "epoch_accuracy", "epoch_val_accuracy"} <= set(charts)
+    for mean in means:
+        assert {aggregate.band_tag(tag, band) for tag in ("epoch_loss", "epoch_val_loss")
+                for band in ("mean", "std_low", "std_high")} <= set(tags[mean])

@@ -67,11 +67,11 @@ def main():
 
     import ray
 
-    from experiments import plan, runner
+    from experiments import planning, runner
 
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     first = batch(args.runs, args.steps, args.problem)
-    prepared = plan.prepare(first)
+    prepared = planning.prepare(first)
 
     start = time.perf_counter()
     ray.init(num_cpus=args.workers, include_dashboard=False, log_to_driver=False,

@@ -55,12 +55,12 @@ def suite_seconds(experiment, moons_epochs):
     """The built-in batch through `runner.run_batch`, its problem loaded beforehand."""
     import logging
 
-    from experiments import config, plan, runner
+    from experiments import config, planning, runner
 
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     overrides = [f"epochs={moons_epochs}"] if experiment == "moons" else []
     batch = config.load_batch(experiment, overrides=overrides)
-    prepared = plan.prepare(batch)
+    prepared = planning.prepare(batch)
     with tempfile.TemporaryDirectory() as logdir:
         start = time.perf_counter()
         runner.run_batch(batch, logdir, progress=False, prepared=prepared)

@@ -40,7 +40,7 @@ startup.quiet_tensorflow()  # TensorFlow without its CPU-only start-up chatter
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from experiments import config, engine, problems  # noqa: E402
+from experiments import config, executor, problems  # noqa: E402
 from experiments.results import Job  # noqa: E402
 
 
@@ -64,7 +64,7 @@ def timed_run(mode, data, epochs, logdir):
     directory = pathlib.Path(logdir) / mode
     directory.mkdir(parents=True)
     start = time.perf_counter()
-    result, = engine.execute_group([Job(run, "dataset", data, directory)])
+    result, = executor.execute_group([Job(run, "dataset", data, directory)])
     seconds = time.perf_counter() - start
     assert result.status == "ok", result.error
     return seconds

@@ -44,12 +44,12 @@ def main():
 
     import logging
 
-    from experiments import config, plan, runner, train
+    from experiments import config, planning, runner, train
 
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     keep = train._keep
     batch = config.load_batch(args.batch)
-    prepared = plan.prepare(batch)
+    prepared = planning.prepare(batch)
 
     def seconds(restart):
         train._keep = keep if restart else (lambda *a: None)

@@ -79,11 +79,11 @@ def _run(args):
     batches = [config.load_batch(b, overrides=args.set or ()) for b in args.batch]
     _check_logdir(args.logdir)
     startup.quiet_tensorflow()
-    from experiments import checkpoint, plan, ranking, report, runner
+    from experiments import checkpoint, planning, ranking, overview, runner
 
     # "N out of the last M calls triggered tf.function retracing": each run compiles its own functions
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    prepared = [plan.prepare(batch) for batch in batches]  # check all before anything trains
+    prepared = [planning.prepare(batch) for batch in batches]  # check all before anything trains
     status = 0
     for batch, ready in zip(batches, prepared):
         if not args.quiet:
@@ -113,7 +113,7 @@ def _run(args):
                  "cause), then run the same command again to go on.")
             return 1
         print(f"\n{batch.name}: {len(result.results)} runs in {result.directory}\n")
-        print(report.summary_table(result))
+        print(overview.summary_table(result))
         if batch.search or result.aggregates:
             print(ranking.format_ranking(result.ranking(), top=10))
             print(f"all trials:  python -m experiments best {result.directory}\n")
@@ -173,7 +173,7 @@ def _report_batch(result, batch):
 
 def _report(args):
     startup.quiet_tensorflow()
-    from experiments import verdict
+    from experiments import metrics, verdict
     from experiments.validation import ConfigError
 
     targets = {}
@@ -183,7 +183,7 @@ def _report(args):
             targets[metric] = float(value)
         except ValueError:
             raise ConfigError(f"`--target` must be METRIC=NUMBER. Received: --target={item!r}") from None
-    targets = verdict.analysis.check_targets(targets, "--target")
+    targets = metrics.check_targets(targets, "--target")
     if not os.path.isdir(args.logdir):
         raise ConfigError(f"no such directory: {args.logdir!r}")
     try:

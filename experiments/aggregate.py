@@ -36,7 +36,7 @@ import numpy as np
 from callbacks._writers import write_scalars_at
 from experiments import checkpoint
 from experiments.dashboard import band_tag
-from experiments.results import summary_tag
+from experiments.metrics import summary_tag
 
 SUMMARY = summary_tag("")  # the prefix of the one-point summaries, which are not averaged
 

@@ -20,36 +20,8 @@ import math
 
 import numpy as np
 
-#: The curves a target can be set on, by problem kind: metric -> (TensorBoard tag, mode).
-#: A dataset run's training curve is its running mean over each logged epoch (`epoch_loss`);
-#: a 2-D run's is f after each step (`batch_loss`).
-CURVES = {
-    "dataset": {"train_loss": ("epoch_loss", "min"), "train_accuracy": ("epoch_accuracy", "max"),
-                "validation_loss": ("epoch_val_loss", "min"), "validation_accuracy": ("epoch_val_accuracy", "max")},
-    "objective": {"loss": ("batch_loss", "min")},
-}
-#: The metric a report times by default, by problem kind.
-DEFAULT_TARGET_METRIC = {"dataset": "train_loss", "objective": "loss"}
 TAUS = np.linspace(1.0, 4.0, 61)
 MIN_SEEDS = 2  # a paired interval needs at least this many seeds both runs finished
-
-
-def check_targets(targets, field):
-    """`targets` ({metric: number}, as a batch file's `[batch] targets` or `--target` give them)
-    checked: a metric with a curve, a finite number. Raises ConfigError naming `field`."""
-    from experiments.validation import ConfigError
-
-    known = sorted({metric for per in CURVES.values() for metric in per})
-    if not isinstance(targets, dict):
-        raise ConfigError(f"`{field}` must be a table of metric = value, e.g. {{ train_loss = 0.05 }}. "
-                          f"Received: {field}={targets!r}")
-    for metric, value in targets.items():
-        if metric not in known:
-            raise ConfigError(f"`{field}` names a metric to time: one of {', '.join(known)}. "
-                              f"Received: {field}.{metric}")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ConfigError(f"`{field}.{metric}` must be a finite number. Received: {field}.{metric}={value!r}")
-    return {metric: float(value) for metric, value in targets.items()}
 
 
 @dataclasses.dataclass

@@ -1,8 +1,9 @@
 """What lets a batch stop anywhere and go on later with nothing lost or logged twice.
 
-* `fingerprint(config)`: a short hash of a run's (or a batch's) resolved
-  config. A run directory whose `result.json` carries the same hash is a
-  finished run and is skipped; a checkpoint carrying it is resumed.
+A run is known again by its fingerprint (`fingerprints`): a run directory
+whose `result.json` carries the same one is a finished run and is skipped;
+a checkpoint carrying it is resumed.
+
 * `save` / `load`: a run's state at an epoch end in `<run>/checkpoint.npz`,
   written to a temporary file and renamed, so a kill at any moment leaves
   either the old checkpoint or the new one. It holds every model and
@@ -32,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import io
 import json
 import os
@@ -41,15 +41,11 @@ import shutil
 
 import numpy as np
 
+from experiments.fingerprints import fingerprint
+
 FILE = "checkpoint.npz"
 LOCK = ".lock"
 EVENTS = "events.out.tfevents"
-
-
-def fingerprint(config):
-    """16 hex digits of SHA-256 over `config` as canonical JSON."""
-    text = json.dumps(config, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def event_files(directory):

@@ -35,11 +35,10 @@ import math
 import pathlib
 import tomllib
 
-from experiments import analysis, search
+from experiments import metrics, search
 from experiments.naming import name_runs
 from experiments.overrides import assign, merge, parse_assignment
-from experiments.validation import (ConfigError, check_int, check_number, check_path_name, check_seed,
-                                    lookup)
+from experiments.validation import ConfigError, check_int, check_number, check_path_name, check_seed, lookup
 
 BATCH_DIR = pathlib.Path(__file__).parent / "batches"
 
@@ -372,7 +371,7 @@ def parse_batch(data, source="python", default_name="batch", overrides=()):
     batch = Batch(name, [], header.get("reproduces", ""), header.get("runtime", ""),
                   header.get("expected", ""), source, search_plan, templates)
     batch.probes = [probe for t in templates for probe in t.corners()]
-    batch.targets = analysis.check_targets(header.get("targets", {}), "batch.targets")
+    batch.targets = metrics.check_targets(header.get("targets", {}), "batch.targets")
     planned = sum(len(t.seed_list()) * (search_plan.count(t.dimensions) if t.dimensions else 1) for t in templates)
     if planned > MAX_RUNS:  # before sampling: a billion trials would hold gigabytes for minutes
         received = (f"strategy={search_plan.strategy}, trials={search_plan.trials}, points={search_plan.points}"

@@ -48,6 +48,36 @@ def session_group(name, trial, batch_id):
     return f"{name}/{trial} ({batch_id})" if batch_id else f"{name}/{trial}"
 
 
+def hparams_of(run, data=None):
+    """The run flattened to `name -> bool | int | float | str` for the HParams dashboard."""
+    flat = {"seed": run.seed}
+    for key in ("problem", "model", "optimizer", "schedule", "average"):
+        table = getattr(run, key)
+        if table is None:
+            continue
+        flat[key] = table["name"]
+        for arg, value in table.items():
+            if arg != "name":
+                flat[f"{key}.{arg}"] = value if isinstance(value, (bool, int, float, str)) else str(value)
+    if run.optimizer is not None and run.schedule is None:
+        flat["schedule"] = "constant"
+    if data is not None:
+        flat["batch_size"] = len(data.x_train) if run.batch_size == "full" else run.batch_size
+    for key in ("epochs", "steps"):
+        if getattr(run, key) is not None:
+            flat[key] = getattr(run, key)
+    return flat
+
+
+def start_session(job):
+    """The run's HParams session, in its own event file (`dashboard`): its batch's seeds of a
+    trial share one group (`dashboard.session_group`)."""
+    batch = job.directory.parent.name
+    data = job.problem_data if job.kind == "dataset" else None
+    hparams = {"batch": batch_label(batch, job.batch_id), **hparams_of(job.run, data)}
+    write_session(job.directory, hparams, trial_id=session_group(batch, job.run.group or job.run.name, job.batch_id))
+
+
 def write_session(directory, hparams, trial_id):
     """Start the HParams session of the run in `directory` (its own event file, replacing one
     that is there)."""

@@ -11,7 +11,7 @@ import callbacks as cb
 from callbacks import _writers as cb_writers
 from callbacks.divergence import DivergenceWatch
 from experiments import checkpoint, models, protocol
-from experiments.plan import make_optimizer
+from experiments.optimizers import make_optimizer
 
 
 class Member:

@@ -57,13 +57,13 @@ def _in_worker(jobs, problem_data, threads):
     from experiments import startup
 
     startup.quiet_tensorflow()
-    from experiments import engine
+    from experiments import executor
 
     _threads(threads)
     for job in jobs:
         job.problem_data = problem_data
     try:
-        return engine.execute_group(jobs)
+        return executor.execute_group(jobs)
     finally:  # each task has its own copy of the data: the next could not restart this program
         from experiments import train
 
@@ -115,12 +115,12 @@ class Pool:
     def map(self, jobs, groups=None):
         """Yield `(index, Result)` for every job, group by group (`groups`: lists of indices into
         `jobs`; default one group per job), in the order the groups finish."""
-        from experiments import engine
+        from experiments import executor
 
         groups = [[i] for i in range(len(jobs))] if groups is None else groups
         if self.local:
             for group in groups:
-                yield from zip(group, engine.execute_group([jobs[i] for i in group]))
+                yield from zip(group, executor.execute_group([jobs[i] for i in group]))
             return
         import ray
 
@@ -147,5 +147,5 @@ class Pool:
                         raise fault from None
                     reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
                     checkpoint.write(job.directory / "error.txt", f"{type(error).__name__}: {error}\n")
-                    engine.close_failed(job)
-                    yield i, engine.failed(job, f"{type(error).__name__}: {reason}")
+                    executor.close_failed(job)
+                    yield i, executor.failed(job, f"{type(error).__name__}: {reason}")

@@ -1,10 +1,10 @@
 """What a run is and what it leaves: the job to execute, its outcome, its result.
 
 `Job` is one run to execute (here or on a Ray worker); a kind's run
-function returns an `Outcome`; `engine.execute` turns it into a `Result`,
+function returns an `Outcome`; `executor.execute` turns it into a `Result`,
 whose `record()` is what `result.json` and `summary.json` keep.
-`HPARAM_METRICS` names, per problem kind, the metrics a run reports and the
-HParams dashboard shows; `write_final` writes them at the run's root as `summary/*`.
+`write_final` writes the metrics a run reports (`metrics.HPARAM_METRICS`), which the
+HParams dashboard shows, at the run's root as `summary/*`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from callbacks import _writers as cb_writers
 from experiments.config import Run
+from experiments.metrics import HPARAM_METRICS, RUN_METRICS, summary_tag
 
 
 @dataclasses.dataclass
@@ -30,7 +31,7 @@ class Result:
     best: dict = dataclasses.field(default_factory=dict)  # best value over the run of each metric
     status: str = "ok"  # "ok", "diverged", "failed" or "interrupted" (stopped to resume later)
     divergence: dict | None = None  # a diverged run's {step, loss, reason}
-    fingerprint: str | None = None  # `checkpoint.fingerprint` of its resolved config
+    fingerprint: str | None = None  # `fingerprints.run_fingerprint` of its resolved config
     resumed: bool = False  # went on from a checkpoint
     skipped: bool = False  # finished by an earlier invocation of the same batch
 
@@ -94,39 +95,6 @@ class Job:
     start_epoch: int = 0  # the epoch its checkpoint goes on from (a group resumes together)
     checkpoint_seconds: float = 5.0  # at most one checkpoint per this many seconds (and the last)
     batch_id: str | None = None  # its batch directory's id (`store.batch_id`), in its HParams names
-
-
-#: The HParams dashboard's metric columns by problem kind: (metric, display name). A metric is
-#: a final value (`train_loss`) or a best one (`best/train_loss`), as `result.json` keeps them;
-#: each is written once, at the run's root, as the scalar `summary_tag(metric)`.
-HPARAM_METRICS = {
-    "dataset": [("train_loss", "train loss"), ("train_accuracy", "train accuracy"),
-                ("validation_loss", "validation loss"), ("validation_accuracy", "validation accuracy"),
-                ("test_accuracy", "test accuracy"), ("best/train_loss", "best train loss"),
-                ("best/validation_loss", "best validation loss"),
-                ("best/validation_accuracy", "best validation accuracy"),
-                ("spikes", "loss spikes (not divergences)")],
-    "objective": [("loss", "final f"), ("distance", "distance to the minimum"), ("best/loss", "best f")],
-    "series": [("rms_error", "RMS error to the trend"), ("first_10_mean_error", "mean error, t <= 10")],
-}
-#: Every kind's last columns; `diverged` only for the kinds that can diverge.
-RUN_METRICS = [("diverged", "diverged (1 = yes)"), ("wall_seconds", "wall time [s]")]
-DIVERGING = ("dataset", "objective")
-
-
-def summary_tag(metric):
-    """`summary/train_loss`, `summary/best_train_loss`: one tag group, out of the curves' way."""
-    return "summary/" + metric.replace("/", "_")
-
-
-#: The metrics a search can rank by, by problem kind: final values and `best/...`.
-METRICS = {kind: [metric for metric, _ in columns] for kind, columns in HPARAM_METRICS.items()}
-
-
-METRICS["dataset"] += ["test_loss", "best/train_accuracy"]
-
-
-METRICS["objective"] += ["x", "y"]
 
 
 def write_final(directory, kind, metrics, seconds, best=None, diverged=None):

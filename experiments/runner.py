@@ -9,7 +9,7 @@ How a batch flows, one module a step, each importing only those before it:
     config    the batch file read and checked: runs, seeds, search spaces
     plan      every run checked and its problem loaded (`prepare`), its
               optimizer built, its identity hashed; a search's next round
-    engine    one group of runs executed (`execute_group`; `plan.groups`
+    engine    one group of runs executed (`execute_group`; `planning.groups`
               says which runs train together): `train` drives dataset runs
               through `loop`'s compiled program (K models, K optimizers, one
               stream of batches) and logs them, `trainers` the 2-D paths
@@ -45,13 +45,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import pathlib
 import sys
 
-from experiments import checkpoint, dashboard, engine, figures, plan, ranking, signals, store, train
+from experiments import (checkpoint, dashboard, directories, figures, fingerprints, planning, ranking, search, signals,
+                         train)
 from experiments.config import Batch
-from experiments.plan import describe_round, next_round, prepare, spec_key
-from experiments.report import COLUMNS, write_hparams_config
+from experiments.planning import prepare, spec_key
+from experiments.overview import COLUMNS, write_hparams_config
 from experiments.results import Result
 
 
@@ -116,13 +118,13 @@ def run_batch(batch, logdir="logs", progress=True, keras_verbose=False, prepared
     for run, _, problem_data in prepared:
         loaded.setdefault(spec_key(run.problem), problem_data)
     with parallel.Pool(workers, address) as pool:  # Ray up before anything is written
-        directory, lock, resuming = store.open_batch_directory(logdir, batch, fresh)
+        directory, lock, resuming = directories.open_batch_directory(logdir, batch, fresh)
         try:
             if resuming:
-                store.clear_batch_outputs(directory)
-            batch_id = store.batch_id(directory, resuming)
+                directories.clear_batch_outputs(directory)
+            batch_id = directories.batch_id(directory, resuming)
             checkpoint.write(directory / "batch.json", json.dumps(
-                {**batch.header(), "fingerprint": plan.batch_fingerprint(batch),
+                {**batch.header(), "fingerprint": fingerprints.batch_fingerprint(batch),
                  "id": batch_id, "overrides": list(batch.overrides),
                  "runs": [r.to_dict() for r in batch.runs],
                  "search": dataclasses.asdict(batch.search) if batch.search else None}, indent=2, default=str))
@@ -171,14 +173,14 @@ def _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose, poo
             history.append(describe_round(batch, round_index))
             jobs, finished = [], {}
             for run, kind, problem_data in ready:
-                job, done = store.job_for(directory, batch, run, kind, problem_data, bars and pool.local, keras_verbose,
-                                          report)
+                job, done = directories.job_for(directory, batch, run, kind, problem_data, bars and pool.local,
+                                                keras_verbose, report)
                 job.checkpoint_seconds = checkpoint_seconds
                 job.batch_id = batch_id
                 if done is not None:
                     finished[len(jobs)] = done
                     if not dashboard.has_session(job.directory):  # presentation only: not sealed with it
-                        engine.start_session(job)
+                        dashboard.start_session(job)
                     bar.update()
                     counted += 1
                 jobs.append(job)
@@ -189,7 +191,7 @@ def _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose, poo
                        + (f" (round {round_index})" if rounds > 1 else ""))
             todo = [i for i in range(len(jobs)) if i not in finished]
             pending = [jobs[i] for i in todo]
-            groups = plan.groups(pending)
+            groups = planning.groups(pending)
             left = {i: group for group in groups for i in group}  # a group's results still to come
             saved = None
             for k, result in pool.map(pending, groups):
@@ -209,9 +211,9 @@ def _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose, poo
                 if any(i in left for i in group):
                     continue
                 if saved is not None:
-                    raise Interrupted(directory, store.count_finished(directory), total, saved)
+                    raise Interrupted(directory, directories.count_finished(directory), total, saved)
                 if signals.STOP.is_set():
-                    raise Interrupted(directory, store.count_finished(directory), total)
+                    raise Interrupted(directory, directories.count_finished(directory), total)
             results += [finished[i] for i in range(len(jobs))]
     if batch.search:
         checkpoint.write(directory / "search.json", json.dumps(
@@ -221,3 +223,24 @@ def _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose, poo
     dashboard.unify(directory.parent)  # this batch's sessions get every batch's columns
     checkpoint.write(directory / "summary.json", json.dumps([r.record() for r in results], indent=2, default=str))
     return BatchResult(batch, directory, results, written, aggregates, metric, mode)
+
+
+def next_round(batch, results, round_index, metric, mode):
+    """Coarse-to-fine: narrow each searched entry around its best trials, sample again."""
+    first_id = 1 + max(r.run.trial_id for r in results if r.run.trial_id is not None)
+    for template in batch.templates:
+        if not template.dimensions:
+            continue
+        records = [r.record() for r in results
+                   if r.run.index == template.index and r.run.round == round_index - 1]
+        rows = ranking.rank_groups(records, metric, mode)
+        kept = [row["trial"] for row in rows if math.isfinite(row["mean"])][:batch.search.keep]
+        if kept:  # if every trial failed, sample the same ranges again
+            template.dimensions = search.narrow(template.dimensions, kept)
+    return batch.round(round_index, first_id)
+
+
+def describe_round(batch, round_index):
+    return {"round": round_index, "spaces": {
+        f"runs[{t.index}]": {d.key: d.describe() for d in t.dimensions}
+        for t in batch.templates if t.dimensions}}

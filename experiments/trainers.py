@@ -16,7 +16,7 @@ from callbacks import _writers as cb_writers
 from callbacks import divergence_reason
 from custom_optimizers._base import bias_correction
 from experiments.objectives2d import minimise
-from experiments.plan import averager, make_optimizer
+from experiments.optimizers import averager, make_optimizer
 from experiments.results import Outcome, write_final
 
 

@@ -20,7 +20,7 @@ import pathlib
 
 import numpy as np
 
-from experiments import analysis, checkpoint, ranking
+from experiments import analysis, checkpoint, metrics, ranking
 from experiments.figures import optimizer_colours
 
 REPORT = "report.md"
@@ -70,7 +70,7 @@ def collect(directory):
     for batch_dir, records in batches.items():
         try:
             targets = json.loads((batch_dir / "batch.json").read_text()).get("targets") or {}
-            targets = analysis.check_targets(targets, f"{batch_dir / 'batch.json'}: targets")
+            targets = metrics.check_targets(targets, f"{batch_dir / 'batch.json'}: targets")
         except (OSError, ValueError, AttributeError):
             targets = {}
         for record in records:
@@ -90,10 +90,10 @@ def collect(directory):
 
 
 def curve(run, metric):
-    """The run's curve of `metric` (`analysis.CURVES`), read from its events."""
+    """The run's curve of `metric` (`metrics.CURVES`), read from its events."""
     from experiments.aggregate import run_scalars
 
-    tag, _ = analysis.CURVES[run.record["kind"]][metric]
+    tag, _ = metrics.CURVES[run.record["kind"]][metric]
     points = run_scalars(run.directory).get(tag, {})
     steps = np.array(sorted(points), np.int64)
     values = np.array([points[s] for s in steps], np.float64)
@@ -114,14 +114,14 @@ def build(runs, given=None):
     `given` ({metric: value}, `--target`) overrides the batch files' targets."""
     workloads = {}
     for run in runs:
-        if run.record["kind"] in analysis.CURVES:
+        if run.record["kind"] in metrics.CURVES:
             workloads.setdefault(run.workload, []).append(run)
     timed, times = {}, {}
     for workload, members in workloads.items():
         kind = members[0].record["kind"]
         targets = {**members[0].targets, **(given or {})}
-        metric = next((m for m in targets if m in analysis.CURVES[kind]), analysis.DEFAULT_TARGET_METRIC[kind])
-        mode = analysis.CURVES[kind][metric][1]
+        metric = next((m for m in targets if m in metrics.CURVES[kind]), metrics.DEFAULT_TARGET_METRIC[kind])
+        mode = metrics.CURVES[kind][metric][1]
         curves = {run.record["run"]: curve(run, metric) for run in members}
         finished = [r for r in members if r.ok]
         if metric in targets:

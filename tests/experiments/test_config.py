@@ -4,7 +4,7 @@ import pathlib
 
 import pytest
 
-from experiments import config, plan
+from experiments import config, planning
 from experiments.validation import ConfigError
 
 BATCH = """
@@ -85,7 +85,7 @@ def test_builtin_batches_are_listed_and_each_one_validates():
     for name in sorted(names):
         batch = config.load_batch(name)
         assert batch.reproduces.startswith(SOURCES) and batch.runtime and batch.expected
-        prepared = plan.prepare(batch)
+        prepared = planning.prepare(batch)
         assert len(prepared) == len(batch.runs)
         assert len({r.name for r in batch.runs}) == len(batch.runs)
 
@@ -143,7 +143,7 @@ def test_prepare_rejects_bad_runs_before_training(tmp_path, change, message):
     for key, value in change.items():
         setattr(batch.runs[0], key, value)
     with pytest.raises(ConfigError) as error:
-        plan.prepare(batch)
+        planning.prepare(batch)
     assert str(error.value).startswith("run 'sgd_lr0.05_bs32_s0' (runs[0]): ")
     assert message in str(error.value)
 
@@ -166,5 +166,5 @@ def test_prepare_rejects_bad_averages_before_the_first_run(average, message):
     batch = config.parse_batch({"runs": [{"problem": "material", "steps": 3, "optimizer": "sgd"},
                                          {"problem": "noisy_series", "average": average}]})
     with pytest.raises(ConfigError) as error:
-        plan.prepare(batch)
+        planning.prepare(batch)
     assert "(runs[1]): " in str(error.value) and message in str(error.value)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from tb_events import assert_same_run, same_json, scalars
 
-from experiments import checkpoint, config, loop, plan, runner
+from experiments import checkpoint, config, loop, planning, runner
 from experiments.results import Job
 
 # digits with a validation split, a short last batch (1078 / 128), every tag the runner writes
@@ -60,7 +60,7 @@ def test_long_runs_of_small_models_compile_with_xla_and_the_others_do_not():
 
     from experiments import models
 
-    data = plan.prepare(batch_of(RUNS[:1]))[0][2]
+    data = planning.prepare(batch_of(RUNS[:1]))[0][2]
     for name, steps, xla in (("softmax_regression", 20_000, True), ("softmax_regression", 19_999, False),
                              ("mnist_mlp", 10**6, False)):
         program = loop.Program([models.build(name, data)], data, 0, 128, [100.0], steps=steps)
@@ -69,12 +69,12 @@ def test_long_runs_of_small_models_compile_with_xla_and_the_others_do_not():
 
 
 def test_the_batch_trains_as_one_group():
-    prepared = plan.prepare(batch_of(RUNS))
+    prepared = planning.prepare(batch_of(RUNS))
     jobs = [Job(run, kind, problem_data, None) for run, kind, problem_data in prepared]
-    assert plan.groups(jobs) == [[0, 1, 2, 3]]
+    assert planning.groups(jobs) == [[0, 1, 2, 3]]
     other_seed = batch_of([RUNS[0], {**RUNS[1], "seed": 1}, {**RUNS[2], "batch_size": 64}])
-    jobs = [Job(run, kind, problem_data, None) for run, kind, problem_data in plan.prepare(other_seed)]
-    assert plan.groups(jobs) == [[0], [1], [2]]
+    jobs = [Job(run, kind, problem_data, None) for run, kind, problem_data in planning.prepare(other_seed)]
+    assert planning.groups(jobs) == [[0], [1], [2]]
 
 
 @pytest.mark.group_equality
@@ -170,7 +170,7 @@ def test_a_restarted_program_resumes_a_group_from_its_checkpoints(tmp_path):
     batch = config.parse_batch({"batch": {"name": "s", "reproduces": "t", "runtime": "s", "expected": "e"},
                                 "defaults": {**DIGITS, "seeds": [0, 1]}, "runs": RUNS[:2]})
     reference = runner.run_batch(batch, tmp_path / "reference", progress=False, checkpoint_seconds=0)
-    prepared = plan.prepare(batch)
+    prepared = planning.prepare(batch)
     real, real_restart = loop.Program.train, loop.Program.restart
     restarted = []
 
@@ -254,7 +254,7 @@ def test_an_optimizer_with_use_ema_is_scored_with_its_averages(tmp_path):
     plain, averaged = runner.run_batch(batch, tmp_path, progress=False).results
     assert plain.curves["step_loss"] == averaged.curves["step_loss"]  # the averages do not train
     arrays, _ = checkpoint.load(averaged.directory)
-    data = plan.prepare(batch)[0][2]
+    data = planning.prepare(batch)[0][2]
     model = models.build("mnist_mlp", data)
     model.compile(loss=models.loss_for(model))
     trainable = [v.path for v in model.trainable_variables]

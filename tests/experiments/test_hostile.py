@@ -17,7 +17,7 @@ import sys
 import pytest
 
 from experiments import __main__ as cli
-from experiments import checkpoint, config, plan, runner
+from experiments import checkpoint, config, fingerprints, planning, runner
 from experiments.validation import ConfigError, check_path_name
 
 BATCH = """[batch]
@@ -119,10 +119,10 @@ def test_a_batch_made_in_python_is_checked_by_prepare():
                                 "runs": [{"optimizer": "sgd", "name": "fine"}]})
     batch.runs[0].name = ".."
     with pytest.raises(ConfigError, match=r"run '\.\.' \(runs\[0\]\): `name` names a directory"):
-        plan.prepare(batch)
+        planning.prepare(batch)
     batch.runs[0].name, batch.name = "fine", ".."
     with pytest.raises(ConfigError, match=r"`batch.name` names a directory"):
-        plan.prepare(batch)
+        planning.prepare(batch)
 
 
 def test_every_name_the_suite_writes_is_reserved(tmp_path):
@@ -191,7 +191,7 @@ def test_a_run_directory_that_links_outside_is_not_followed_on_restart(tmp_path)
                                 "runs": [{"problem": "material", "steps": 3, "optimizer": "sgd", "name": "p"}]})
     directory = tmp_path / "s"
     directory.mkdir()
-    (directory / "batch.json").write_text(json.dumps({"fingerprint": plan.batch_fingerprint(batch)}))
+    (directory / "batch.json").write_text(json.dumps({"fingerprint": fingerprints.batch_fingerprint(batch)}))
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "data.txt").write_text("keep")
@@ -223,7 +223,7 @@ def test_the_lock_on_a_still_empty_directory_tells_which_batch_holds_it(tmp_path
     batch = config.parse_batch({"batch": {"name": "e"},
                                 "runs": [{"problem": "material", "steps": 3, "optimizer": "sgd"}]})
     (tmp_path / "e").mkdir()
-    key = plan.batch_fingerprint(batch) if same else "0123456789abcdef"
+    key = fingerprints.batch_fingerprint(batch) if same else "0123456789abcdef"
     holder = checkpoint.BatchLock(tmp_path / "e").acquire(key)
     try:
         if same:

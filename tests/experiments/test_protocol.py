@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from experiments import config, plan, protocol, runner
+from experiments import config, planning, protocol, runner
 
 COURSE = {"problem": "moons", "model": "moons_net", "batch_size": 64, "optimizer": {"learning_rate": 0.0007},
           "dtype": "float64", "init": {"name": "numpy_he", "seed": 3},
@@ -19,7 +19,7 @@ def batch_of(runs, defaults=COURSE):
 
 
 def test_numpy_he_is_the_courses_initialize_parameters_he():
-    run, _, data = plan.prepare(batch_of([{"optimizer": "sgd", "epochs": 1}]))[0]
+    run, _, data = planning.prepare(batch_of([{"optimizer": "sgd", "epochs": 1}]))[0]
     model = protocol.build_model(run, data)
     np.random.seed(3)  # the course: np.random.seed(3), then W_l = randn(n_l, n_{l-1}) * sqrt(2 / n_{l-1}), b_l = 0
     sizes = [2, 5, 2, 1]
@@ -34,7 +34,7 @@ def test_numpy_he_is_the_courses_initialize_parameters_he():
 
 
 def test_numpy_permutation_is_the_courses_random_mini_batches_order():
-    run, _, data = plan.prepare(batch_of([{"optimizer": "sgd", "epochs": 1}]))[0]
+    run, _, data = planning.prepare(batch_of([{"optimizer": "sgd", "epochs": 1}]))[0]
     seed, expected = 10, []
     for _ in range(5):  # the course: seed = 10; every epoch: seed += 1; np.random.seed(seed); permutation(300)
         seed += 1
@@ -43,13 +43,13 @@ def test_numpy_permutation_is_the_courses_random_mini_batches_order():
     np.testing.assert_array_equal(protocol.orders(run, 300, 0, 5), np.stack(expected))
     np.testing.assert_array_equal(protocol.orders(run, 300, 3, 2), np.stack(expected[3:]))  # resumed at 3
     keras_way = batch_of([{"optimizer": "sgd", "epochs": 1}], {**COURSE, "order": "stateless"})
-    assert protocol.orders(plan.prepare(keras_way)[0][0], 300, 0, 5) is None
+    assert protocol.orders(planning.prepare(keras_way)[0][0], 300, 0, 5) is None
 
 
 def test_the_data_is_the_courses_unrounded():
     from sklearn.datasets import make_moons
 
-    _, _, data = plan.prepare(batch_of([{"optimizer": "sgd", "epochs": 1}]))[0]
+    _, _, data = planning.prepare(batch_of([{"optimizer": "sgd", "epochs": 1}]))[0]
     np.random.seed(3)
     x, y = make_moons(n_samples=300, noise=0.2)  # the course: the legacy global generator after seed(3)
     np.testing.assert_array_equal(data.x_train, x)
@@ -74,8 +74,8 @@ def test_runs_with_another_protocol_train_in_another_group():
     batch = batch_of([{"optimizer": "sgd", "epochs": 2}, {"optimizer": "adam", "epochs": 2},
                       {"optimizer": "sgd", "epochs": 2, "dtype": "float32"},
                       {"optimizer": "sgd", "epochs": 2, "order": "stateless"}])
-    jobs = [Job(run, kind, problem_data, None) for run, kind, problem_data in plan.prepare(batch)]
-    assert plan.groups(jobs) == [[0, 1], [2], [3]]
+    jobs = [Job(run, kind, problem_data, None) for run, kind, problem_data in planning.prepare(batch)]
+    assert planning.groups(jobs) == [[0, 1], [2], [3]]
     assert [run.name for run in batch.runs][2:] == ["sgd_float32_numpy_permutation-seed10_s0",
                                                     "sgd_float64_stateless_s0"]  # what differs is named
 
@@ -101,7 +101,7 @@ def test_numpy_choice_draws_every_batch_with_replacement_and_all_train_on_it(tmp
     batch = batch_of([{"optimizer": {"name": "sgd", "learning_rate": 0.1}, "name": "sgd"},
                       {"optimizer": {"name": "adam", "learning_rate": 0.01}, "name": "adam"}],
                      {**DIGITS, "steps": 20})
-    run, _, data = plan.prepare(batch)[0]
+    run, _, data = planning.prepare(batch)[0]
     n = len(data.x_train)  # 1078: 9 batches an epoch, all full
     drawn = protocol.orders(run, n, 0, 3, 9, 128)
     assert drawn.shape == (3, 9 * 128)

@@ -11,7 +11,7 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from experiments import config, parallel, plan, results, runner  # noqa: E402
+from experiments import config, parallel, planning, results, runner  # noqa: E402
 from tb_events import scalars  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -79,7 +79,7 @@ def test_a_run_whose_worker_dies_is_failed_and_the_others_finish(local_ray, tmp_
     batch = config.parse_batch({"runs": [
         {"problem": "material", "steps": 5, "optimizer": {"name": "sgd", "learning_rate": r}}
         for r in (0.1, 0.2, 0.3)]})
-    prepared = plan.prepare(batch)
+    prepared = planning.prepare(batch)
     jobs = []
     for i, (run, kind, problem_data) in enumerate(prepared):
         (tmp_path / run.name).mkdir()

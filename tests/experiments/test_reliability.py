@@ -15,7 +15,7 @@ from tensorboard.plugins.hparams import api_pb2
 
 import callbacks
 from experiments import __main__ as cli
-from experiments import checkpoint, config, engine, report, runner, train
+from experiments import checkpoint, config, executor, overview, runner, train
 from experiments.objectives2d import OBJECTIVES
 from tb_events import assert_same_run, event_files, raw_events, scalars, session
 
@@ -92,9 +92,9 @@ def test_the_programs_rule_is_the_watchs(tmp_path):
     each with spikes, a recovery, a long stretch and a NaN."""
     import keras
 
-    from experiments import loop, models, plan
+    from experiments import loop, models, planning
 
-    data = plan.prepare(batch_of([{"optimizer": "sgd"}], {**DIGITS, "epochs": 1}))[0][2]
+    data = planning.prepare(batch_of([{"optimizer": "sgd"}], {**DIGITS, "epochs": 1}))[0][2]
     settings = [(100.0, 0), (100.0, 2), (10.0, 5), (math.inf, 1)]
     program = loop.Program([models.build("softmax_regression", data) for _ in settings], data, 0, 128,
                            [callbacks.DivergenceWatch(f, p) for f, p in settings], steps=100)
@@ -142,7 +142,7 @@ def test_a_real_transient_spike_is_recorded_and_the_run_finishes(tmp_path):
     record = json.loads((spiked.directory / "result.json").read_text())
     assert record["metrics"]["spikes"] == 1
     assert stopped.status == "diverged" and stopped.divergence["step"] == 182  # patience 0: the old rule
-    assert "1 spike(s) shorter than the divergence patience, the worst" in report.summary_table(result)
+    assert "1 spike(s) shorter than the divergence patience, the worst" in overview.summary_table(result)
     assert scalars(spiked.directory)["summary/spikes"][1] == [1.0]  # an HParams metric
 
 
@@ -175,7 +175,7 @@ def test_rmsprop_at_rho_1_diverges_at_once_and_the_batch_goes_on(rho_batch):
     assert session(diverged.directory)[1] == api_pb2.STATUS_FAILURE
     assert session(fine.directory)[1] == api_pb2.STATUS_SUCCESS
     assert not (diverged.directory / "checkpoint.npz").exists()  # it never finished an epoch
-    table = report.summary_table(rho_batch)
+    table = overview.summary_table(rho_batch)
     assert f"DIVERGED at step {step}" in table
     # ranked below the run that finished, whatever its numbers
     assert [row["group"] for row in rho_batch.ranking()] == [fine.run.group, diverged.run.group]
@@ -221,14 +221,14 @@ def test_sgd_with_too_large_a_learning_rate_on_digits_diverges(tmp_path):
 
 
 def test_a_failed_run_gives_exit_status_1_and_a_summary_the_others_finish(tmp_path, capsys, monkeypatch):
-    real = engine.RUNNERS["objective"]
+    real = executor.RUNNERS["objective"]
 
     def out_of_memory(run, *args, **kwargs):
         if run.optimizer["name"] == "adam":
             raise MemoryError("no room for 10^12 floats")
         return real(run, *args, **kwargs)
 
-    monkeypatch.setitem(engine.RUNNERS, "objective", out_of_memory)
+    monkeypatch.setitem(executor.RUNNERS, "objective", out_of_memory)
     code = cli.main(["run", "naive2d", "--logdir", str(tmp_path), "--quiet", "--set", "steps=3"])
     assert code == 1
     out = capsys.readouterr().out

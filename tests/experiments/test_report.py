@@ -9,7 +9,7 @@ from tb_events import accumulator, scalars
 from tensorboard.util import tensor_util
 
 from experiments import __main__ as cli
-from experiments import config, runner, verdict
+from experiments import config, metrics, runner, verdict
 
 RUNS = [{"optimizer": {"name": "sgd", "learning_rate": 0.1}},
         {"optimizer": {"name": "momentum", "learning_rate": 0.1, "momentum": 0.9}},
@@ -166,4 +166,4 @@ def test_a_dataset_runs_time_to_target_is_in_steps_and_in_tensorboards_epochs(tm
 
 def test_every_timed_curve_is_described():
     assert {kind: set(curves) for kind, curves in verdict.CURVE_NAMES.items()} == \
-        {kind: set(curves) for kind, curves in verdict.analysis.CURVES.items()}
+        {kind: set(curves) for kind, curves in metrics.CURVES.items()}

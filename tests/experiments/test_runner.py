@@ -8,8 +8,8 @@ import pytest
 from tb_events import scalars, tensors
 
 import custom_optimizers as co
-from experiments import config, engine, figures, report, runner
-from experiments.results import HPARAM_METRICS, summary_tag
+from experiments import config, executor, figures, overview, runner
+from experiments.metrics import HPARAM_METRICS, summary_tag
 from experiments.objectives2d import OBJECTIVES, minimise
 
 
@@ -64,17 +64,17 @@ def test_a_runs_fingerprint_does_not_depend_on_what_the_process_made_before(digi
     process would redo its finished runs when run alone."""
     import keras
 
-    from experiments import plan
+    from experiments import fingerprints, planning
 
     batch = digits_batch.batch
-    run, kind, problem_data = next(p for p in plan.prepare(batch) if p[0].name == "adam_lr0.01_s0")
-    before = plan.resolved_config(run, kind, problem_data, batch)
+    run, kind, problem_data = next(p for p in planning.prepare(batch) if p[0].name == "adam_lr0.01_s0")
+    before = fingerprints.resolved_config(run, kind, problem_data, batch)
     keras.optimizers.Adam(), keras.optimizers.Adam()  # "adam", "adam_1" taken
-    after = plan.resolved_config(run, kind, problem_data, batch)
-    assert plan.run_fingerprint(before) == plan.run_fingerprint(after)
+    after = fingerprints.resolved_config(run, kind, problem_data, batch)
+    assert fingerprints.run_fingerprint(before) == fingerprints.run_fingerprint(after)
     assert "name" not in after["optimizer"]["config"]
     saved = json.loads((digits_batch.directory / "adam_lr0.01_s0" / "config.json").read_text())
-    assert saved["fingerprint"] == plan.run_fingerprint(after)
+    assert saved["fingerprint"] == fingerprints.run_fingerprint(after)
 
 
 def test_event_values_agree_with_the_final_metrics(digits_batch):
@@ -202,19 +202,19 @@ def test_moons_runs_draw_decision_boundaries(tmp_path):
 
 
 def test_a_failing_run_is_reported_and_the_others_are_kept(tmp_path, monkeypatch):
-    real = engine.RUNNERS["objective"]
+    real = executor.RUNNERS["objective"]
 
     def flaky(run, *args, **kwargs):
         if run.optimizer["name"] == "adam":
             raise FloatingPointError("boom")
         return real(run, *args, **kwargs)
 
-    monkeypatch.setitem(engine.RUNNERS, "objective", flaky)
+    monkeypatch.setitem(executor.RUNNERS, "objective", flaky)
     runs = [{"problem": "material", "steps": 5, "optimizer": name} for name in ("sgd", "adam", "adagrad")]
     out = runner.run_batch(batch_of(runs), tmp_path, progress=False)
     assert [r.error for r in out.results] == [None, "FloatingPointError: boom", None]
     assert "FloatingPointError: boom" in (out.results[1].directory / "error.txt").read_text()
-    assert re.search(r"\nadam_s0 +FAILED: FloatingPointError: boom\n", report.summary_table(out))
+    assert re.search(r"\nadam_s0 +FAILED: FloatingPointError: boom\n", overview.summary_table(out))
     assert len([r for r in out.results if r.metrics]) == 2
 
 

@@ -8,7 +8,7 @@ import pytest
 from tensorboard.plugins.hparams import api_pb2
 
 from experiments import __main__ as cli
-from experiments import aggregate, config, engine, plan, runner, trainers
+from experiments import aggregate, config, executor, planning, runner, trainers
 from tb_events import scalars, session
 
 
@@ -181,7 +181,7 @@ def test_a_search_metric_that_does_not_exist_is_refused_before_training(tmp_path
                   "space": {"optimizer.learning_rate": {"log_uniform": [1e-3, 1.0]}}}]})
     with pytest.raises(Exception, match=r"`search.metric` is not a metric of objective runs. "
                                         r"Received: metric='accuracy'. Known: loss, distance"):
-        plan.prepare(batch)
+        planning.prepare(batch)
 
 
 def test_a_corner_of_the_space_that_the_optimizer_refuses_is_named(tmp_path):
@@ -189,7 +189,7 @@ def test_a_corner_of_the_space_that_the_optimizer_refuses_is_named(tmp_path):
         "problem": "material", "steps": 5, "optimizer": "momentum",
         "space": {"optimizer.momentum": {"uniform": [0.5, 1.5]}}}]})
     with pytest.raises(Exception) as error:
-        plan.prepare(batch)
+        planning.prepare(batch)
     assert str(error.value).startswith("runs[0].space.optimizer.momentum = 1.5: optimizer 'momentum'")
 
 
@@ -199,8 +199,8 @@ def test_a_run_that_raises_ends_its_session_as_a_failure(tmp_path, monkeypatch):
 
     batch = config.parse_batch({"runs": [{"problem": "material", "steps": 5, "optimizer": "sgd"},
                                          {"problem": "rosenbrock", "steps": 5, "optimizer": "sgd"}]})
-    prepared = plan.prepare(batch)
-    monkeypatch.setitem(engine.RUNNERS, "objective", lambda run, *a, **k: (
+    prepared = planning.prepare(batch)
+    monkeypatch.setitem(executor.RUNNERS, "objective", lambda run, *a, **k: (
         broken() if run.problem["name"] == "rosenbrock" else trainers.path_run(run, *a, **k)))
     result = runner.run_batch(batch, tmp_path, progress=False, prepared=prepared)
     ok, bad = result.results

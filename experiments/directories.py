@@ -10,7 +10,7 @@ import pathlib
 import secrets
 
 from experiments import checkpoint
-from experiments.plan import batch_fingerprint, resolved_config, run_fingerprint
+from experiments.fingerprints import batch_fingerprint, resolved_config, run_fingerprint
 from experiments.results import FINISHED, Job, Result
 from experiments.validation import ConfigError
 

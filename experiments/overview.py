@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from experiments import dashboard
-from experiments.plan import hparams_of, spec_key
-from experiments.results import DIVERGING, HPARAM_METRICS, RUN_METRICS, summary_tag
+from experiments.dashboard import hparams_of
+from experiments.planning import spec_key
+from experiments.metrics import DIVERGING, HPARAM_METRICS, RUN_METRICS, summary_tag
 
 
 def write_hparams_config(directory, batch, prepared, loaded, batch_id=None):

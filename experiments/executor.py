@@ -12,7 +12,6 @@ from __future__ import annotations
 import callbacks as cb
 from callbacks import _writers as cb_writers
 from experiments import checkpoint, dashboard
-from experiments.plan import hparams_of
 from experiments.results import FINISHED, Failure, Result
 from experiments.train import train_group
 from experiments.trainers import average_run, path_run
@@ -49,7 +48,7 @@ def execute_group(jobs):
     try:
         for job in jobs:
             if not job.resume or not dashboard.has_session(job.directory):
-                start_session(job)
+                dashboard.start_session(job)
         if jobs[0].kind == "dataset":
             outcomes = train_group(jobs, progress=jobs[0].progress, checkpoint_seconds=jobs[0].checkpoint_seconds)
         else:
@@ -87,16 +86,6 @@ def _one(job):
         return Failure.of(error)
 
 
-def start_session(job):
-    """The run's HParams session, in its own event file (`dashboard`): its batch's seeds of a
-    trial share one group (`dashboard.session_group`)."""
-    batch = job.directory.parent.name
-    data = job.problem_data if job.kind == "dataset" else None
-    hparams = {"batch": dashboard.batch_label(batch, job.batch_id), **hparams_of(job.run, data)}
-    dashboard.write_session(job.directory, hparams,
-                            trial_id=dashboard.session_group(batch, job.run.group or job.run.name, job.batch_id))
-
-
 def failed(job, error):
     """The Result of a run that did not finish, with `error` as its one-line reason."""
     return Result(job.run, job.kind, job.directory, {}, 0.0, error=error, status="failed",
@@ -107,7 +96,7 @@ def close_failed(job):
     """End the HParams session of a run whose process died (`parallel.Pool`); start it
     again first, in case the worker died before its start reached the disk."""
     if not dashboard.has_session(job.directory):
-        start_session(job)
+        dashboard.start_session(job)
     writer = cb_writers.borrow(job.directory)
     cb.hparams.write_status(writer, "failed")
     cb_writers.give_back(job.directory)

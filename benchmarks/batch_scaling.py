@@ -29,7 +29,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from experiments import startup  # noqa: E402
+from experiments.engine import startup  # noqa: E402
 
 startup.quiet_tensorflow()  # TensorFlow without its CPU-only start-up chatter
 
@@ -38,7 +38,7 @@ PROBLEMS = {"digits": ("digits", "mnist_mlp"), "moons": ("moons", "moons_net")}
 
 
 def batch(runs, steps, problem="digits"):
-    from experiments import config
+    from experiments.spec import config
 
     rates = [0.003 * 1.5**i for i in range(runs)]
     data, model = PROBLEMS[problem]
@@ -67,7 +67,8 @@ def main():
 
     import ray
 
-    from experiments import planning, runner
+    from experiments import runner
+    from experiments.plan import planning
 
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     first = batch(args.runs, args.steps, args.problem)

@@ -20,7 +20,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from experiments import startup  # noqa: E402
+from experiments.engine import startup  # noqa: E402
 
 startup.quiet_tensorflow()  # TensorFlow without its CPU-only start-up chatter
 
@@ -32,7 +32,8 @@ def main():
     args = parser.parse_args()
 
     import callbacks
-    from experiments import config, runner
+    from experiments import runner
+    from experiments.spec import config
 
     real = callbacks.EpochCheckpoint.on_epoch_end
 

@@ -37,7 +37,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
-from experiments import startup  # noqa: E402
+from experiments.engine import startup  # noqa: E402
 
 startup.quiet_tensorflow()  # TensorFlow without its CPU-only start-up chatter
 
@@ -55,7 +55,9 @@ def suite_seconds(experiment, moons_epochs):
     """The built-in batch through `runner.run_batch`, its problem loaded beforehand."""
     import logging
 
-    from experiments import config, planning, runner
+    from experiments import runner
+    from experiments.plan import planning
+    from experiments.spec import config
 
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     overrides = [f"epochs={moons_epochs}"] if experiment == "moons" else []

@@ -4,8 +4,8 @@
 
 The same run (the material's 784-100-100-100-100-10 MLP, batch 128, SGD)
 is trained by the suite's engine (`experiments.engine.execute_group`: the
-compiled program of `experiments.loop`, its logging written in bulk by
-`experiments.train`) three ways, interleaved round by round in one process:
+compiled program of `experiments.engine.loop`, its logging written in bulk by
+`experiments.engine.train`) three ways, interleaved round by round in one process:
 
 * `bare`: the program's own per-step values only (loss, gradient norm,
   learning rate: it always collects them), epoch scalars every 1000
@@ -33,15 +33,17 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from experiments import startup  # noqa: E402
+from experiments.engine import startup  # noqa: E402
 
 startup.quiet_tensorflow()  # TensorFlow without its CPU-only start-up chatter
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from experiments import config, executor, problems  # noqa: E402
-from experiments.results import Job  # noqa: E402
+from experiments.engine import executor  # noqa: E402
+from experiments.spec import config  # noqa: E402
+from experiments.store.results import Job  # noqa: E402
+from experiments.workloads import problems  # noqa: E402
 
 
 def synthetic_mnist():

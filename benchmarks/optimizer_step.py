@@ -23,14 +23,14 @@ import argparse
 import statistics
 import time
 
-from experiments import startup  # noqa: E402
+from experiments.engine import startup  # noqa: E402
 
 startup.quiet_tensorflow()  # TensorFlow without its CPU-only start-up chatter
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-import keras  # noqa: E402
 import custom_optimizers as co  # noqa: E402
 from custom_optimizers.keras_twins import KERAS_TWINS  # noqa: E402
 

@@ -5,7 +5,7 @@ and without it.
 
 One process, alternating, median of `--rounds`, the batch's problems loaded beforehand. A
 batch's runs that differ only by their seed are as many groups; each group after the first
-restarts the program the one before it traced (`experiments.train._program`) instead of
+restarts the program the one before it traced (`experiments.engine.train._program`) instead of
 tracing its own. Without: every group traces its own program, all else the same (the
 results are the same, bit for bit: `tests/experiments/test_groups.py`).
 
@@ -31,7 +31,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from experiments import startup  # noqa: E402
+from experiments.engine import startup  # noqa: E402
 
 startup.quiet_tensorflow()  # TensorFlow without its CPU-only start-up chatter
 
@@ -44,7 +44,10 @@ def main():
 
     import logging
 
-    from experiments import config, planning, runner, train
+    from experiments import runner
+    from experiments.engine import train
+    from experiments.plan import planning
+    from experiments.spec import config
 
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     keep = train._keep

@@ -18,14 +18,14 @@ From Python:
             for name in ("sgd", "adam")]
     experiments.run_batch(experiments.Batch("mine", experiments.name_runs(runs)), "logs")
 
-Registries: `problems.PROBLEMS`, `models.MODELS`, `custom_optimizers.OPTIMIZERS`,
+Registries: `workloads.problems.PROBLEMS`, `workloads.models.MODELS`, `custom_optimizers.OPTIMIZERS`,
 `custom_optimizers.SCHEDULES`; built-in batches in `experiments/batches/*.toml`.
 """
 
 _EXPORTS = {
-    "Run": "config", "Batch": "config", "load_batch": "config", "parse_batch": "config",
-    "name_runs": "naming", "builtin_batches": "config",
-    "run_batch": "runner", "summary_table": "report", "prepare": "plan",
+    "Run": "spec.config", "Batch": "spec.config", "load_batch": "spec.config", "parse_batch": "spec.config",
+    "name_runs": "spec.naming", "builtin_batches": "spec.config",
+    "run_batch": "runner", "summary_table": "report.overview", "prepare": "plan.planning",
 }
 
 

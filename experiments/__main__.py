@@ -25,13 +25,13 @@ import shlex
 import signal
 import sys
 
-from experiments import signals, startup
+from experiments.engine import signals, startup
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def _list(args):
-    from experiments.config import builtin_batches, load_batch
+    from experiments.spec.config import builtin_batches, load_batch
 
     rows = []
     for name, path in builtin_batches().items():
@@ -54,7 +54,7 @@ SOURCES = "docs/sources.md in the suite's repository"
 
 
 def _builtin(batch):
-    from experiments.config import BATCH_DIR
+    from experiments.spec.config import BATCH_DIR
 
     return os.path.dirname(os.path.abspath(batch.source)) == os.path.abspath(BATCH_DIR)
 
@@ -66,20 +66,23 @@ def _fallbacks(prepared):
 
 
 def _run(args):
-    from experiments import parallel
+    from experiments.engine import parallel
 
     parallel.check(args.workers, args.address)  # before TensorFlow is even imported
     if not args.checkpoint_seconds >= 0:  # NaN too
-        from experiments.validation import ConfigError
+        from experiments.spec.validation import ConfigError
 
         raise ConfigError("`--checkpoint-seconds` must be a number >= 0. "
                           f"Received: --checkpoint-seconds={args.checkpoint_seconds}")
-    from experiments import config
+    from experiments.spec import config
 
     batches = [config.load_batch(b, overrides=args.set or ()) for b in args.batch]
     _check_logdir(args.logdir)
     startup.quiet_tensorflow()
-    from experiments import checkpoint, planning, ranking, overview, runner
+    from experiments import runner
+    from experiments.plan import planning
+    from experiments.report import overview, ranking
+    from experiments.store import checkpoint
 
     # "N out of the last M calls triggered tf.function retracing": each run compiles its own functions
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
@@ -142,7 +145,7 @@ def _run(args):
 def _say_where_the_bands_are(result):
     """For a batch with mean runs: the address that opens their bands; and, past the runs
     TensorBoard selects at first, that its other tabs start empty."""
-    from experiments import dashboard
+    from experiments.report import dashboard
 
     if not result.aggregates:
         return
@@ -155,8 +158,9 @@ def _say_where_the_bands_are(result):
 
 
 def _report_batch(result, batch):
-    """Write the batch's report (`experiments.verdict`) and print its short form."""
-    from experiments import checkpoint, verdict
+    """Write the batch's report (`experiments.report.verdict`) and print its short form."""
+    from experiments.report import verdict
+    from experiments.store import checkpoint
 
     try:
         content, _ = verdict.write(result.directory, title=batch.name)
@@ -173,8 +177,9 @@ def _report_batch(result, batch):
 
 def _report(args):
     startup.quiet_tensorflow()
-    from experiments import metrics, verdict
-    from experiments.validation import ConfigError
+    from experiments.report import verdict
+    from experiments.spec import metrics
+    from experiments.spec.validation import ConfigError
 
     targets = {}
     for item in args.target or ():
@@ -202,7 +207,7 @@ def _say(text):
 
 
 def _check_logdir(logdir):
-    from experiments.validation import ConfigError
+    from experiments.spec.validation import ConfigError
 
     if not logdir:  # os.path reads '' as the working directory
         raise ConfigError("`--logdir` must name a directory; an empty one would put the batch in the "
@@ -220,8 +225,8 @@ def _check_logdir(logdir):
 
 
 def _rank_best(args):
-    from experiments import ranking
-    from experiments.validation import ConfigError
+    from experiments.report import ranking
+    from experiments.spec.validation import ConfigError
 
     batches, damaged = ranking.load_records(args.logdir)
     for path, damage in damaged:
@@ -248,8 +253,8 @@ def _rank_best(args):
 
 
 def _verify(args):
-    from experiments import checkpoint
-    from experiments.validation import ConfigError
+    from experiments.spec.validation import ConfigError
+    from experiments.store import checkpoint
 
     checked = damaged = 0
     for run, state, damage in checkpoint.verify(args.logdir):
@@ -310,7 +315,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
 
-    from experiments.validation import ConfigError
+    from experiments.spec.validation import ConfigError
 
     try:
         with signals.on_start_up():

@@ -1,26 +1,27 @@
 """Run a batch of runs into TensorBoard log directories.
 
-    from experiments import config, runner
+    from experiments import runner
+    from experiments.spec import config
     batch = config.load_batch("moons", overrides=["epochs=100"])
     result = runner.run_batch(batch, logdir="logs")
 
-How a batch flows, one module a step, each importing only those before it:
+How a batch flows, one stage (sub-package) a step; imports point down the list
+`spec`, `workloads`, `plan`, `store`, `report`, `engine`, then this module (`engine` writes
+each run's HParams session through `report.dashboard`):
 
-    config    the batch file read and checked: runs, seeds, search spaces
-    plan      every run checked and its problem loaded (`prepare`), its
-              optimizer built, its identity hashed; a search's next round
-    engine    one group of runs executed (`execute_group`; `planning.groups`
-              says which runs train together): `train` drives dataset runs
-              through `loop`'s compiled program (K models, K optimizers, one
-              stream of batches) and logs them, `trainers` the 2-D paths
-              and series averages; `results` is what a run is and leaves;
-              `parallel` runs the groups here or on Ray
-    store     the batch directory, its lock, and each run's directory: what
-              an earlier invocation left (skip, resume, redo); the files
-              themselves are `checkpoint`'s
-    report    the HParams columns and the summary table; `figures`,
-              `aggregate` (mean over seeds) and `ranking` (`best`)
-    runner    this module: the steps above, in order, round after round
+    spec        the batch file read and checked: runs, seeds, search spaces, metric names
+    workloads   the problems and models the runs name
+    plan        every run checked and its problem loaded (`planning.prepare`), its
+                optimizer built (`optimizers`), the runs grouped (`planning.groups`)
+    store       the batch directory, its lock, and each run's directory: what an earlier
+                invocation left (skip, resume, redo), a run's fingerprint, its files
+    engine      one group of runs executed (`executor.execute_group`): `train` drives
+                dataset runs through `loop`'s compiled program (K models, K optimizers,
+                one stream of batches) and logs them, `trainers` the 2-D paths and series
+                averages; `parallel` runs the groups here or on Ray
+    report      the HParams columns and the summary table (`overview`); `figures`,
+                `aggregate` (mean over seeds), `ranking` (`best`), `verdict` (`report`)
+    runner      this module: the stages above, in order, round after round
 
 Layout of `<logdir>/<batch>/` (the same batch run again goes on in it; another
 batch of the same name, or `fresh`, gets a `_2`, `_3`, ... suffix):
@@ -49,12 +50,15 @@ import math
 import pathlib
 import sys
 
-from experiments import (checkpoint, dashboard, directories, figures, fingerprints, planning, ranking, search, signals,
-                         train)
-from experiments.config import Batch
-from experiments.planning import prepare, spec_key
-from experiments.overview import COLUMNS, write_hparams_config
-from experiments.results import Result
+from experiments.engine import signals, train
+from experiments.plan import planning
+from experiments.plan.planning import prepare, spec_key
+from experiments.report import dashboard, figures, ranking
+from experiments.report.overview import COLUMNS, write_hparams_config
+from experiments.spec import search
+from experiments.spec.config import Batch
+from experiments.store import checkpoint, directories, fingerprints
+from experiments.store.results import Result
 
 
 @dataclasses.dataclass
@@ -97,9 +101,9 @@ def run_batch(batch, logdir="logs", progress=True, keras_verbose=False, prepared
     """Run every run of `batch` into `<logdir>/<batch>/`; return a BatchResult.
 
     `prepared` is `prepare(batch)`'s result when the caller already has it.
-    `workers`/`address` run the batch on Ray (`experiments.parallel.Pool`).
+    `workers`/`address` run the batch on Ray (`experiments.engine.parallel.Pool`).
     A search runs its rounds in turn; groups of seeds get a mean run
-    (`experiments.aggregate`). A run that raises is recorded as failed with
+    (`experiments.report.aggregate`). A run that raises is recorded as failed with
     its error and the batch goes on; finished runs are never lost.
 
     Running the same batch again goes on where it stopped: finished runs are
@@ -109,7 +113,7 @@ def run_batch(batch, logdir="logs", progress=True, keras_verbose=False, prepared
     Ctrl-C saves the running run and raises `Interrupted`. `report(text)`
     tells the user what is resumed and what Ctrl-C does.
     """
-    from experiments import parallel
+    from experiments.engine import parallel
 
     report = report or (lambda text: None)
     parallel.check(workers, address)
@@ -151,7 +155,7 @@ def _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose, poo
     """`run_batch`'s work once the directory is locked: every round, then the batch's outputs."""
     from tqdm.auto import tqdm
 
-    from experiments import aggregate
+    from experiments.report import aggregate
 
     metric = batch.search.metric if batch.search else None
     mode = batch.search.mode_for(metric) if metric else None

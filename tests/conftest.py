@@ -2,12 +2,12 @@
 
 Two logical CPU devices are configured before TensorFlow initialises, so
 `tf.distribute.MirroredStrategy` tests have two replicas on any machine.
-TensorFlow is imported through `experiments.startup`, so a CPU-only
+TensorFlow is imported through `experiments.engine.startup`, so a CPU-only
 machine's start-up chatter (the cuInit "error" among it) stays out of the
 test output.
 """
 
-from experiments import startup
+from experiments.engine import startup
 
 tf = startup.quiet_tensorflow()
 

@@ -8,7 +8,7 @@ import tensorflow as tf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import metadata as hp_metadata
 
-from experiments import checkpoint
+from experiments.store import checkpoint
 
 
 def accumulator(run_dir):

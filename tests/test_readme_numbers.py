@@ -11,7 +11,8 @@ import re
 
 import pytest
 
-from experiments import config, runner
+from experiments import runner
+from experiments.spec import config
 
 README = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
 

@@ -9,7 +9,8 @@ from tb_events import event_files, plugin_of, scalars, tensors
 
 import callbacks as cb
 import custom_optimizers as co
-from experiments import models, problems
+from experiments.workloads import models, problems
+
 
 @pytest.fixture
 def data():

@@ -48,10 +48,9 @@ round-off.
 None of this touches a float32 model, where every back-end rounds alike.
 """
 
+import keras
 import numpy as np
 import pytest
-
-import keras
 
 BACKEND = keras.backend.backend()
 TENSORFLOW = BACKEND == "tensorflow"

@@ -4,6 +4,7 @@ references follow, are what Keras does there."""
 
 import os
 
+import keras
 import numpy as np
 import pytest
 from backends import (
@@ -17,9 +18,8 @@ from backends import (
     tensor,
     weight_decayed,
 )
-
-import keras
 from keras import ops
+
 import custom_optimizers as co
 
 pytestmark = pytest.mark.all_backends

@@ -5,12 +5,12 @@ import pytest
 from backends import tensorflow_only
 from optimizer_table import CASES, IDS
 
-from experiments.objectives2d import OBJECTIVES, minimise
+from experiments.workloads.objectives2d import OBJECTIVES, minimise
 
 # experiments/ is TensorFlow code: `minimise` steps with tf.GradientTape inside a tf.function.
 pytestmark = [
     pytest.mark.all_backends,
-    tensorflow_only("experiments.objectives2d.minimise runs on tf.GradientTape and tf.function"),
+    tensorflow_only("experiments.workloads.objectives2d.minimise runs on tf.GradientTape and tf.function"),
 ]
 
 

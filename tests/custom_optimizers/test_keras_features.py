@@ -6,12 +6,11 @@ gradients the feature should produce (clipped, unscaled, averaged, ...).
 On every back-end, but for sparse gradients, which only TensorFlow makes.
 """
 
+import keras
 import numpy as np
 import pytest
 from backends import maximum, minimum, operand, tensor, tensorflow_only, weight_decayed
 from optimizer_table import CASES, IDS, ONE_PER_OPTIMIZER, cases_on_other_backends
-
-import keras
 
 SHAPES = [(3,), (2, 2)]
 STEPS = 6

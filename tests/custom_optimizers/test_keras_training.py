@@ -2,13 +2,13 @@
 MirroredStrategy, and save / load with exact continuation. On every back-end
 but MirroredStrategy (TensorFlow's)."""
 
+import keras
 import numpy as np
 import pytest
 from backends import tensorflow_only
 from optimizer_table import CASES, FIT_CASES, IDS, cases_on_other_backends
 from tiny import digits, fit, mlp, weights
 
-import keras
 import custom_optimizers as co
 
 pytestmark = pytest.mark.all_backends

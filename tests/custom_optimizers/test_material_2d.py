@@ -14,13 +14,13 @@ from backends import tensorflow_only
 from numpy_reference import f32
 
 import custom_optimizers as co
-from experiments.objectives2d import material as f
-from experiments.objectives2d import minimise
+from experiments.workloads.objectives2d import material as f
+from experiments.workloads.objectives2d import minimise
 
 # experiments/ is TensorFlow code: `minimise` steps with tf.GradientTape inside a tf.function.
 pytestmark = [
     pytest.mark.all_backends,
-    tensorflow_only("experiments.objectives2d.minimise runs on tf.GradientTape and tf.function"),
+    tensorflow_only("experiments.workloads.objectives2d.minimise runs on tf.GradientTape and tf.function"),
 ]
 
 

@@ -67,12 +67,12 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import keras
 import numpy as np
 import optax
 import pytest
 import tensorflow as tf
 
-import keras
 import custom_optimizers as co
 
 STEPS = 200

@@ -4,12 +4,12 @@ On every back-end (`backends.py`)."""
 
 import functools
 
+import keras
 import numpy as np
 import pytest
 from backends import compiled, f32, hyper, one_minus, reference_rtol, tensor, weight_decayed
 from optimizer_table import CASES, IDS
 
-import keras
 import custom_optimizers as co
 
 STEPS = 200

@@ -2,11 +2,11 @@
 
 import math
 
+import keras
 import numpy as np
 import pytest
 from backends import BACKEND
 
-import keras
 import custom_optimizers as co
 
 STEPS = np.arange(0, 400)  # steps_per_epoch=7 below: 57 epochs, past every boundary

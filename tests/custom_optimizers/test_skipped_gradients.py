@@ -8,6 +8,7 @@ against its NumPy reference at every step, and each Keras twin against its
 Keras built-in, bit for bit.
 """
 
+import keras
 import numpy as np
 import pytest
 from backends import generic_builtin, reference_rtol, tensor
@@ -15,7 +16,6 @@ from numpy_reference import NadamRef
 from optimizer_table import CASES, IDS
 from test_optimizers import mismatch, noisy_gradients
 
-import keras
 import custom_optimizers as co
 from custom_optimizers.keras_twins import KERAS_TWINS
 

@@ -2,10 +2,9 @@
 
 import functools
 
+import keras
 import numpy as np
 from sklearn.datasets import load_digits
-
-import keras
 
 
 @functools.lru_cache(maxsize=None)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from experiments import analysis
+from experiments.report import analysis
 
 
 def curve(values, steps=None, seconds=None):

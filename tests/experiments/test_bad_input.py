@@ -318,8 +318,9 @@ def test_run_batch_refuses_an_empty_logdir_before_writing(tmp_path, monkeypatch)
     """The Python API as the command line: '' would be the working directory."""
     import tomllib
 
-    from experiments import config, runner
-    from experiments.validation import ConfigError
+    from experiments import runner
+    from experiments.spec import config
+    from experiments.spec.validation import ConfigError
 
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError, match=r"^`logdir` must name a directory; .* Received: logdir=''$"):

@@ -122,7 +122,7 @@ def test_a_folder_named_like_a_builtin_batch_does_not_hide_it(tmp_path, capsys, 
 
 
 def test_a_seed_study_says_where_its_bands_are_and_when_tensorboard_starts_empty(tmp_path, capsys, monkeypatch):
-    from experiments import dashboard
+    from experiments.report import dashboard
 
     monkeypatch.chdir(tmp_path)
     assert cli.main(["run", "naive2d", "--logdir", "few", "--quiet", "--set", "steps=3"]) == 0

@@ -4,8 +4,9 @@ import pathlib
 
 import pytest
 
-from experiments import config, planning
-from experiments.validation import ConfigError
+from experiments.plan import planning
+from experiments.spec import config
+from experiments.spec.validation import ConfigError
 
 BATCH = """
 [batch]

@@ -7,10 +7,12 @@ import json
 import shutil
 
 import pytest
+from tb_events import assert_same_run, raw_events
 
 from experiments import __main__ as cli
-from experiments import checkpoint, config, runner
-from tb_events import assert_same_run, raw_events
+from experiments import runner
+from experiments.spec import config
+from experiments.store import checkpoint
 
 RUNS = [{"problem": {"name": "digits", "validation": 0.2, "test": 0.2}, "model": "mnist_mlp", "epochs": 3,
          "batch_size": 256, "optimizer": {"name": "adam", "learning_rate": 0.003}, "name": "fit",

@@ -6,7 +6,9 @@ import json
 import pytest
 from tb_server import serve
 
-from experiments import config, dashboard, runner
+from experiments import runner
+from experiments.report import dashboard
+from experiments.spec import config
 
 pytestmark = pytest.mark.slow
 

@@ -1,12 +1,16 @@
 """Paired groups: runs that share a problem, model, batch size, length and seed train as one
-compiled program (`experiments.loop`), and each ends exactly as it would have alone."""
+compiled program (`experiments.engine.loop`), and each ends exactly as it would have alone."""
 
 import numpy as np
 import pytest
 from tb_events import assert_same_run, same_json, scalars
 
-from experiments import checkpoint, config, loop, planning, runner
-from experiments.results import Job
+from experiments import runner
+from experiments.engine import loop
+from experiments.plan import planning
+from experiments.spec import config
+from experiments.store import checkpoint
+from experiments.store.results import Job
 
 # digits with a validation split, a short last batch (1078 / 128), every tag the runner writes
 DIGITS = {"problem": {"name": "digits", "validation": 0.2, "test": 0.2}, "model": "mnist_mlp",
@@ -58,7 +62,7 @@ def alone(tmp_path_factory, model):
 def test_long_runs_of_small_models_compile_with_xla_and_the_others_do_not():
     import keras
 
-    from experiments import models
+    from experiments.workloads import models
 
     data = planning.prepare(batch_of(RUNS[:1]))[0][2]
     for name, steps, xla in (("softmax_regression", 20_000, True), ("softmax_regression", 19_999, False),
@@ -101,7 +105,7 @@ def test_control_flow_kept_functional_gives_the_lowered_graphs_numbers(together,
 
     import tensorflow as tf
 
-    from experiments import tracing
+    from experiments.engine import tracing
 
     def lowering(traced_in):
         with traced_in():
@@ -134,7 +138,7 @@ def test_a_restarted_program_takes_the_new_seeds_batch_order_and_initial_weights
 
 
 def restarts_as_if_new(tmp_path, model, protocol, runs):
-    from experiments import train
+    from experiments.engine import train
 
     batch = config.parse_batch({"batch": {"name": "s", "reproduces": "t", "runtime": "s", "expected": "e"},
                                 "defaults": {**DIGITS, "model": model, "seeds": [0, 1], **protocol}, "runs": runs})
@@ -165,7 +169,7 @@ def test_a_restarted_program_resumes_a_group_from_its_checkpoints(tmp_path):
     again (the same loaded data, as in one process) resumes that group from its checkpoints
     through the program restarted once more, and ends as the batch run in one go: every event
     once, the same numbers."""
-    from experiments import signals, train
+    from experiments.engine import signals, train
 
     batch = config.parse_batch({"batch": {"name": "s", "reproduces": "t", "runtime": "s", "expected": "e"},
                                 "defaults": {**DIGITS, "seeds": [0, 1]}, "runs": RUNS[:2]})
@@ -247,7 +251,7 @@ def test_an_optimizer_with_use_ema_is_scored_with_its_averages(tmp_path):
     the final scores. The averages are read from the final checkpoint (saved before that)."""
     import keras
 
-    from experiments import models
+    from experiments.workloads import models
 
     ema = {"name": "sgd", "learning_rate": 0.1, "use_ema": True, "ema_momentum": 0.9}
     batch = batch_of([{"optimizer": {"name": "sgd", "learning_rate": 0.1}}, {"optimizer": ema}])
@@ -295,7 +299,7 @@ def test_update_ratios_are_each_layers_relative_change(hidden):
     import keras
 
     import custom_optimizers as co
-    from experiments import models, problems
+    from experiments.workloads import models, problems
 
     data = problems.load({"name": "digits", "validation": 0.0, "test": 0.0})
     members = []
@@ -322,7 +326,7 @@ def _regularised(data):
     normalisation (moving statistics); and a frozen layer, whose weights it does not change."""
     import keras
 
-    from experiments import models
+    from experiments.workloads import models
 
     inputs = keras.Input(shape=data.input_shape)
     frozen = keras.layers.Dense(data.input_shape[0], name="frozen")
@@ -352,7 +356,7 @@ def _group_of_two(kind, data, shared, monkeypatch, optimizers=None, seeds=(0, 1)
     import keras
 
     import custom_optimizers as co
-    from experiments import models
+    from experiments.workloads import models
 
     if not shared:
         monkeypatch.setattr(loop, "shared_gradients", lambda models, *a: [None] * len(models))
@@ -381,7 +385,7 @@ def test_the_shared_forward_pass_computes_each_members_own_step(kind, monkeypatc
     member's own `model(x)`, `compute_loss` and `tape.gradient` give, to float32 round-off
     (`ROUND_OFF`: the two feed the weights differently). Bits are what a run gets alone and in a
     group, since both go through the shared pass (the tests below)."""
-    from experiments import problems
+    from experiments.workloads import problems
 
     data = problems.load({"name": "digits", "validation": 0.0, "test": 0.0})
     program, out, state, initial = _group_of_two(kind, data, True, monkeypatch)
@@ -412,7 +416,7 @@ def test_a_loss_scaling_member_and_the_others_each_equal_their_run_alone(monkeyp
     pass, in any group: each member of a mixed group equals, bit for bit, its run alone, and a
     plain member's step is the one a group of plain optimizers gives it."""
     import custom_optimizers as co
-    from experiments import problems
+    from experiments.workloads import problems
 
     data = problems.load({"name": "digits", "validation": 0.0, "test": 0.0})
     mixed = [co.Adam(0.01), co.Momentum(0.05, momentum=0.9, loss_scale_factor=64.0)]
@@ -436,7 +440,8 @@ def test_a_loss_scaling_optimizer_traces_its_own_forward_pass():
     import tensorflow as tf
 
     import custom_optimizers as co
-    from experiments import evaluation, models, problems
+    from experiments.engine import evaluation
+    from experiments.workloads import models, problems
 
     data = problems.load({"name": "digits", "validation": 0.0, "test": 0.0})
     spec = [tf.TensorSpec([None, 64], tf.float32), tf.TensorSpec([None], tf.int64)]

@@ -17,8 +17,11 @@ import sys
 import pytest
 
 from experiments import __main__ as cli
-from experiments import checkpoint, config, fingerprints, planning, runner
-from experiments.validation import ConfigError, check_path_name
+from experiments import runner
+from experiments.plan import planning
+from experiments.spec import config
+from experiments.spec.validation import ConfigError, check_path_name
+from experiments.store import checkpoint, fingerprints
 
 BATCH = """[batch]
 name = "{batch}"

@@ -12,9 +12,11 @@ import time
 
 import numpy as np
 import pytest
-
-from experiments import checkpoint, config, runner
 from tb_events import raw_events
+
+from experiments import runner
+from experiments.spec import config
+from experiments.store import checkpoint
 
 pytestmark = pytest.mark.slow
 

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from experiments.layers import BatchNormalization
+from experiments.workloads.layers import BatchNormalization
 
 
 @pytest.fixture

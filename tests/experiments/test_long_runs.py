@@ -6,9 +6,10 @@ import time
 import urllib.parse
 
 import pytest
-
-from experiments import config, runner
 from tb_server import serve
+
+from experiments import runner
+from experiments.spec import config
 
 pytestmark = pytest.mark.slow
 

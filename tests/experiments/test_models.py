@@ -6,9 +6,9 @@ import pytest
 import tensorflow as tf
 
 import custom_optimizers as co
-from experiments import models, problems
-from experiments.layers import BatchNormalization
-from experiments.validation import ConfigError
+from experiments.spec.validation import ConfigError
+from experiments.workloads import models, problems
+from experiments.workloads.layers import BatchNormalization
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from experiments import problems
-from experiments.objectives2d import OBJECTIVES
-from experiments.validation import ConfigError
+from experiments.spec.validation import ConfigError
+from experiments.workloads import problems
+from experiments.workloads.objectives2d import OBJECTIVES
 
 
 def test_moons_is_the_materials_data():

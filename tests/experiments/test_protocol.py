@@ -1,4 +1,4 @@
-"""A run's `dtype`, `init` and `order` (`experiments.protocol`): the course's moons protocol,
+"""A run's `dtype`, `init` and `order` (`experiments.engine.protocol`): the course's moons protocol,
 checked against NumPy written from the course's code (docs/sources.md), and the material's table reproduced."""
 
 import math
@@ -7,7 +7,10 @@ import keras
 import numpy as np
 import pytest
 
-from experiments import config, planning, protocol, runner
+from experiments import runner
+from experiments.engine import protocol
+from experiments.plan import planning
+from experiments.spec import config
 
 COURSE = {"problem": "moons", "model": "moons_net", "batch_size": 64, "optimizer": {"learning_rate": 0.0007},
           "dtype": "float64", "init": {"name": "numpy_he", "seed": 3},
@@ -69,7 +72,7 @@ def test_bad_protocol_fields_are_refused_by_name(field, value, message):
 
 
 def test_runs_with_another_protocol_train_in_another_group():
-    from experiments.results import Job
+    from experiments.store.results import Job
 
     batch = batch_of([{"optimizer": "sgd", "epochs": 2}, {"optimizer": "adam", "epochs": 2},
                       {"optimizer": "sgd", "epochs": 2, "dtype": "float32"},

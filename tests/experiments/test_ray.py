@@ -11,8 +11,13 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from experiments import config, parallel, planning, results, runner  # noqa: E402
 from tb_events import scalars  # noqa: E402
+
+from experiments import runner  # noqa: E402
+from experiments.engine import parallel  # noqa: E402
+from experiments.plan import planning  # noqa: E402
+from experiments.spec import config  # noqa: E402
+from experiments.store import results  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

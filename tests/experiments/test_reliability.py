@@ -11,13 +11,17 @@ import sys
 
 import numpy as np
 import pytest
+from tb_events import assert_same_run, event_files, raw_events, scalars, session
 from tensorboard.plugins.hparams import api_pb2
 
 import callbacks
 from experiments import __main__ as cli
-from experiments import checkpoint, config, executor, overview, runner, train
-from experiments.objectives2d import OBJECTIVES
-from tb_events import assert_same_run, event_files, raw_events, scalars, session
+from experiments import runner
+from experiments.engine import executor, train
+from experiments.report import overview
+from experiments.spec import config
+from experiments.store import checkpoint
+from experiments.workloads.objectives2d import OBJECTIVES
 
 DIGITS = {"problem": {"name": "digits", "validation": 0.2, "test": 0.2}, "model": "mnist_mlp",
           "batch_size": 128}
@@ -92,7 +96,9 @@ def test_the_programs_rule_is_the_watchs(tmp_path):
     each with spikes, a recovery, a long stretch and a NaN."""
     import keras
 
-    from experiments import loop, models, planning
+    from experiments.engine import loop
+    from experiments.plan import planning
+    from experiments.workloads import models
 
     data = planning.prepare(batch_of([{"optimizer": "sgd"}], {**DIGITS, "epochs": 1}))[0][2]
     settings = [(100.0, 0), (100.0, 2), (10.0, 5), (math.inf, 1)]

@@ -9,7 +9,9 @@ from tb_events import accumulator, scalars
 from tensorboard.util import tensor_util
 
 from experiments import __main__ as cli
-from experiments import config, metrics, runner, verdict
+from experiments import runner
+from experiments.report import verdict
+from experiments.spec import config, metrics
 
 RUNS = [{"optimizer": {"name": "sgd", "learning_rate": 0.1}},
         {"optimizer": {"name": "momentum", "learning_rate": 0.1, "momentum": 0.9}},

@@ -8,9 +8,12 @@ import pytest
 from tb_events import scalars, tensors
 
 import custom_optimizers as co
-from experiments import config, executor, figures, overview, runner
-from experiments.metrics import HPARAM_METRICS, summary_tag
-from experiments.objectives2d import OBJECTIVES, minimise
+from experiments import runner
+from experiments.engine import executor
+from experiments.report import figures, overview
+from experiments.spec import config
+from experiments.spec.metrics import HPARAM_METRICS, summary_tag
+from experiments.workloads.objectives2d import OBJECTIVES, minimise
 
 
 def batch_of(runs, defaults=None, name="t"):
@@ -64,7 +67,8 @@ def test_a_runs_fingerprint_does_not_depend_on_what_the_process_made_before(digi
     process would redo its finished runs when run alone."""
     import keras
 
-    from experiments import fingerprints, planning
+    from experiments.plan import planning
+    from experiments.store import fingerprints
 
     batch = digits_batch.batch
     run, kind, problem_data = next(p for p in planning.prepare(batch) if p[0].name == "adam_lr0.01_s0")
@@ -293,7 +297,7 @@ def test_each_optimizer_has_one_colour_in_every_figure_whatever_the_order(tmp_pa
     colour each."""
     from matplotlib.colors import to_rgba
 
-    from experiments import verdict
+    from experiments.report import verdict
 
     first = runner.run_batch(batch_of([{"problem": "material", "steps": 5, "optimizer": name}
                                        for name in ("sgd", "rmsprop", "adam")], name="one"), tmp_path, progress=False)

@@ -5,8 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from experiments import config, ranking, search
-from experiments.validation import ConfigError
+from experiments.report import ranking
+from experiments.spec import config, search
+from experiments.spec.validation import ConfigError
 
 FIELDS = config.Run.fields()
 

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from experiments import startup
+from experiments.engine import startup
 
 CPU_ONLY = """\
 WARNING: All log messages before absl::InitializeLog() is called are written to STDERR
@@ -66,7 +66,7 @@ def _fake_tensorflow(tmp_path):
 
 def test_quiet_tensorflow_filters_what_c_plus_plus_writes_to_fd_2(tmp_path):
     code = ("import sys; sys.path.insert(0, %r)\n"
-            "from experiments import startup; startup.quiet_tensorflow(); print('after', file=sys.stderr)"
+            "from experiments.engine import startup; startup.quiet_tensorflow(); print('after', file=sys.stderr)"
             % _fake_tensorflow(tmp_path))
     assert _python(code, tmp_path).stderr == REAL + "\nafter\n"
     everything = _python(code, tmp_path, TF_CPP_MIN_LOG_LEVEL="0").stderr  # the user asked for the log
@@ -79,5 +79,5 @@ def test_the_real_tensorflow_starts_quietly(tmp_path):
                     TF_CPP_MIN_LOG_LEVEL="2")
     if not plain.stderr.strip():
         pytest.skip("this TensorFlow prints nothing at start-up here: nothing to filter")
-    quiet = _python("from experiments import startup; startup.quiet_tensorflow()", tmp_path)
+    quiet = _python("from experiments.engine import startup; startup.quiet_tensorflow()", tmp_path)
     assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr

@@ -5,11 +5,15 @@ import math
 
 import numpy as np
 import pytest
+from tb_events import scalars, session
 from tensorboard.plugins.hparams import api_pb2
 
 from experiments import __main__ as cli
-from experiments import aggregate, config, executor, planning, runner, trainers
-from tb_events import scalars, session
+from experiments import runner
+from experiments.engine import executor, trainers
+from experiments.plan import planning
+from experiments.report import aggregate
+from experiments.spec import config
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,11 @@ import re
 
 import numpy as np
 import pytest
-
-from experiments import aggregate, config, dashboard, runner
 from tb_server import serve
+
+from experiments import runner
+from experiments.report import aggregate, dashboard
+from experiments.spec import config
 
 pytestmark = pytest.mark.slow
 

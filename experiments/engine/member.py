@@ -1,0 +1,80 @@
+"""One run of a group as the compiled program trains it (`experiments.engine.train`): its model,
+compiled with its optimizer and carried on from its checkpoint, its divergence watch, its
+writers and callbacks, and what it has logged."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+import callbacks as cb
+from callbacks import _writers as cb_writers
+from callbacks.divergence import DivergenceWatch
+from experiments.engine import protocol
+from experiments.plan.optimizers import make_optimizer
+from experiments.store import checkpoint
+from experiments.workloads import models
+
+
+class Member:
+    """One run of a group: its model (compiled with its optimizer), its state carried from a
+    checkpoint, and what it has logged."""
+
+    def __init__(self, job, data, per_epoch):
+        run, directory = job.run, job.directory
+        self.job, self.run, self.directory = job, run, directory
+        keras.utils.set_random_seed(run.seed)  # every member of a group: the same weights
+        self.model = protocol.build_model(run, data)
+        optimizer = make_optimizer(run, per_epoch)
+        self.model.compile(optimizer=optimizer, loss=models.loss_for(self.model), metrics=["accuracy"])
+        optimizer.build(self.model.trainable_variables)
+        stored = checkpoint.load(directory) if job.resume else None
+        if stored is not None and stored[1].get("fingerprint") != job.fingerprint:
+            stored = None
+        arrays, meta = stored or ({}, {"epoch": 0, "best": {}, "seconds": 0.0})
+        if stored is not None:
+            checkpoint.restore_arrays(self.model.variables, arrays, "model")
+            checkpoint.restore_arrays(optimizer.variables, arrays, "optimizer")
+        self.epoch, self.best, self.seconds = meta["epoch"], dict(meta["best"]), meta["seconds"]
+        state = meta.get("divergence_watch") or {"first": meta.get("first_loss"), "lowest": meta.get("lowest_loss")}
+        self.watch = DivergenceWatch(run.divergence_factor, run.divergence_patience, **state)
+        self.losses = [float(v) for v in arrays.get("step_loss", [])]
+        self.times = [float(v) for v in arrays.get("step_seconds", [])]
+        self.divergence = None
+        self.done = False  # diverged (or failed): no more steps, no more events
+        self.error = None  # the Failure of an error of its own (a callback's, a file's)
+        self.writer = cb_writers.borrow(directory)  # one TensorBoard run: its root (`train`)
+        self.start_time = 0.0  # seconds of training before the current call (`train._train_cohort`)
+        self.callbacks = []
+        self.interrupted = False
+        self.scores = {}  # split -> (loss, accuracy) once trained
+
+    def add_callbacks(self, data, epochs):
+        log = self.run.log
+        if log["histograms"]:
+            self.callbacks.append(cb.HistogramLogger(self.directory, every_epochs=max(1, epochs // 20),
+                                                     subdirectory=""))
+        if log["decision_boundary"] and data.input_shape == (2,):
+            self.callbacks.append(cb.DecisionBoundaryLogger(self.directory, data.x_train, data.y_train,
+                                                            every_epochs=max(1, epochs // 10), subdirectory=""))
+        for callback in self.callbacks:
+            callback.set_model(self.model)
+            callback.set_params({"epochs": epochs})
+            callback.on_train_begin()
+
+    def close(self):
+        for callback in self.callbacks:
+            callback.on_train_end()
+        self.callbacks = []
+        cb_writers.give_back(self.directory)
+
+    def save(self, epoch, fingerprint, seconds):
+        cb_writers.flush_under(self.directory)
+        optimizer = self.model.optimizer
+        checkpoint.save(self.directory, {
+            **checkpoint.named_arrays(self.model.variables, "model"),
+            **checkpoint.named_arrays(optimizer.variables, "optimizer"),
+            "step_loss": np.array(self.losses, np.float64), "step_seconds": np.array(self.times, np.float64)},
+            {"fingerprint": fingerprint, "epoch": epoch, "best": self.best,
+             "divergence_watch": self.watch.state(), "seconds": self.seconds + seconds,
+             "events": checkpoint.event_files(self.directory)})

@@ -1,0 +1,378 @@
+"""Dataset runs, trained a group at a time by the compiled program (`experiments.engine.loop`).
+
+A group is the runs of a batch that share their problem, model, batch size,
+length, seed and log settings (`planning.groups`): they start from the same
+weights and see the same batches, so one program trains them all. Python
+runs between calls of the program, never per step: a call covers whole
+epochs up to an epoch where something needs Python (a histogram, a
+decision-boundary image, a checkpoint, the end), sized to take about a
+second so that Ctrl-C and SIGTERM are answered promptly. After each call
+the per-step values are turned into the run's TensorBoard scalars (written
+in bulk by `callbacks._writers.write_scalars`) and checkpoints.
+
+Each run is one TensorBoard run, its directory, whose tags are Keras's
+log keys with `epoch_` or `batch_` before them (`model.fit`'s `val_loss`
+is `epoch_val_loss`): `epoch_loss`, `epoch_accuracy` (Keras's running means
+over the epoch), `epoch_gradient_norm` (mean over the epoch's steps),
+`epoch_learning_rate` (the rate of the epoch's first step),
+`update_ratio/<layer>` (first step of the epoch), `epoch_val_loss` and
+`epoch_val_accuracy` at the epochs it logs; `batch_*` every
+`log.every_steps` steps. (Keras's TensorBoard callback, and the suite's
+callbacks for `fit`, write two runs, `train/` and `validation/`, with one
+tag for both: a seed study of 5 optimizers x 5 seeds would make more runs
+than TensorBoard selects at first, `dashboard.SELECTED_AT_FIRST`.)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+
+import keras
+import numpy as np
+
+import callbacks as cb
+from callbacks import _writers as cb_writers
+from callbacks._steps import logged_epoch
+from experiments.engine import pacing, protocol, signals
+from experiments.engine.loop import Program
+from experiments.engine.member import Member
+from experiments.spec.config import steps_per_epoch
+from experiments.store import checkpoint
+from experiments.store.results import Failure, Outcome, write_final
+
+
+def epoch_cadence(run, epochs):
+    """Log (and validate) every N epochs: `log.every_epochs`, else ~100 times a run."""
+    return run.log["every_epochs"] or max(1, epochs // 100)
+
+
+def train_group(jobs, progress=False, checkpoint_seconds=5.0):
+    """Train the dataset runs `jobs` (one group) and return, per job, its Outcome or the
+    `Failure` that stopped it alone.
+
+    An error of the program itself (it stops every member) is retried with
+    each member alone, from its checkpoint or its start, so that one
+    failing run cannot take the others with it. A failing disk
+    (`checkpoint.WriteError`) is no run's fault: it stops the batch.
+    """
+    sizes = [checkpoint.event_files(job.directory) for job in jobs]
+    try:
+        return _train(jobs, progress, checkpoint_seconds)
+    except Exception as error:
+        _raise_disk_fault(error, jobs[0].directory)
+        if len(jobs) == 1:
+            return [Failure.of(error)]
+    outcomes = []
+    for job, before in zip(jobs, sizes):
+        cb_writers.close_under(job.directory)  # its files are cut back: no writer may hold one open
+        stored = checkpoint.load_meta(job.directory)
+        job.resume = stored is not None and stored.get("fingerprint") == job.fingerprint
+        checkpoint.rewind_events(job.directory, stored["events"] if job.resume else before)
+        try:
+            outcomes += _train([job], progress, checkpoint_seconds)
+        except Exception as error:
+            _raise_disk_fault(error, job.directory)
+            outcomes.append(Failure.of(error))
+    return outcomes
+
+
+def _raise_disk_fault(error, directory):
+    fault = checkpoint.disk_fault(error, directory)
+    if fault is not None:
+        raise fault from None
+
+
+def _train(jobs, progress, checkpoint_seconds):
+    data = jobs[0].problem_data
+    run = jobs[0].run
+    per_epoch = steps_per_epoch(run, len(data.x_train))
+    epochs = run.epochs or math.ceil(run.steps / per_epoch)
+    last_step = run.steps or epochs * per_epoch
+    every = epoch_cadence(run, epochs)
+    if _kept is not None and (_kept[1] is not data or _kept[0] != _key([job.run for job in jobs], last_step)):
+        forget()  # this group cannot restart it: freed before its models are built
+    keras.backend.clear_session()
+    members, outcomes = [], [None] * len(jobs)
+    try:
+        for i, job in enumerate(jobs):
+            try:
+                members.append(Member(job, data, per_epoch))
+            except Exception as error:  # its own model, optimizer or checkpoint: it fails alone
+                _raise_disk_fault(error, job.directory)
+                outcomes[i] = Failure.of(error)
+        starts = sorted({m.epoch for m in members})
+        program = None
+        for start in starts:  # one cohort per starting epoch (a group resumes together)
+            cohort = [m for m in members if m.epoch == start]
+            if signals.STOP.is_set():  # Ctrl-C during an earlier cohort: these stay as saved
+                for member in cohort:
+                    member.interrupted = True
+                continue
+            program = _train_cohort(cohort, data, per_epoch, epochs, last_step, every, progress,
+                                    checkpoint_seconds)
+        for member in members:
+            i = jobs.index(member.job)
+            try:  # its own evaluation or files: it fails alone (nothing is retried after a run's end)
+                outcomes[i] = member.error or _finish(member, data, per_epoch, epochs)
+            except Exception as error:
+                _raise_disk_fault(error, member.directory)
+                outcomes[i] = Failure.of(error)
+        if program is not None and len(starts) == 1:  # its models are this group's until now
+            _keep(program, members, data, last_step)
+    finally:
+        for member in members:
+            member.close()
+    return outcomes
+
+
+def _train_cohort(members, data, per_epoch, epochs, last_step, every, progress, checkpoint_seconds):
+    """Train `members` (all at the same epoch) to the end, a call of the program at a time."""
+    first_epoch = members[0].epoch
+    program = _program(members, data, per_epoch, last_step)
+    for k, member in enumerate(members):
+        member.add_callbacks(data, epochs)
+        member.start_time = member.times[-1] if member.times else 0.0
+    log = members[0].run.log
+    python_epochs = pacing.python_epochs(members[0].callbacks, epochs, every, checkpoint_seconds)
+    bar = pacing.bar(members, epochs, first_epoch, progress)
+    start = time.perf_counter()
+    saved_at = start
+    epoch, rate = first_epoch, None  # rate: seconds per step of the last call
+    # the clock of the step times: seconds inside the program's calls, from the first step; the
+    # first call's steps are timed at the pace of the second (the first traces and compiles)
+    clock, first_call = 0.0, None
+    while epoch < epochs and not all(m.done for m in members):
+        end = min(pacing.call_end(epoch, epochs, every, per_epoch, python_epochs, rate), epoch + program.max_epochs)
+        first, last = epoch * per_epoch, min(end * per_epoch, last_step)
+        epoch_numbers = np.arange(epoch, end)
+        validate = np.array([logged_epoch(e, every, epochs) for e in epoch_numbers])
+        measure = np.array([bool(log["update_ratio"]) and e % every == 0 for e in epoch_numbers])
+        called = time.perf_counter()
+        out = program.train(first, last, validate, measure)
+        seconds = time.perf_counter() - called
+        if epoch > first_epoch:  # the first call traces and compiles
+            rate = seconds / max(1, out["steps"])
+            if first_call is not None:
+                clock = _retime(members, *first_call, rate)
+                first_call = None
+        else:
+            first_call = ({id(m): len(m.times) for m in members}, int(out["steps"]), seconds)
+        for k, member in enumerate(members):
+            if member.done:
+                continue
+            try:
+                scalars = _log_call(member, k, program, out, first, per_epoch, epochs, every, log, data,
+                                    clock, seconds)
+                cb_writers.write_scalars(member.writer, scalars)
+                if member.done:  # diverged: its events end here; the others go on
+                    member.epoch = math.ceil(member.divergence["step"] / per_epoch)
+            except Exception as error:
+                _raise_disk_fault(error, member.directory)
+                member.error, member.done = Failure.of(error), True
+                _mask(program, k)
+                continue
+        epoch, clock = end, clock + seconds
+        for member in members:
+            if not member.done:
+                member.epoch = epoch
+                member.watch = program.watch(members.index(member))
+        now = time.perf_counter()
+        stop = signals.STOP.is_set()
+        if epoch == epochs or stop or now - saved_at >= checkpoint_seconds:
+            for member in members:
+                if not member.done:
+                    member.save(epoch, member.job.fingerprint, now - start)
+            saved_at = now
+        if bar is not None:
+            bar.update(end - bar.n)
+        if stop and epoch < epochs:
+            for member in members:
+                if not member.done:
+                    member.interrupted = True
+            break
+    if bar is not None:
+        bar.close()
+    total = time.perf_counter() - start
+    for member in members:
+        member.seconds += total
+    for member in members:  # as `fit` ends: an optimizer with `use_ema` puts its averages in the model
+        if not member.interrupted and member.error is None:
+            member.model.optimizer.finalize_variable_values(member.model.trainable_variables)
+    if not all(m.interrupted for m in members):  # the final scores: each split once for the cohort
+        splits = (("train", data.x_train, data.y_train), ("validation", data.x_val, data.y_val),
+                  ("test", data.x_test, data.y_test))
+        scores = {split: program.evaluate(x, y) for split, x, y in splits if len(x)}
+        for k, member in enumerate(members):
+            member.scores = {split: values[k] for split, values in scores.items()}
+    return program
+
+
+#: The last cohort's program and what it was traced for: `_program`.
+_kept = None
+
+
+def _program(members, data, per_epoch, last_step):
+    """The cohort's compiled program: the last cohort's, restarted, when its runs differed from
+    these only by their seeds (which set values: the weights, the batches' order, never the
+    graph), else a new one. Tracing a program is most of a short group's time: a batch whose
+    runs have several seeds traces once, not once a seed. Its results are those of a new
+    program, bit for bit (`tests/experiments/test_groups.py`)."""
+    global _kept
+    run = members[0].run
+    orders = pacing.orders(run, len(data.x_train), per_epoch)
+    if _kept is not None and _kept[1] is data and _kept[0] == _key([m.run for m in members], last_step):
+        program = _kept[2]
+        _kept = None  # until it has trained them: an error leaves it in no known state
+        models = program.restart([m.model for m in members], [m.watch for m in members], run.seed, orders)
+        for member, model in zip(members, models):
+            member.model = model
+    else:
+        _kept = None  # the old one's memory is freed before the new one takes its own
+        program = Program([m.model for m in members], data, run.seed, run.batch_size, [m.watch for m in members],
+                          steps=last_step, ratios=any(m.run.log["update_ratio"] for m in members),
+                          orders=orders, full_batches=protocol.full_batches(run))
+    return program
+
+
+def _keep(program, members, data, last_step):
+    """Keep `program` for the next cohort (`_program`), once it has trained this one."""
+    global _kept
+    _kept = (_key([m.run for m in members], last_step), data, program)
+
+
+def forget():
+    """Drop the kept program, its models and its graph (`runner.run_batch` does at its end: the
+    next batch loads its own data, so it could not restart it)."""
+    global _kept
+    _kept = None
+
+
+def _key(runs, last_step):
+    return last_step, tuple(_traced(run) for run in runs)
+
+
+def _traced(run):
+    """What of a run its program's graph depends on: all but its seeds and names."""
+    fields = dataclasses.asdict(run)
+    for name in ("seed", "name", "group", "index", "trial", "trial_id", "round", "init"):
+        fields.pop(name)
+    fields["order"] = run.order["name"]
+    return json.dumps(fields, sort_keys=True, default=repr)
+
+
+def _mask(program, k):
+    alive = program.alive.numpy()
+    alive[k] = False
+    program.alive.assign(alive)
+
+
+def _retime(members, marks, steps, seconds, rate):
+    """Time the first call's `steps` at `rate` seconds a step instead of its `seconds` (which
+    include tracing and compiling); returns the clock at its end."""
+    for member in members:
+        mark = marks[id(member)]
+        relative = np.array(member.times[mark:]) - member.start_time
+        member.times[mark:] = (member.start_time + relative * (rate * steps / max(seconds, 1e-12))).tolist()
+    return rate * steps
+
+
+def _log_call(member, k, program, out, first, per_epoch, epochs, every, log, data, before, seconds):
+    """Member k's part of one call: its step history, best values, divergence, its callbacks at
+    the call's last epoch; returns its scalars, [(tag, step, value)].
+
+    `before`: the clock at the call (seconds of training before it); `seconds`: the call's."""
+    steps, diverged = int(out["steps"]), int(out["diverged"][k])
+    count = diverged - first if diverged >= 0 else steps  # its steps in this call
+    column = {name: out[name][:count, k] for name in ("loss", "mean", "correct", "size", "gradient_norm",
+                                                     "learning_rate")}
+    if log["step_losses"]:  # the batch's loss figure; off: kept neither here nor in checkpoints
+        member.losses += column["loss"].tolist()
+        member.times += (member.start_time + before + seconds * np.arange(1, count + 1) / max(1, steps)).tolist()
+    scalars = []
+    if log["every_steps"]:
+        for j in range(count):
+            if (first + j) % log["every_steps"] == 0:
+                scalars += [("batch_loss", first + j, column["loss"][j]),
+                            ("batch_accuracy", first + j, column["correct"][j] / column["size"][j]),
+                            ("batch_gradient_norm", first + j, column["gradient_norm"][j]),
+                            ("batch_learning_rate", first + j, column["learning_rate"][j])]
+    if diverged >= 0:
+        loss = float(column["mean"][count - 1])
+        member.watch = program.watch(k)  # not updated by the step that diverged
+        member.divergence = {"step": diverged, "loss": loss, "reason": member.watch.reason(loss)}
+        member.done = True
+    for j0 in range(0, count, per_epoch):  # every call starts at an epoch's first step
+        j1 = min(j0 + per_epoch, count)
+        epoch = (first + j0) // per_epoch
+        logs = {"loss": float(column["mean"][j1 - 1]),
+                "accuracy": float(column["correct"][j0:j1].sum() / column["size"][j0:j1].sum())}
+        val = None
+        if program.has_validation and logged_epoch(epoch, every, epochs):
+            if j1 == count and diverged >= 0:  # masked before the program validated it
+                val = program.evaluate(data.x_val, data.y_val)[k]
+            else:
+                val = (float(out["validation_loss"][j1 - 1, k]), float(out["validation_accuracy"][j1 - 1, k]))
+            logs["val_loss"], logs["val_accuracy"] = val
+        if not (j1 == count and diverged >= 0):  # the epoch it diverged in counts for nothing
+            _update_best(member.best, logs)
+        if member.job.keras_verbose and logged_epoch(epoch, every, epochs):
+            _print_epoch(member, epoch, epochs, logs)
+        if logged_epoch(epoch, every, epochs):
+            scalars += [("epoch_loss", epoch, logs["loss"]), ("epoch_accuracy", epoch, logs["accuracy"]),
+                        ("epoch_gradient_norm", epoch, float(np.mean(column["gradient_norm"][j0:j1]))),
+                        ("epoch_learning_rate", epoch, column["learning_rate"][j0])]
+            if val is not None:
+                scalars += [("epoch_val_loss", epoch, val[0]), ("epoch_val_accuracy", epoch, val[1])]
+        if log["update_ratio"] and epoch % every == 0:
+            scalars += [(f"update_ratio/{layer.name}", epoch, out["ratios"][k][j0, i])
+                        for i, layer in enumerate(program.layers[k])]
+        if j1 == count:  # the call's last epoch: the weights are this epoch's
+            for callback in member.callbacks:
+                callback.on_epoch_end(epoch, logs)
+    return scalars
+
+
+def _print_epoch(member, epoch, epochs, logs):
+    """`--verbose`: a line per logged epoch, as Keras's `fit(verbose=2)` prints it, under the bars."""
+    from tqdm.auto import tqdm
+
+    values = " - ".join(f"{key}: {value:.4f}" for key, value in logs.items())
+    tqdm.write(f"{member.run.name} epoch {epoch + 1}/{epochs} - {values}")
+
+
+#: (log key, best name, better of two) of `model.fit`'s epoch logs, as `callbacks.BestSoFar` picks.
+PICKS = cb.BestSoFar.PICKS
+
+
+def _update_best(best, logs):
+    """`best` ({best name: value}) updated with an epoch's `logs`, each kept if it is better."""
+    for key, name, pick in PICKS:
+        value = logs.get(key)
+        if value is not None and math.isfinite(value):
+            best[name] = pick(best[name], value) if name in best else value
+
+
+def _finish(member, data, per_epoch, epochs):
+    """The member's Outcome: final metrics on every split, `final/*` at its root, figure data."""
+    model, directory = member.model, member.directory
+    curves = {"step_loss": member.losses, "step_seconds": member.times, "steps_per_epoch": per_epoch}
+    if member.interrupted:
+        return Outcome({"epochs": member.epoch}, member.seconds, curves, member.best, status="interrupted")
+    metrics = {"epochs": epochs, "steps": int(model.optimizer.iterations.numpy()),
+               **member.watch.spike_metrics(diverged=member.divergence is not None)}
+    if member.divergence is not None:
+        metrics["epochs"] = math.ceil(metrics["steps"] / per_epoch)
+    for split, (loss, accuracy) in member.scores.items():
+        metrics[f"{split}_loss"], metrics[f"{split}_accuracy"] = loss, accuracy
+    write_final(directory, "dataset", metrics, member.seconds, member.best, diverged=member.divergence is not None)
+    if data.input_shape == (2,):
+        from callbacks.decision_boundary import probability_grid
+
+        curves["grid"] = probability_grid(model, data.x_train)
+        curves["points"] = (data.x_train, data.y_train)
+    if member.divergence is not None:
+        return Outcome(metrics, member.seconds, curves, member.best, "diverged", member.divergence)
+    return Outcome(metrics, member.seconds, curves, member.best)

@@ -1,0 +1,63 @@
+"""A run's optimizer (with its schedule) and a series run's averager, built from its
+batch-file tables; each argument checked, so that a typo fails before training."""
+
+from __future__ import annotations
+
+import inspect
+
+import custom_optimizers as co
+from experiments.spec.validation import ConfigError, lookup
+
+
+def make_optimizer(run, steps_per_epoch=1):
+    """The run's optimizer, with its schedule as the learning rate.
+
+    A schedule's `initial_learning_rate` defaults to the optimizer's learning
+    rate, and an epoch-based schedule's `steps_per_epoch` to the run's (unless it
+    is given Keras's unit, `decay_steps`).
+    """
+    arguments = dict(run.optimizer)
+    name = arguments.pop("name")
+    cls = co.OPTIMIZERS.get(name.lower())
+    if cls is not None:  # Keras would say only "Argument(s) not recognized"
+        accepted = {k: 0 for base in cls.__mro__ if "__init__" in vars(base)
+                    for k, p in inspect.signature(vars(base)["__init__"]).parameters.items()
+                    if k not in ("self", "name") and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+        for key in arguments:
+            lookup(f"argument of optimizer {name!r}", accepted, key)
+    try:
+        if run.schedule is not None:
+            schedule = dict(run.schedule)
+            schedule_name = schedule.pop("name")
+            schedule_cls = co.SCHEDULES.get(schedule_name.lower())
+            if schedule_cls is not None and cls is not None:
+                accepted = inspect.signature(schedule_cls.__init__).parameters
+                default_rate = inspect.signature(cls.__init__).parameters["learning_rate"].default
+                if "initial_learning_rate" in accepted:
+                    schedule.setdefault("initial_learning_rate",
+                                        arguments.get("learning_rate", default_rate))
+                if "steps_per_epoch" in accepted and "decay_steps" not in schedule:  # Keras's unit
+                    schedule.setdefault("steps_per_epoch", steps_per_epoch)
+            arguments["learning_rate"] = co.get_schedule(schedule_name, **schedule)
+        return co.get(name, **arguments)
+    except (TypeError, ValueError) as error:  # Keras says "Argument(s) not recognized: ..."
+        raise ConfigError(f"optimizer {name!r}: {error}") from None
+
+
+def averager(run):
+    """(beta, bias_correction, Momentum(form="ewa")) from `run.average`, checked."""
+    arguments = dict(run.average)
+    arguments.pop("name")
+    beta = arguments.pop("beta", 0.9)
+    corrected = arguments.pop("bias_correction", False)
+    if arguments:
+        raise ConfigError(f"average: unknown argument(s) {sorted(arguments)}; known: beta, bias_correction")
+    if not isinstance(corrected, bool):
+        raise ConfigError(f"`average.bias_correction` must be true or false. Received: {corrected!r}")
+    try:
+        optimizer = co.Momentum(learning_rate=1.0, momentum=beta, form="ewa")
+    except ValueError as error:
+        raise ConfigError(f"average: {str(error).replace('momentum', 'beta')}") from None
+    return beta, corrected, optimizer
+
+

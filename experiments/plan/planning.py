@@ -1,0 +1,121 @@
+"""Plan a batch: check every run and load its problem (building its model and optimizer
+once, `optimizers`), and group the runs that train together.
+
+Everything a batch needs is checked by `prepare` before the first run
+starts, so a typo fails in a second, not after an hour of training.
+"""
+
+from __future__ import annotations
+
+import json
+
+import keras
+
+from experiments.plan.optimizers import averager, make_optimizer
+from experiments.spec.config import MAX_STEPS, steps_per_epoch
+from experiments.spec.metrics import METRICS
+from experiments.spec.validation import ConfigError, check_path_name
+from experiments.workloads import models, problems
+
+
+def spec_key(spec):
+    return json.dumps(spec, sort_keys=True, default=str)
+
+
+def prepare(batch, runs=None, loaded=None):
+    """Check every run and load every problem once, before anything trains.
+
+    Checks `runs` (default: the batch's runs, plus both ends of each searched
+    range, `batch.probes`) and the search's metric. `loaded` caches problems
+    between calls. Returns [(run, kind, loaded problem)]; raises ConfigError
+    naming the run.
+    """
+    loaded = {} if loaded is None else loaded
+    checks = [(f"run {run.name!r}" + ("" if run.index is None else f" (runs[{run.index}])"), run, True)
+              for run in (batch.runs if runs is None else runs)]
+    if runs is None:  # a range's ends first: they name the cause
+        checks = [(where, probe, False) for where, probe in batch.probes] + checks
+    check_path_name("batch.name", batch.name)  # a Batch made in Python has not been through parse_batch
+    prepared, built = [], set()  # (model, problem) pairs built once: the runs of a batch share a few
+    for where, run, real in checks:
+        try:
+            if real:  # a probe (a searched range's end) is never run, and has no name
+                check_path_name("name", run.name)
+            problem, _ = problems.get(run.problem)
+            key = spec_key(run.problem)
+            if key not in loaded:
+                loaded[key] = problems.load(run.problem)
+            problem_data = loaded[key]
+            _check_kind(run, problem.kind)
+            if problem.kind == "dataset":
+                per_epoch = steps_per_epoch(run, len(problem_data.x_train))
+                if run.epochs is not None and run.epochs * per_epoch > MAX_STEPS:
+                    raise ConfigError(f"`epochs` makes {run.epochs * per_epoch} steps ({per_epoch} per epoch), "
+                                      f"more than {MAX_STEPS} can finish. Received: epochs={run.epochs}")
+                if (spec_key(run.model), key) not in built:
+                    models.build(run.model, problem_data)
+                    built.add((spec_key(run.model), key))
+                make_optimizer(run, per_epoch)
+            elif problem.kind == "objective":
+                if run.steps > MAX_PATH_STEPS:
+                    raise ConfigError(f"a 2-D path keeps and logs every point: `steps` must be at most "
+                                      f"{MAX_PATH_STEPS}. Received: steps={run.steps}")
+                make_optimizer(run)
+            else:
+                averager(run)
+            metric = batch.search.metric if batch.search else None
+            if metric is not None and metric not in METRICS[problem.kind]:
+                raise ConfigError(f"`search.metric` is not a metric of {problem.kind} runs. "
+                                  f"Received: metric={metric!r}. Known: {', '.join(METRICS[problem.kind])}")
+        except ConfigError as error:
+            raise ConfigError(f"{where}: {error}") from None
+        if real:
+            prepared.append((run, problem.kind, problem_data))
+    keras.backend.clear_session()
+    return prepared
+
+
+def groups(jobs):
+    """The jobs that train together, as lists of indices into `jobs`, in order of first appearance.
+
+    Dataset runs with the same problem, model, batch size, length, seed, log
+    settings, dtype and order see the same batches
+    (`experiments.engine.train`): one compiled program trains them as a group. A
+    group resumes together, so its runs also share the epoch their
+    checkpoints go on from. Every other run is a group of its own.
+    """
+    keyed = {}
+    for i, job in enumerate(jobs):
+        run = job.run
+        key = (i,) if job.kind != "dataset" else (
+            spec_key(run.problem), spec_key(run.model), run.batch_size, run.epochs, run.steps, run.seed,
+            spec_key(run.log), run.dtype, spec_key(run.order),
+            job.start_epoch if job.resume else 0)
+        keyed.setdefault(key, []).append(i)
+    return list(keyed.values())
+
+
+#: The most steps of a 2-D path (`path_run` keeps every point and logs it).
+MAX_PATH_STEPS = 100_000
+
+
+_NEEDS = {"dataset": ("model", "optimizer"), "objective": ("optimizer", "steps"), "series": ("average",)}
+
+
+_FORBIDS = {"dataset": ("average",), "objective": ("model", "epochs", "average"),
+            "series": ("model", "optimizer", "schedule", "epochs", "steps")}
+
+
+def _check_kind(run, kind):
+    article = "an" if kind[0] in "aeiou" else "a"
+    for key in _FORBIDS[kind]:
+        if getattr(run, key) is not None:
+            raise ConfigError(f"{article} {kind} problem takes no `{key}`. "
+                              f"Received: {key}={getattr(run, key)!r}")
+    for key in _NEEDS[kind]:
+        if getattr(run, key) is None:
+            raise ConfigError(f"{article} {kind} problem needs `{key}`")
+    if kind == "dataset" and run.epochs is None and run.steps is None:
+        raise ConfigError("a dataset problem needs `epochs` or `steps`")
+
+

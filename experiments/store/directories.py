@@ -1,0 +1,148 @@
+"""A batch on disk: its directory and lock, each run's directory, and what
+an earlier invocation left there (finished runs to skip, checkpoints to
+resume, damage to redo). The files themselves are `experiments.store.checkpoint`'s.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import secrets
+
+from experiments.spec.validation import ConfigError
+from experiments.store import checkpoint
+from experiments.store.fingerprints import batch_fingerprint, resolved_config, run_fingerprint
+from experiments.store.results import FINISHED, Job, Result
+
+
+def read_json(path):
+    """The JSON object in `path`, or None if there is none (missing, unreadable, not an object)."""
+    try:
+        value = json.loads(pathlib.Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def open_batch_directory(logdir, batch, fresh=False):
+    """(directory, lock, resuming) for `batch` under `logdir`, locked for this process.
+
+    The same batch (`batch_fingerprint`) goes on in the directory it ran in
+    before; another batch of that name gets `<name>_2`, `_3`, ... When the
+    same batch is running there now, a ConfigError says so. `fresh`: a new
+    directory even if the same batch ran before.
+    """
+    if isinstance(logdir, str) and not logdir:  # pathlib reads '' as the working directory
+        raise ConfigError("`logdir` must name a directory; an empty one would put the batch in the "
+                          "working directory. Received: logdir=''")
+    logdir, key = pathlib.Path(logdir), batch_fingerprint(batch)
+    n = 0
+    while True:
+        n += 1
+        candidate = logdir / (batch.name if n == 1 else f"{batch.name}_{n}")
+        if candidate.exists() and not candidate.is_dir():
+            continue
+        held = candidate.is_dir() and any(p.name != checkpoint.LOCK for p in candidate.iterdir())
+        if held and (fresh or (read_json(candidate / "batch.json") or {}).get("fingerprint") != key):
+            continue
+        try:
+            candidate.mkdir(parents=True, exist_ok=True)
+            lock = checkpoint.BatchLock(candidate).acquire(key)
+        except checkpoint.LockedError as holder:
+            if held or holder.key == key:  # the same batch, even if it has written nothing yet
+                raise ConfigError(f"{str(candidate)!r} is being written by another run of batch "
+                                  f"{batch.name!r} (pid {holder.pid}); wait for it to finish, or give "
+                                  "another --logdir") from None
+            continue  # another batch of that name has just started there
+        except OSError as error:
+            raise ConfigError(f"cannot write the logs to {str(candidate)!r}: {error.strerror}") from None
+        if not held and any(p.name != checkpoint.LOCK for p in candidate.iterdir()):
+            lock.release()  # filled between our look and our lock
+            continue
+        return candidate, lock, held
+
+
+def batch_id(directory, resuming):
+    """The batch directory's id: eight random hex digits, drawn when the directory is first
+    used and kept while the batch goes on in it (None for a directory an older version made:
+    its runs' session groups keep their names)."""
+    previous = read_json(directory / "batch.json") if resuming else None
+    if previous is not None:
+        return previous.get("id")
+    return secrets.token_hex(4)
+
+
+#: Where an older version of the suite wrote a run's curves, as TensorBoard runs of their own:
+#: a run it left unfinished starts again (its finished runs are kept, `aggregate.run_scalars`).
+LEGACY_RUNS = ("train/", "validation/")
+
+
+def job_for(directory, batch, run, kind, problem_data, progress, keras_verbose, report):
+    """(Job, None) for a run to train, or (Job, Result) for one an earlier
+    invocation of the batch finished (same fingerprint in its `result.json`).
+
+    Nothing on disk is trusted unchecked (`checkpoint.read_result`): a
+    finished run whose `result.json` was changed, whose event files are
+    shorter than when it finished, or whose `curves.npz` is unreadable is
+    not skipped. A run directory left unfinished (or so damaged) goes on
+    from its checkpoint, its events cut back to the checkpoint's, if the
+    checkpoint is readable and every event file is at least as long as it
+    recorded; otherwise it is cleared and the run starts again. `report`
+    says which runs were damaged and what is done about it.
+    """
+    run_dir = directory / run.name
+    config = resolved_config(run, kind, problem_data, batch)
+    config["fingerprint"] = key = run_fingerprint(config)
+    job = Job(run, kind, problem_data, run_dir, progress, keras_verbose, fingerprint=key)
+    if run_dir.exists():
+        record, damage = checkpoint.read_result(run_dir)
+        if damage is None and record is not None and record.get("fingerprint") == key \
+                and record.get("status") in FINISHED:
+            try:
+                curves = load_run_curves(run_dir, kind, problem_data)
+            except Exception as error:  # a damaged curves.npz: never trusted, never fatal
+                damage = f"{checkpoint.CURVES} is unreadable ({type(error).__name__})"
+            else:
+                return job, Result(run, kind, run_dir, record["metrics"], record["seconds"], curves,
+                                   record.get("error"), record.get("best") or {}, record["status"],
+                                   record.get("divergence"), key, skipped=True)
+        stored = checkpoint.load(run_dir)
+        if stored is not None and stored[1].get("fingerprint") == key \
+                and any(name.startswith(LEGACY_RUNS) for name in stored[1]["events"]):
+            damage = "its checkpoint is an older version's, with its curves in train/ and validation/"
+        elif stored is not None and stored[1].get("fingerprint") == key:
+            lost = checkpoint.missing_data(run_dir, stored[1]["events"])
+            if lost is None:
+                if damage is not None:
+                    report(f"{run.name}: {damage}; going on from its checkpoint")
+                checkpoint.rewind_events(run_dir, stored[1]["events"])
+                for stale in (checkpoint.RESULT, "error.txt", checkpoint.CURVES):
+                    checkpoint.remove_inside(run_dir / stale, run_dir, missing_ok=True)
+                job.resume, job.start_epoch = True, stored[1].get("epoch", 0)
+                return job, None
+            damage = f"{lost} (its checkpoint recorded more)"
+        if damage is not None:
+            report(f"{run.name}: {damage}; running it again from the start")
+        checkpoint.remove_inside(run_dir, directory)
+    run_dir.mkdir()
+    checkpoint.write(run_dir / "config.json", json.dumps(config, indent=2, default=str))
+    return job, None
+
+
+def load_run_curves(directory, kind, problem_data):
+    """A finished run's figure data (`checkpoint.load_curves`); a series run's series is its problem."""
+    curves = checkpoint.load_curves(directory)
+    if kind == "series":
+        curves["series"] = problem_data
+    return curves
+
+
+def clear_batch_outputs(directory):
+    """Drop what a batch writes once all its runs are done (root events, figures,
+    mean runs): an invocation that goes on writes them anew, not twice."""
+    for path in [*directory.glob(f"{checkpoint.EVENTS}*"), directory / "figures", *directory.glob("*_mean")]:
+        checkpoint.remove_inside(path, directory, missing_ok=True)
+
+
+def count_finished(directory):
+    return sum((read_json(path) or {}).get("status") in FINISHED for path in directory.glob("*/result.json"))

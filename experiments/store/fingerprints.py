@@ -1,0 +1,67 @@
+"""What makes a batch, and a run, the same one again: `fingerprint(config)`, a short hash of
+a resolved config. The same batch goes on in the directory it ran in before
+(`batch_fingerprint`); a run directory whose `result.json` carries its run's
+fingerprint (`run_fingerprint` of `resolved_config`) is a finished run and is skipped; a
+checkpoint carrying it is resumed."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import platform
+
+from experiments.spec.config import steps_per_epoch
+
+
+def fingerprint(config):
+    """16 hex digits of SHA-256 over `config` as canonical JSON."""
+    text = json.dumps(config, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def batch_fingerprint(batch):
+    """What makes two invocations the same batch: its name, every run and the search."""
+    return fingerprint({"name": batch.name, "runs": [r.to_dict() for r in batch.runs],
+                        "search": dataclasses.asdict(batch.search) if batch.search else None})
+
+
+def _versions():
+    import keras
+    import tensorflow as tf
+
+    import custom_optimizers
+
+    return {"python": platform.python_version(), "tensorflow": tf.__version__,
+            "keras": keras.__version__, "suite": getattr(custom_optimizers, "__version__", "dev")}
+
+
+def resolved_config(run, kind, problem_data, batch):
+    """The run as it will train, every default filled in (`config.json`): its batch's header,
+    its fields, its data's sizes and its optimizer as Keras serialises it."""
+    import keras
+
+    from experiments.plan.optimizers import make_optimizer  # TensorFlow: not for the checks before it
+
+    config = {"batch": batch.header(), "run": run.to_dict(), "kind": kind, "versions": _versions()}
+    if kind == "dataset":
+        per_epoch = steps_per_epoch(run, len(problem_data.x_train))
+        config["data"] = problem_data.describe()
+        config["steps_per_epoch"] = per_epoch
+        config["epochs"] = run.epochs or math.ceil(run.steps / per_epoch)
+    if kind in ("dataset", "objective"):
+        optimizer = make_optimizer(run, config.get("steps_per_epoch", 1))
+        config["optimizer"] = keras.saving.serialize_keras_object(optimizer)
+        # Keras numbers its optimizers' default names ("sgd", "sgd_1", ...) in the order the
+        # process made them: the process's history, not the run's (a batch run after another in
+        # one process would otherwise not be recognised when run alone, and redo finished runs)
+        config["optimizer"]["config"].pop("name", None)
+    return config
+
+
+def run_fingerprint(config):
+    """A run's identity: its resolved config less the versions and the batch's prose."""
+    return fingerprint({k: v for k, v in config.items() if k not in ("versions", "batch")})
+
+

@@ -5,7 +5,7 @@ and without it.
 
 One process, alternating, median of `--rounds`, the batch's problems loaded beforehand. A
 batch's runs that differ only by their seed are as many groups; each group after the first
-restarts the program the one before it traced (`experiments.engine.train._program`) instead of
+restarts the program the one before it traced (`experiments.engine.programs.ProgramCache`) instead of
 tracing its own. Without: every group traces its own program, all else the same (the
 results are the same, bit for bit: `tests/experiments/test_groups.py`).
 
@@ -45,18 +45,17 @@ def main():
     import logging
 
     from experiments import runner
-    from experiments.engine import train
+    from experiments.engine import programs
     from experiments.plan import planning
     from experiments.spec import config
 
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    keep = train._keep
+    keep = programs.ProgramCache.keep
     batch = config.load_batch(args.batch)
     prepared = planning.prepare(batch)
 
     def seconds(restart):
-        train._keep = keep if restart else (lambda *a: None)
-        train._kept = None
+        programs.ProgramCache.keep = keep if restart else (lambda *a: None)
         with tempfile.TemporaryDirectory() as logdir:
             start = time.perf_counter()
             runner.run_batch(batch, logdir, progress=False, prepared=prepared)

@@ -50,7 +50,7 @@ import math
 import pathlib
 import sys
 
-from experiments.engine import signals, train
+from experiments.engine import signals
 from experiments.plan import planning
 from experiments.plan.planning import prepare, spec_key
 from experiments.report import dashboard, figures, ranking
@@ -138,7 +138,6 @@ def run_batch(batch, logdir="logs", progress=True, keras_verbose=False, prepared
                                    pool, resuming, report, checkpoint_seconds, batch_id)
         finally:
             lock.release()
-            train.forget()
 
 
 def progress_line(batch_name, done, total, result):

@@ -28,7 +28,7 @@ def execute(job):
     return execute_group([job])[0]
 
 
-def execute_group(jobs):
+def execute_group(jobs, programs=None):
     """Run a group of jobs (`planning.groups`: dataset runs that train together, or one run of
     another kind) into their directories; return their Results. Never raises for a run's own
     errors, except a failing disk (`checkpoint.WriteError`), which is not the run's fault and
@@ -38,7 +38,9 @@ def execute_group(jobs):
     resumed run's is already there), trains, and ends the session with its
     status, unless the run was interrupted to go on later. A run that raises
     gets `error.txt` (the traceback) and status "failed"; one that diverged,
-    status "diverged"; the others of its group go on.
+    status "diverged"; the others of its group go on. `programs`: the batch's
+    `programs.ProgramCache` (`parallel.Pool` holds it), whose last program a dataset group
+    restarts where it can; None: a new one, nothing kept.
     """
     # one writer per run root, held to the end: the run's events in one file (a group that
     # retries its members alone closes it, `train.train_group`, and the next borrower opens another)
@@ -50,7 +52,8 @@ def execute_group(jobs):
             if not job.resume or not dashboard.has_session(job.directory):
                 dashboard.start_session(job)
         if jobs[0].kind == "dataset":
-            outcomes = train_group(jobs, progress=jobs[0].progress, checkpoint_seconds=jobs[0].checkpoint_seconds)
+            outcomes = train_group(jobs, progress=jobs[0].progress, checkpoint_seconds=jobs[0].checkpoint_seconds,
+                                   programs=programs)
         else:
             outcomes = [_one(job) for job in jobs]
         for i, (job, outcome) in enumerate(zip(jobs, outcomes)):
@@ -80,10 +83,7 @@ def _one(job):
     try:
         return RUNNERS[job.kind](job.run, job.directory, job.problem_data)
     except Exception as error:
-        fault = checkpoint.disk_fault(error, job.directory)
-        if fault is not None:  # not the run's fault: stop the batch, keep what finished
-            raise fault from None
-        return Failure.of(error)
+        return Failure.of_run(error, job.directory)
 
 
 def failed(job, error):

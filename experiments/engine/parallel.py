@@ -61,12 +61,9 @@ def _in_worker(jobs, problem_data, threads):
     _threads(threads)
     for job in jobs:
         job.problem_data = problem_data
-    try:
-        return executor.execute_group(jobs)
-    finally:  # each task has its own copy of the data: the next could not restart this program
-        from experiments.engine import train
-
-        train.forget()
+    # its own ProgramCache, dropped at its end: the next task has its own copy of the data, so
+    # it could not restart this task's program
+    return executor.execute_group(jobs)
 
 
 class Pool:
@@ -77,6 +74,7 @@ class Pool:
         self.workers, self.address = workers, address
         self.local = workers is None and address is None
         self._started_ray = False
+        self.programs = None  # here: the batch's `programs.ProgramCache`, made at the first group
 
     def __enter__(self):
         if self.local:
@@ -100,6 +98,7 @@ class Pool:
         return self
 
     def __exit__(self, *exc):
+        self.programs = None  # the last program, its models and its graph freed
         if self._started_ray:
             import ray
 
@@ -118,8 +117,12 @@ class Pool:
 
         groups = [[i] for i in range(len(jobs))] if groups is None else groups
         if self.local:
+            if self.programs is None:
+                from experiments.engine.programs import ProgramCache
+
+                self.programs = ProgramCache()
             for group in groups:
-                yield from zip(group, executor.execute_group([jobs[i] for i in group]))
+                yield from zip(group, executor.execute_group([jobs[i] for i in group], self.programs))
             return
         import ray
 

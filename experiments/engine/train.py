@@ -26,7 +26,6 @@ than TensorBoard selects at first, `dashboard.SELECTED_AT_FIRST`.)
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
 
@@ -36,9 +35,9 @@ import numpy as np
 import callbacks as cb
 from callbacks import _writers as cb_writers
 from callbacks._steps import logged_epoch
-from experiments.engine import pacing, protocol, signals
-from experiments.engine.loop import Program
+from experiments.engine import pacing, signals
 from experiments.engine.member import Member
+from experiments.engine.programs import ProgramCache
 from experiments.spec.config import steps_per_epoch
 from experiments.store import checkpoint
 from experiments.store.results import Failure, Outcome, write_final
@@ -49,22 +48,24 @@ def epoch_cadence(run, epochs):
     return run.log["every_epochs"] or max(1, epochs // 100)
 
 
-def train_group(jobs, progress=False, checkpoint_seconds=5.0):
+def train_group(jobs, progress=False, checkpoint_seconds=5.0, programs=None):
     """Train the dataset runs `jobs` (one group) and return, per job, its Outcome or the
-    `Failure` that stopped it alone.
+    `Failure` that stopped it alone. `programs`: the batch's `ProgramCache` (a new one if
+    None: nothing kept from a group before).
 
     An error of the program itself (it stops every member) is retried with
     each member alone, from its checkpoint or its start, so that one
     failing run cannot take the others with it. A failing disk
     (`checkpoint.WriteError`) is no run's fault: it stops the batch.
     """
+    programs = ProgramCache() if programs is None else programs
     sizes = [checkpoint.event_files(job.directory) for job in jobs]
     try:
-        return _train(jobs, progress, checkpoint_seconds)
+        return _train(jobs, progress, checkpoint_seconds, programs)
     except Exception as error:
-        _raise_disk_fault(error, jobs[0].directory)
+        failure = Failure.of_run(error, jobs[0].directory)
         if len(jobs) == 1:
-            return [Failure.of(error)]
+            return [failure]
     outcomes = []
     for job, before in zip(jobs, sizes):
         cb_writers.close_under(job.directory)  # its files are cut back: no writer may hold one open
@@ -72,72 +73,96 @@ def train_group(jobs, progress=False, checkpoint_seconds=5.0):
         job.resume = stored is not None and stored.get("fingerprint") == job.fingerprint
         checkpoint.rewind_events(job.directory, stored["events"] if job.resume else before)
         try:
-            outcomes += _train([job], progress, checkpoint_seconds)
+            outcomes += _train([job], progress, checkpoint_seconds, programs)
         except Exception as error:
-            _raise_disk_fault(error, job.directory)
-            outcomes.append(Failure.of(error))
+            outcomes.append(Failure.of_run(error, job.directory))
     return outcomes
 
 
-def _raise_disk_fault(error, directory):
-    fault = checkpoint.disk_fault(error, directory)
-    if fault is not None:
-        raise fault from None
+@dataclasses.dataclass
+class Cohort:
+    """Members of a group that train together from one epoch (a group resumes together, but
+    its members may have been saved at different epochs), and what the group shares."""
+
+    members: list
+    data: object  # the problem's Data
+    per_epoch: int  # steps per epoch
+    epochs: int
+    last_step: int
+    every: int  # log and validate every this many epochs (`epoch_cadence`)
+    progress: bool
+    checkpoint_seconds: float  # at most one checkpoint per this many seconds (and the last)
+
+    @classmethod
+    def of(cls, jobs, members, progress, checkpoint_seconds):
+        run, data = jobs[0].run, jobs[0].problem_data
+        per_epoch = steps_per_epoch(run, len(data.x_train))
+        epochs = run.epochs or math.ceil(run.steps / per_epoch)
+        return cls(members, data, per_epoch, epochs, run.steps or epochs * per_epoch, epoch_cadence(run, epochs),
+                   progress, checkpoint_seconds)
+
+    @property
+    def log(self):
+        return self.members[0].run.log
 
 
-def _train(jobs, progress, checkpoint_seconds):
-    data = jobs[0].problem_data
-    run = jobs[0].run
-    per_epoch = steps_per_epoch(run, len(data.x_train))
-    epochs = run.epochs or math.ceil(run.steps / per_epoch)
-    last_step = run.steps or epochs * per_epoch
-    every = epoch_cadence(run, epochs)
-    if _kept is not None and (_kept[1] is not data or _kept[0] != _key([job.run for job in jobs], last_step)):
-        forget()  # this group cannot restart it: freed before its models are built
+@dataclasses.dataclass
+class Call:
+    """One call of the program: its per-step values (`out`), its first step, the clock at the
+    call (seconds of training before it) and the call's seconds."""
+
+    out: dict
+    first: int
+    before: float
+    seconds: float
+
+
+def _train(jobs, progress, checkpoint_seconds, programs):
+    group = Cohort.of(jobs, [], progress, checkpoint_seconds)
+    programs.make_room([job.run for job in jobs], group.data, group.last_step)
     keras.backend.clear_session()
-    members, outcomes = [], [None] * len(jobs)
+    members, outcomes = group.members, [None] * len(jobs)
     try:
         for i, job in enumerate(jobs):
             try:
-                members.append(Member(job, data, per_epoch))
+                members.append(Member(job, group.data, group.per_epoch))
             except Exception as error:  # its own model, optimizer or checkpoint: it fails alone
-                _raise_disk_fault(error, job.directory)
-                outcomes[i] = Failure.of(error)
+                outcomes[i] = Failure.of_run(error, job.directory)
         starts = sorted({m.epoch for m in members})
         program = None
         for start in starts:  # one cohort per starting epoch (a group resumes together)
-            cohort = [m for m in members if m.epoch == start]
+            cohort = dataclasses.replace(group, members=[m for m in members if m.epoch == start])
             if signals.STOP.is_set():  # Ctrl-C during an earlier cohort: these stay as saved
-                for member in cohort:
+                for member in cohort.members:
                     member.interrupted = True
                 continue
-            program = _train_cohort(cohort, data, per_epoch, epochs, last_step, every, progress,
-                                    checkpoint_seconds)
+            program = _train_cohort(cohort, programs)
         for member in members:
             i = jobs.index(member.job)
             try:  # its own evaluation or files: it fails alone (nothing is retried after a run's end)
-                outcomes[i] = member.error or _finish(member, data, per_epoch, epochs)
+                outcomes[i] = member.error or _finish(member, group)
             except Exception as error:
-                _raise_disk_fault(error, member.directory)
-                outcomes[i] = Failure.of(error)
+                outcomes[i] = Failure.of_run(error, member.directory)
         if program is not None and len(starts) == 1:  # its models are this group's until now
-            _keep(program, members, data, last_step)
+            programs.keep(program, members, group.data, group.last_step)
     finally:
         for member in members:
             member.close()
     return outcomes
 
 
-def _train_cohort(members, data, per_epoch, epochs, last_step, every, progress, checkpoint_seconds):
-    """Train `members` (all at the same epoch) to the end, a call of the program at a time."""
+def _train_cohort(cohort, programs):
+    """Train the cohort's members (all at the same epoch) to the end, a call of the program at a
+    time; returns the program."""
+    members, data, per_epoch, epochs, every = cohort.members, cohort.data, cohort.per_epoch, cohort.epochs, \
+        cohort.every
     first_epoch = members[0].epoch
-    program = _program(members, data, per_epoch, last_step)
-    for k, member in enumerate(members):
+    program = programs.program(members, data, per_epoch, cohort.last_step)
+    for member in members:
         member.add_callbacks(data, epochs)
         member.start_time = member.times[-1] if member.times else 0.0
-    log = members[0].run.log
-    python_epochs = pacing.python_epochs(members[0].callbacks, epochs, every, checkpoint_seconds)
-    bar = pacing.bar(members, epochs, first_epoch, progress)
+    python_epochs = pacing.python_epochs(members[0].callbacks, epochs, every, cohort.checkpoint_seconds)
+    bar = pacing.bar(members, epochs, first_epoch, cohort.progress)
     start = time.perf_counter()
     saved_at = start
     epoch, rate = first_epoch, None  # rate: seconds per step of the last call
@@ -146,10 +171,10 @@ def _train_cohort(members, data, per_epoch, epochs, last_step, every, progress, 
     clock, first_call = 0.0, None
     while epoch < epochs and not all(m.done for m in members):
         end = min(pacing.call_end(epoch, epochs, every, per_epoch, python_epochs, rate), epoch + program.max_epochs)
-        first, last = epoch * per_epoch, min(end * per_epoch, last_step)
+        first, last = epoch * per_epoch, min(end * per_epoch, cohort.last_step)
         epoch_numbers = np.arange(epoch, end)
         validate = np.array([logged_epoch(e, every, epochs) for e in epoch_numbers])
-        measure = np.array([bool(log["update_ratio"]) and e % every == 0 for e in epoch_numbers])
+        measure = np.array([bool(cohort.log["update_ratio"]) and e % every == 0 for e in epoch_numbers])
         called = time.perf_counter()
         out = program.train(first, last, validate, measure)
         seconds = time.perf_counter() - called
@@ -164,14 +189,11 @@ def _train_cohort(members, data, per_epoch, epochs, last_step, every, progress, 
             if member.done:
                 continue
             try:
-                scalars = _log_call(member, k, program, out, first, per_epoch, epochs, every, log, data,
-                                    clock, seconds)
-                cb_writers.write_scalars(member.writer, scalars)
+                cb_writers.write_scalars(member.writer, _log_call(cohort, k, program, Call(out, first, clock, seconds)))
                 if member.done:  # diverged: its events end here; the others go on
                     member.epoch = math.ceil(member.divergence["step"] / per_epoch)
             except Exception as error:
-                _raise_disk_fault(error, member.directory)
-                member.error, member.done = Failure.of(error), True
+                member.error, member.done = Failure.of_run(error, member.directory), True
                 _mask(program, k)
                 continue
         epoch, clock = end, clock + seconds
@@ -181,7 +203,7 @@ def _train_cohort(members, data, per_epoch, epochs, last_step, every, progress, 
                 member.watch = program.watch(members.index(member))
         now = time.perf_counter()
         stop = signals.STOP.is_set()
-        if epoch == epochs or stop or now - saved_at >= checkpoint_seconds:
+        if epoch == epochs or stop or now - saved_at >= cohort.checkpoint_seconds:
             for member in members:
                 if not member.done:
                     member.save(epoch, member.job.fingerprint, now - start)
@@ -210,59 +232,6 @@ def _train_cohort(members, data, per_epoch, epochs, last_step, every, progress, 
     return program
 
 
-#: The last cohort's program and what it was traced for: `_program`.
-_kept = None
-
-
-def _program(members, data, per_epoch, last_step):
-    """The cohort's compiled program: the last cohort's, restarted, when its runs differed from
-    these only by their seeds (which set values: the weights, the batches' order, never the
-    graph), else a new one. Tracing a program is most of a short group's time: a batch whose
-    runs have several seeds traces once, not once a seed. Its results are those of a new
-    program, bit for bit (`tests/experiments/test_groups.py`)."""
-    global _kept
-    run = members[0].run
-    orders = pacing.orders(run, len(data.x_train), per_epoch)
-    if _kept is not None and _kept[1] is data and _kept[0] == _key([m.run for m in members], last_step):
-        program = _kept[2]
-        _kept = None  # until it has trained them: an error leaves it in no known state
-        models = program.restart([m.model for m in members], [m.watch for m in members], run.seed, orders)
-        for member, model in zip(members, models):
-            member.model = model
-    else:
-        _kept = None  # the old one's memory is freed before the new one takes its own
-        program = Program([m.model for m in members], data, run.seed, run.batch_size, [m.watch for m in members],
-                          steps=last_step, ratios=any(m.run.log["update_ratio"] for m in members),
-                          orders=orders, full_batches=protocol.full_batches(run))
-    return program
-
-
-def _keep(program, members, data, last_step):
-    """Keep `program` for the next cohort (`_program`), once it has trained this one."""
-    global _kept
-    _kept = (_key([m.run for m in members], last_step), data, program)
-
-
-def forget():
-    """Drop the kept program, its models and its graph (`runner.run_batch` does at its end: the
-    next batch loads its own data, so it could not restart it)."""
-    global _kept
-    _kept = None
-
-
-def _key(runs, last_step):
-    return last_step, tuple(_traced(run) for run in runs)
-
-
-def _traced(run):
-    """What of a run its program's graph depends on: all but its seeds and names."""
-    fields = dataclasses.asdict(run)
-    for name in ("seed", "name", "group", "index", "trial", "trial_id", "round", "init"):
-        fields.pop(name)
-    fields["order"] = run.order["name"]
-    return json.dumps(fields, sort_keys=True, default=repr)
-
-
 def _mask(program, k):
     alive = program.alive.numpy()
     alive[k] = False
@@ -279,11 +248,12 @@ def _retime(members, marks, steps, seconds, rate):
     return rate * steps
 
 
-def _log_call(member, k, program, out, first, per_epoch, epochs, every, log, data, before, seconds):
-    """Member k's part of one call: its step history, best values, divergence, its callbacks at
-    the call's last epoch; returns its scalars, [(tag, step, value)].
-
-    `before`: the clock at the call (seconds of training before it); `seconds`: the call's."""
+def _log_call(cohort, k, program, call):
+    """Member k's part of one `Call`: its step history, best values, divergence, its callbacks at
+    the call's last epoch; returns its scalars, [(tag, step, value)]."""
+    member, per_epoch, epochs, every, log = cohort.members[k], cohort.per_epoch, cohort.epochs, cohort.every, \
+        cohort.log
+    out, first, before, seconds = call.out, call.first, call.before, call.seconds
     steps, diverged = int(out["steps"]), int(out["diverged"][k])
     count = diverged - first if diverged >= 0 else steps  # its steps in this call
     column = {name: out[name][:count, k] for name in ("loss", "mean", "correct", "size", "gradient_norm",
@@ -312,7 +282,7 @@ def _log_call(member, k, program, out, first, per_epoch, epochs, every, log, dat
         val = None
         if program.has_validation and logged_epoch(epoch, every, epochs):
             if j1 == count and diverged >= 0:  # masked before the program validated it
-                val = program.evaluate(data.x_val, data.y_val)[k]
+                val = program.evaluate(cohort.data.x_val, cohort.data.y_val)[k]
             else:
                 val = (float(out["validation_loss"][j1 - 1, k]), float(out["validation_accuracy"][j1 - 1, k]))
             logs["val_loss"], logs["val_accuracy"] = val
@@ -355,8 +325,9 @@ def _update_best(best, logs):
             best[name] = pick(best[name], value) if name in best else value
 
 
-def _finish(member, data, per_epoch, epochs):
+def _finish(member, group):
     """The member's Outcome: final metrics on every split, `final/*` at its root, figure data."""
+    data, per_epoch, epochs = group.data, group.per_epoch, group.epochs
     model, directory = member.model, member.directory
     curves = {"step_loss": member.losses, "step_seconds": member.times, "steps_per_epoch": per_epoch}
     if member.interrupted:

@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from callbacks import _writers as cb_writers
 from experiments.spec.config import Run
+from experiments.store import checkpoint
 from experiments.spec.metrics import HPARAM_METRICS, RUN_METRICS, summary_tag
 
 
@@ -78,6 +79,16 @@ class Failure:
         else:
             reason = f"{type(error).__name__}: {lines[0] if lines else ''}".rstrip(": ")
         return cls(reason, "".join(traceback.format_exception(error)))
+
+    @classmethod
+    def of_run(cls, error, directory):
+        """The Failure of a run's own error, which stops that run alone. An error of a failing
+        disk (`checkpoint.disk_fault`) is no run's fault: it is raised as the `WriteError` that
+        stops the batch, keeping what finished. Every place that lets a run fail alone asks here."""
+        fault = checkpoint.disk_fault(error, directory)
+        if fault is not None:
+            raise fault from None
+        return cls.of(error)
 
 
 @dataclasses.dataclass

@@ -124,7 +124,7 @@ def test_control_flow_kept_functional_gives_the_lowered_graphs_numbers(together,
 
 
 def test_a_group_that_differs_only_by_seed_restarts_the_last_program_as_if_new(tmp_path, model):
-    """Two seeds make two groups; the second reuses the first's traced program (`train._program`),
+    """Two seeds make two groups; the second reuses the first's traced program (`ProgramCache`),
     and every run ends bit for bit as with a new program: its weights, optimizer slots, events
     and result. The first group's rho = 1 member diverges: in the second it starts alive."""
     restarts_as_if_new(tmp_path, model, {}, RUNS)
@@ -138,17 +138,28 @@ def test_a_restarted_program_takes_the_new_seeds_batch_order_and_initial_weights
 
 
 def restarts_as_if_new(tmp_path, model, protocol, runs):
-    from experiments.engine import train
+    import gc
+    import weakref
 
+    from experiments.engine import programs
+
+    class Recorded(programs.ProgramCache):
+        def __init__(self):
+            super().__init__()
+            caches.append(weakref.ref(self))
+
+    caches = []
     batch = config.parse_batch({"batch": {"name": "s", "reproduces": "t", "runtime": "s", "expected": "e"},
                                 "defaults": {**DIGITS, "model": model, "seeds": [0, 1], **protocol}, "runs": runs})
     built = []
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(train, "Program", lambda *a, **k: built.append(1) or loop.Program(*a, **k))
+        patch.setattr(programs, "Program", lambda *a, **k: built.append(1) or loop.Program(*a, **k))
+        patch.setattr(programs, "ProgramCache", Recorded)
         reused = run_batch(batch, tmp_path / "reused", model)
         assert len(built) == 1
-        assert train._kept is None  # dropped at the batch's end: its models and graph freed
-        patch.setattr(train, "_keep", lambda *a: None)
+        gc.collect()
+        assert len(caches) == 1 and caches[0]() is None  # dropped at the batch's end: its models and graph freed
+        patch.setattr(programs.ProgramCache, "keep", lambda *a: None)
         new = run_batch(batch, tmp_path / "new", model)
         assert len(built) == 3
     assert [r.run.seed for r in reused.results] == [0, 1] * len(runs)
@@ -169,7 +180,7 @@ def test_a_restarted_program_resumes_a_group_from_its_checkpoints(tmp_path):
     again (the same loaded data, as in one process) resumes that group from its checkpoints
     through the program restarted once more, and ends as the batch run in one go: every event
     once, the same numbers."""
-    from experiments.engine import signals, train
+    from experiments.engine import programs, signals
 
     batch = config.parse_batch({"batch": {"name": "s", "reproduces": "t", "runtime": "s", "expected": "e"},
                                 "defaults": {**DIGITS, "seeds": [0, 1]}, "runs": RUNS[:2]})
@@ -192,7 +203,8 @@ def test_a_restarted_program_resumes_a_group_from_its_checkpoints(tmp_path):
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(loop.Program, "restart", restart)
             patch.setattr(loop.Program, "train", stop_in_the_second_group)
-            patch.setattr(train, "forget", lambda: None)  # kept across the two batches, as within one
+            shared = programs.ProgramCache()  # kept across the two batches, as within one
+            patch.setattr(programs, "ProgramCache", lambda: shared)
             with pytest.raises(runner.Interrupted, match="2 of 4 runs .* are finished; sgd_s1 saved at epoch 1"):
                 runner.run_batch(batch, tmp_path / "stopped", progress=False, checkpoint_seconds=0,
                                  prepared=prepared)
@@ -203,7 +215,7 @@ def test_a_restarted_program_resumes_a_group_from_its_checkpoints(tmp_path):
     finally:
         signals.STOP.clear()
     assert restarted == [(1, [True, True]), (1, [False, False])]
-    train.forget()
+    shared.forget()
     assert [r.run.name for r in again.results] == [r.run.name for r in reference.results]
     for ours, theirs in zip(again.results, reference.results):
         assert ours.status == "ok"

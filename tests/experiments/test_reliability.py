@@ -264,12 +264,13 @@ def crash_in(run_name, epoch, step_in_epoch, monkeypatch, how):
     (`how="sigint"`, once that call has been logged)."""
     real = train._log_call
 
-    def patched(member, k, program, out, first, per_epoch, *args):
-        called = range(first // per_epoch, (first + int(out["steps"]) - 1) // per_epoch + 1)
-        hit = member.run.name == run_name and epoch in called
+    def patched(cohort, k, program, call):
+        per_epoch = cohort.per_epoch
+        called = range(call.first // per_epoch, (call.first + int(call.out["steps"]) - 1) // per_epoch + 1)
+        hit = cohort.members[k].run.name == run_name and epoch in called
         if hit and how == "raise":
             raise RuntimeError("the machine went away")
-        logged = real(member, k, program, out, first, per_epoch, *args)
+        logged = real(cohort, k, program, call)
         if hit and how == "sigint":
             signal.raise_signal(signal.SIGINT)
         return logged

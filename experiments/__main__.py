@@ -82,7 +82,7 @@ def _run(args):
     from experiments import runner
     from experiments.plan import planning
     from experiments.report import overview, ranking
-    from experiments.store import checkpoint
+    from experiments.store import files
 
     # "N out of the last M calls triggered tf.function retracing": each run compiles its own functions
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
@@ -111,7 +111,7 @@ def _run(args):
             _say(f"{where}\nTo go on where it stopped, run the same command again:\n"
                  f"  python -m experiments {' '.join(shlex.quote(a) for a in args.argv)}")
             return signals.exit_status(getattr(stop, "signal", signal.SIGINT))
-        except checkpoint.WriteError as error:
+        except files.WriteError as error:
             _say(f"python -m experiments: error: {error}. What finished is kept; free some space (or fix the "
                  "cause), then run the same command again to go on.")
             return 1
@@ -160,13 +160,13 @@ def _say_where_the_bands_are(result):
 def _report_batch(result, batch):
     """Write the batch's report (`experiments.report.verdict`) and print its short form."""
     from experiments.report import verdict
-    from experiments.store import checkpoint
+    from experiments.store import files
 
     try:
         content, _ = verdict.write(result.directory, title=batch.name)
     except ValueError:  # no finished run
         return
-    except (OSError, checkpoint.WriteError) as error:
+    except (OSError, files.WriteError) as error:
         _say(f"the report was not written: {error}")
         return
     gist = verdict.short(content)
@@ -254,10 +254,10 @@ def _rank_best(args):
 
 def _verify(args):
     from experiments.spec.validation import ConfigError
-    from experiments.store import checkpoint
+    from experiments.store import records
 
     checked = damaged = 0
-    for run, state, damage in checkpoint.verify(args.logdir):
+    for run, state, damage in records.verify(args.logdir):
         checked += 1
         damaged += damage is not None
         print(f"{'DAMAGED' if damage else 'ok':7s}  {run}  {state}" + (f": {damage}" if damage else ""))

@@ -57,7 +57,7 @@ from experiments.report import dashboard, figures, ranking
 from experiments.report.overview import COLUMNS, write_hparams_config
 from experiments.spec import search
 from experiments.spec.config import Batch
-from experiments.store import checkpoint, directories, fingerprints
+from experiments.store import directories, files, fingerprints, records
 from experiments.store.results import Result
 
 
@@ -127,7 +127,7 @@ def run_batch(batch, logdir="logs", progress=True, keras_verbose=False, prepared
             if resuming:
                 directories.clear_batch_outputs(directory)
             batch_id = directories.batch_id(directory, resuming)
-            checkpoint.write(directory / "batch.json", json.dumps(
+            files.write(directory / "batch.json", json.dumps(
                 {**batch.header(), "fingerprint": fingerprints.batch_fingerprint(batch),
                  "id": batch_id, "overrides": list(batch.overrides),
                  "runs": [r.to_dict() for r in batch.runs],
@@ -203,8 +203,8 @@ def _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose, poo
                     saved = saved or f"{result.run.name} saved at epoch {result.metrics['epochs']}"
                 else:
                     finished[todo[k]] = result
-                    checkpoint.write(result.directory / checkpoint.RESULT, json.dumps(
-                        checkpoint.seal(result.record(), result.directory), indent=2, default=str))
+                    files.write(result.directory / records.RESULT, json.dumps(
+                        records.seal(result.record(), result.directory), indent=2, default=str))
                     bar.set_postfix_str(result.run.name)
                     bar.update()
                     counted += 1  # `bar.n` stays 0 while the bar is disabled
@@ -219,12 +219,12 @@ def _run_rounds(batch, directory, prepared, loaded, progress, keras_verbose, poo
                     raise Interrupted(directory, directories.count_finished(directory), total)
             results += [finished[i] for i in range(len(jobs))]
     if batch.search:
-        checkpoint.write(directory / "search.json", json.dumps(
+        files.write(directory / "search.json", json.dumps(
             {**dataclasses.asdict(batch.search), "mode": mode, "history": history}, indent=2, default=str))
     aggregates = aggregate.write_aggregates(directory, results)
     written = figures.batch_figures(directory, results, prepared)
     dashboard.unify(directory.parent)  # this batch's sessions get every batch's columns
-    checkpoint.write(directory / "summary.json", json.dumps([r.record() for r in results], indent=2, default=str))
+    files.write(directory / "summary.json", json.dumps([r.record() for r in results], indent=2, default=str))
     return BatchResult(batch, directory, results, written, aggregates, metric, mode)
 
 

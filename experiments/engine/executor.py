@@ -3,7 +3,7 @@
 `execute_group` runs the jobs of one group (`planning.groups`) in this process
 (or a Ray worker's): dataset runs through the compiled program
 (`experiments.engine.train`), the other kinds through `RUNNERS`. It never lets a
-run's own errors escape, except a failing disk (`checkpoint.WriteError`),
+run's own errors escape, except a failing disk (`files.WriteError`),
 which is not the run's fault and stops the batch.
 """
 
@@ -14,7 +14,7 @@ from callbacks import _writers as cb_writers
 from experiments.engine.train import train_group
 from experiments.engine.trainers import average_run, path_run
 from experiments.report import dashboard
-from experiments.store import checkpoint
+from experiments.store import files, records
 from experiments.store.results import FINISHED, Failure, Result
 
 #: kind -> function(run, directory, problem) -> Outcome, for the kinds that train one run at a
@@ -31,7 +31,7 @@ def execute(job):
 def execute_group(jobs, programs=None):
     """Run a group of jobs (`planning.groups`: dataset runs that train together, or one run of
     another kind) into their directories; return their Results. Never raises for a run's own
-    errors, except a failing disk (`checkpoint.WriteError`), which is not the run's fault and
+    errors, except a failing disk (`files.WriteError`), which is not the run's fault and
     stops the batch.
 
     Writes each run's HParams session (grouped with its other seeds; a
@@ -58,7 +58,7 @@ def execute_group(jobs, programs=None):
             outcomes = [_one(job) for job in jobs]
         for i, (job, outcome) in enumerate(zip(jobs, outcomes)):
             if isinstance(outcome, Failure):
-                checkpoint.write(job.directory / "error.txt", outcome.traceback)
+                files.write(job.directory / "error.txt", outcome.traceback)
                 results[i] = failed(job, outcome.reason)
             else:
                 results[i] = Result(job.run, job.kind, job.directory, outcome.metrics, outcome.seconds,
@@ -74,7 +74,7 @@ def execute_group(jobs, programs=None):
             cb_writers.close_under(job.directory)  # what a run that raised left open
     for result in results:
         if result.status in FINISHED:
-            checkpoint.save_curves(result.directory, result.curves)
+            records.save_curves(result.directory, result.curves)
     return results
 
 

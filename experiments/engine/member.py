@@ -12,7 +12,7 @@ from callbacks import _writers as cb_writers
 from callbacks.divergence import DivergenceWatch
 from experiments.engine import protocol
 from experiments.plan.optimizers import make_optimizer
-from experiments.store import checkpoint
+from experiments.store import checkpoint, events
 from experiments.workloads import models
 
 
@@ -77,4 +77,4 @@ class Member:
             "step_loss": np.array(self.losses, np.float64), "step_seconds": np.array(self.times, np.float64)},
             {"fingerprint": fingerprint, "epoch": epoch, "best": self.best,
              "divergence_watch": self.watch.state(), "seconds": self.seconds + seconds,
-             "events": checkpoint.event_files(self.directory)})
+             "events": events.event_files(self.directory)})

@@ -21,7 +21,7 @@ import logging
 import os
 
 from experiments.spec.validation import ConfigError, check_int
-from experiments.store import checkpoint
+from experiments.store import files
 
 #: Local Ray workers: each is a process running one run; more than this is a typo.
 MAX_WORKERS = 1024
@@ -144,10 +144,10 @@ class Pool:
             except ray.exceptions.RayError as error:  # the worker died: a crash, or out of memory
                 for i in group:
                     job = jobs[i]
-                    fault = checkpoint.disk_fault(error, job.directory)
+                    fault = files.disk_fault(error, job.directory)
                     if fault is not None:  # the disk, not the run: stop the batch
                         raise fault from None
                     reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
-                    checkpoint.write(job.directory / "error.txt", f"{type(error).__name__}: {error}\n")
+                    files.write(job.directory / "error.txt", f"{type(error).__name__}: {error}\n")
                     executor.close_failed(job)
                     yield i, executor.failed(job, f"{type(error).__name__}: {reason}")

@@ -39,7 +39,7 @@ from experiments.engine import pacing, signals
 from experiments.engine.member import Member
 from experiments.engine.programs import ProgramCache
 from experiments.spec.config import steps_per_epoch
-from experiments.store import checkpoint
+from experiments.store import checkpoint, events
 from experiments.store.results import Failure, Outcome, write_final
 
 
@@ -56,10 +56,10 @@ def train_group(jobs, progress=False, checkpoint_seconds=5.0, programs=None):
     An error of the program itself (it stops every member) is retried with
     each member alone, from its checkpoint or its start, so that one
     failing run cannot take the others with it. A failing disk
-    (`checkpoint.WriteError`) is no run's fault: it stops the batch.
+    (`files.WriteError`) is no run's fault: it stops the batch.
     """
     programs = ProgramCache() if programs is None else programs
-    sizes = [checkpoint.event_files(job.directory) for job in jobs]
+    sizes = [events.event_files(job.directory) for job in jobs]
     try:
         return _train(jobs, progress, checkpoint_seconds, programs)
     except Exception as error:
@@ -71,7 +71,7 @@ def train_group(jobs, progress=False, checkpoint_seconds=5.0, programs=None):
         cb_writers.close_under(job.directory)  # its files are cut back: no writer may hold one open
         stored = checkpoint.load_meta(job.directory)
         job.resume = stored is not None and stored.get("fingerprint") == job.fingerprint
-        checkpoint.rewind_events(job.directory, stored["events"] if job.resume else before)
+        events.rewind_events(job.directory, stored["events"] if job.resume else before)
         try:
             outcomes += _train([job], progress, checkpoint_seconds, programs)
         except Exception as error:

@@ -36,7 +36,7 @@ import numpy as np
 from callbacks._writers import write_scalars_at
 from experiments.report.dashboard import band_tag
 from experiments.spec.metrics import summary_tag
-from experiments.store import checkpoint
+from experiments.store import files
 
 SUMMARY = summary_tag("")  # the prefix of the one-point summaries, which are not averaged
 
@@ -118,7 +118,7 @@ def write_aggregate(directory, group, results):
     writer = tf.summary.create_file_writer(str(out))
     write_scalars_at(writer, series)  # in bulk, each point at its seeds' mean wall time
     writer.close()
-    checkpoint.write(out / "aggregate.json", json.dumps(
+    files.write(out / "aggregate.json", json.dumps(
         {"group": group, "runs": [r.run.name for r in results], "seeds": [r.run.seed for r in results],
          "bands": {band_tag("<tag>", name): meaning for name, meaning in (
              ("", "mean"), ("mean", "mean"), ("std_low", "mean - sample std"), ("std_high", "mean + sample std"),

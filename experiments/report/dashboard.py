@@ -26,7 +26,7 @@ from __future__ import annotations
 import pathlib
 import time
 
-from experiments.store import checkpoint
+from experiments.store import events
 
 SESSION = ".session"  # the suffix of a run's session file
 DEFINITION = ".hparams"  # the suffix of a batch's experiment definition
@@ -87,7 +87,7 @@ def write_session(directory, hparams, trial_id):
 
 
 def has_session(directory):
-    return any(pathlib.Path(directory).glob(f"{checkpoint.EVENTS}*{SESSION}"))
+    return any(pathlib.Path(directory).glob(f"{events.EVENTS}*{SESSION}"))
 
 
 def write_definition(directory, hparams, metrics):
@@ -158,7 +158,7 @@ def unify(logdir):
 
 
 def _files(logdir, suffix, depth):
-    pattern = "/".join(["*"] * depth + [f"{checkpoint.EVENTS}*{suffix}"])
+    pattern = "/".join(["*"] * depth + [f"{events.EVENTS}*{suffix}"])
     return sorted(logdir.glob(pattern))
 
 
@@ -198,9 +198,9 @@ def _write(directory, suffix, summary):
 def _replace(directory, suffix, summary):
     """`summary` as `directory`'s only event file with `suffix`: the new file first, then the
     old ones go."""
-    old = set(pathlib.Path(directory).glob(f"{checkpoint.EVENTS}*{suffix}"))
+    old = set(pathlib.Path(directory).glob(f"{events.EVENTS}*{suffix}"))
     _write(directory, suffix, summary)
-    new = set(pathlib.Path(directory).glob(f"{checkpoint.EVENTS}*{suffix}")) - old
+    new = set(pathlib.Path(directory).glob(f"{events.EVENTS}*{suffix}")) - old
     if new:
         for path in old:
             path.unlink(missing_ok=True)
@@ -318,7 +318,7 @@ def count_runs(directory):
     """How many TensorBoard runs `tensorboard --logdir directory` lists: the folders under it,
     itself too, that hold event files."""
     directory = pathlib.Path(directory)
-    return len({path.parent for path in directory.rglob(f"{checkpoint.EVENTS}*") if path.is_file()})
+    return len({path.parent for path in directory.rglob(f"{events.EVENTS}*") if path.is_file()})
 
 
 def bands_link(port=6006, host="localhost"):

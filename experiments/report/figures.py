@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from callbacks.decision_boundary import draw, image_summary, png_bytes
-from experiments.store import checkpoint
+from experiments.store import files
 
 
 def smooth(values, weight):
@@ -303,7 +303,7 @@ def batch_figures(directory, results, prepared):
         for name, fig in figures.items():
             png = png_bytes(fig)
             path = directory / f"{name}.png"
-            checkpoint.write(path, png)
+            files.write(path, png)
             image_summary(name, png, step=0)
             written.append(path)
     return written

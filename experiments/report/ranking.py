@@ -15,7 +15,7 @@ import pathlib
 import numpy as np
 
 from experiments.spec.search import default_mode
-from experiments.store import checkpoint
+from experiments.store import records
 
 
 def default_metric(record):
@@ -78,12 +78,12 @@ def _order(row):
 
 def load_records(logdir):
     """({batch directory: [result.json records]}, [(path, why it was left out)])
-    for every run under `logdir`; a damaged `result.json` (`checkpoint.read_result`)
+    for every run under `logdir`; a damaged `result.json` (`records.read_result`)
     is left out and named, never trusted."""
     logdir = pathlib.Path(logdir)
     batches, damaged = {}, []
-    for path in sorted(logdir.rglob(checkpoint.RESULT)):
-        record, damage = checkpoint.read_result(path.parent)
+    for path in sorted(logdir.rglob(records.RESULT)):
+        record, damage = records.read_result(path.parent)
         if damage is None and not isinstance(record.get("kind"), str):
             damage = "it names no problem kind"
         if damage is not None:

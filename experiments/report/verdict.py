@@ -23,7 +23,7 @@ import numpy as np
 from experiments.report import analysis, ranking
 from experiments.report.figures import optimizer_colours
 from experiments.spec import metrics
-from experiments.store import checkpoint
+from experiments.store import events, files, records
 
 REPORT = "report.md"
 
@@ -69,13 +69,13 @@ def collect(directory):
     """(runs, damaged): every run under `directory` with a sound result.json, as RunInfo."""
     batches, damaged = ranking.load_records(directory)
     runs = []
-    for batch_dir, records in batches.items():
+    for batch_dir, batch_records in batches.items():
         try:
             targets = json.loads((batch_dir / "batch.json").read_text()).get("targets") or {}
             targets = metrics.check_targets(targets, f"{batch_dir / 'batch.json'}: targets")
         except (OSError, ValueError, AttributeError):
             targets = {}
-        for record in records:
+        for record in batch_records:
             run_dir = batch_dir / record["run"]
             try:
                 config = json.loads((run_dir / "config.json").read_text())
@@ -104,7 +104,7 @@ def curve(run, metric):
     if run.record["kind"] == "dataset" and run.steps_per_epoch:
         total = (run.record.get("metrics") or {}).get("steps", math.inf)
         steps = np.minimum((steps + 1) * run.steps_per_epoch, total)  # an epoch's value: at its end
-        times = checkpoint.load_curves(run.directory).get("step_seconds")
+        times = records.load_curves(run.directory).get("step_seconds")
         if times is not None and len(times):
             seconds = np.array([times[min(s, len(times)) - 1] for s in steps], np.float64)
     return analysis.Curve(steps, values, seconds, epochs)
@@ -313,19 +313,19 @@ def write(directory, targets=None, title=None):
     content = build(runs, targets)
     text = markdown(content, title or directory.name)
     written = [directory / REPORT]
-    checkpoint.write(directory / REPORT, text)
+    files.write(directory / REPORT, text)
     pictures = {name: png_bytes(fig) for name, fig in figures(content).items()}
     for name, png in pictures.items():
-        checkpoint.write(directory / f"{name}.png", png)
+        files.write(directory / f"{name}.png", png)
         written.append(directory / f"{name}.png")
-    old = set(directory.glob(f"{checkpoint.EVENTS}*.report"))  # removed once the new one is written
+    old = set(directory.glob(f"{events.EVENTS}*.report"))  # removed once the new one is written
     writer = tf.summary.create_file_writer(str(directory), filename_suffix=".report")
     with writer.as_default(step=0):
         tf.summary.text("report", text)
         for name, png in pictures.items():
             image_summary(f"report/{name}", png, step=0)
     writer.close()
-    if set(directory.glob(f"{checkpoint.EVENTS}*.report")) - old:
+    if set(directory.glob(f"{events.EVENTS}*.report")) - old:
         for path in old:
-            checkpoint.remove_inside(path, directory)
+            files.remove_inside(path, directory)
     return content, written

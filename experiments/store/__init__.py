@@ -1,7 +1,9 @@
-"""The batch on disk: its directory and lock, each run's directory and what an earlier
-invocation left there (`directories`: skip, resume or redo), what makes a run the same run
-again (`fingerprints`), what a run is and leaves (`results`), and every file written so that
-a kill at any moment loses nothing (`checkpoint`).
+"""The batch on disk: its directory and what an earlier invocation left there
+(`directories`: skip, resume or redo), what makes a run the same run again
+(`fingerprints`), what a run is and leaves (`results`), and the files, each written so that
+a kill at any moment loses nothing: a run's state at an epoch's end (`checkpoint`), its
+sealed record and figure data (`records`), its event files measured and cut back
+(`events`), every write and deletion (`files`), the batch's lock (`lock`).
 
 May import: `experiments.spec`, `experiments.workloads`, `experiments.plan`.
 

@@ -10,7 +10,8 @@ import pathlib
 import secrets
 
 from experiments.spec.validation import ConfigError
-from experiments.store import checkpoint
+from experiments.store import checkpoint, events, files, records
+from experiments.store.lock import LOCK, BatchLock, LockedError
 from experiments.store.fingerprints import batch_fingerprint, resolved_config, run_fingerprint
 from experiments.store.results import FINISHED, Job, Result
 
@@ -42,13 +43,13 @@ def open_batch_directory(logdir, batch, fresh=False):
         candidate = logdir / (batch.name if n == 1 else f"{batch.name}_{n}")
         if candidate.exists() and not candidate.is_dir():
             continue
-        held = candidate.is_dir() and any(p.name != checkpoint.LOCK for p in candidate.iterdir())
+        held = candidate.is_dir() and any(p.name != LOCK for p in candidate.iterdir())
         if held and (fresh or (read_json(candidate / "batch.json") or {}).get("fingerprint") != key):
             continue
         try:
             candidate.mkdir(parents=True, exist_ok=True)
-            lock = checkpoint.BatchLock(candidate).acquire(key)
-        except checkpoint.LockedError as holder:
+            lock = BatchLock(candidate).acquire(key)
+        except LockedError as holder:
             if held or holder.key == key:  # the same batch, even if it has written nothing yet
                 raise ConfigError(f"{str(candidate)!r} is being written by another run of batch "
                                   f"{batch.name!r} (pid {holder.pid}); wait for it to finish, or give "
@@ -56,7 +57,7 @@ def open_batch_directory(logdir, batch, fresh=False):
             continue  # another batch of that name has just started there
         except OSError as error:
             raise ConfigError(f"cannot write the logs to {str(candidate)!r}: {error.strerror}") from None
-        if not held and any(p.name != checkpoint.LOCK for p in candidate.iterdir()):
+        if not held and any(p.name != LOCK for p in candidate.iterdir()):
             lock.release()  # filled between our look and our lock
             continue
         return candidate, lock, held
@@ -81,7 +82,7 @@ def job_for(directory, batch, run, kind, problem_data, progress, keras_verbose, 
     """(Job, None) for a run to train, or (Job, Result) for one an earlier
     invocation of the batch finished (same fingerprint in its `result.json`).
 
-    Nothing on disk is trusted unchecked (`checkpoint.read_result`): a
+    Nothing on disk is trusted unchecked (`records.read_result`): a
     finished run whose `result.json` was changed, whose event files are
     shorter than when it finished, or whose `curves.npz` is unreadable is
     not skipped. A run directory left unfinished (or so damaged) goes on
@@ -95,13 +96,13 @@ def job_for(directory, batch, run, kind, problem_data, progress, keras_verbose, 
     config["fingerprint"] = key = run_fingerprint(config)
     job = Job(run, kind, problem_data, run_dir, progress, keras_verbose, fingerprint=key)
     if run_dir.exists():
-        record, damage = checkpoint.read_result(run_dir)
+        record, damage = records.read_result(run_dir)
         if damage is None and record is not None and record.get("fingerprint") == key \
                 and record.get("status") in FINISHED:
             try:
                 curves = load_run_curves(run_dir, kind, problem_data)
             except Exception as error:  # a damaged curves.npz: never trusted, never fatal
-                damage = f"{checkpoint.CURVES} is unreadable ({type(error).__name__})"
+                damage = f"{records.CURVES} is unreadable ({type(error).__name__})"
             else:
                 return job, Result(run, kind, run_dir, record["metrics"], record["seconds"], curves,
                                    record.get("error"), record.get("best") or {}, record["status"],
@@ -111,27 +112,27 @@ def job_for(directory, batch, run, kind, problem_data, progress, keras_verbose, 
                 and any(name.startswith(LEGACY_RUNS) for name in stored[1]["events"]):
             damage = "its checkpoint is an older version's, with its curves in train/ and validation/"
         elif stored is not None and stored[1].get("fingerprint") == key:
-            lost = checkpoint.missing_data(run_dir, stored[1]["events"])
+            lost = records.missing_data(run_dir, stored[1]["events"])
             if lost is None:
                 if damage is not None:
                     report(f"{run.name}: {damage}; going on from its checkpoint")
-                checkpoint.rewind_events(run_dir, stored[1]["events"])
-                for stale in (checkpoint.RESULT, "error.txt", checkpoint.CURVES):
-                    checkpoint.remove_inside(run_dir / stale, run_dir, missing_ok=True)
+                events.rewind_events(run_dir, stored[1]["events"])
+                for stale in (records.RESULT, "error.txt", records.CURVES):
+                    files.remove_inside(run_dir / stale, run_dir, missing_ok=True)
                 job.resume, job.start_epoch = True, stored[1].get("epoch", 0)
                 return job, None
             damage = f"{lost} (its checkpoint recorded more)"
         if damage is not None:
             report(f"{run.name}: {damage}; running it again from the start")
-        checkpoint.remove_inside(run_dir, directory)
+        files.remove_inside(run_dir, directory)
     run_dir.mkdir()
-    checkpoint.write(run_dir / "config.json", json.dumps(config, indent=2, default=str))
+    files.write(run_dir / "config.json", json.dumps(config, indent=2, default=str))
     return job, None
 
 
 def load_run_curves(directory, kind, problem_data):
-    """A finished run's figure data (`checkpoint.load_curves`); a series run's series is its problem."""
-    curves = checkpoint.load_curves(directory)
+    """A finished run's figure data (`records.load_curves`); a series run's series is its problem."""
+    curves = records.load_curves(directory)
     if kind == "series":
         curves["series"] = problem_data
     return curves
@@ -140,8 +141,8 @@ def load_run_curves(directory, kind, problem_data):
 def clear_batch_outputs(directory):
     """Drop what a batch writes once all its runs are done (root events, figures,
     mean runs): an invocation that goes on writes them anew, not twice."""
-    for path in [*directory.glob(f"{checkpoint.EVENTS}*"), directory / "figures", *directory.glob("*_mean")]:
-        checkpoint.remove_inside(path, directory, missing_ok=True)
+    for path in [*directory.glob(f"{events.EVENTS}*"), directory / "figures", *directory.glob("*_mean")]:
+        files.remove_inside(path, directory, missing_ok=True)
 
 
 def count_finished(directory):

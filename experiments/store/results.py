@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from callbacks import _writers as cb_writers
 from experiments.spec.config import Run
-from experiments.store import checkpoint
+from experiments.store import files
 from experiments.spec.metrics import HPARAM_METRICS, RUN_METRICS, summary_tag
 
 
@@ -83,9 +83,9 @@ class Failure:
     @classmethod
     def of_run(cls, error, directory):
         """The Failure of a run's own error, which stops that run alone. An error of a failing
-        disk (`checkpoint.disk_fault`) is no run's fault: it is raised as the `WriteError` that
+        disk (`files.disk_fault`) is no run's fault: it is raised as the `WriteError` that
         stops the batch, keeping what finished. Every place that lets a run fail alone asks here."""
-        fault = checkpoint.disk_fault(error, directory)
+        fault = files.disk_fault(error, directory)
         if fault is not None:
             raise fault from None
         return cls.of(error)

@@ -12,7 +12,7 @@ from tb_events import assert_same_run, raw_events
 from experiments import __main__ as cli
 from experiments import runner
 from experiments.spec import config
-from experiments.store import checkpoint
+from experiments.store import checkpoint, events, records
 
 RUNS = [{"problem": {"name": "digits", "validation": 0.2, "test": 0.2}, "model": "mnist_mlp", "epochs": 3,
          "batch_size": 256, "optimizer": {"name": "adam", "learning_rate": 0.003}, "name": "fit",
@@ -32,7 +32,7 @@ def finished(tmp_path_factory):
 
 def root_events(run_dir):
     """The root's event file of curves, summaries and session end (not its HParams session's own)."""
-    return next(p for p in sorted(run_dir.glob(f"{checkpoint.EVENTS}*")) if not p.name.endswith(".session"))
+    return next(p for p in sorted(run_dir.glob(f"{events.EVENTS}*")) if not p.name.endswith(".session"))
 
 
 def edit_result(run_dir, change):
@@ -91,7 +91,7 @@ def test_a_damaged_run_is_redone_and_equals_the_undamaged_one(finished, tmp_path
     assert not fit.skipped and path.skipped and fit.status == "ok"
     assert_same_run(fit, finished.results[0])
     assert len(raw_events(fit.directory)["_hparams_/session_start_info"]) == 1
-    record, problem = checkpoint.read_result(fit.directory)
+    record, problem = records.read_result(fit.directory)
     assert problem is None and record["metrics"] == finished.results[0].metrics
 
 
@@ -108,7 +108,7 @@ def test_a_run_without_a_checkpoint_is_run_again_from_the_start(finished, tmp_pa
 
 def test_a_finished_run_whose_session_file_was_lost_gets_it_back_and_is_skipped(finished, tmp_path):
     shutil.copytree(finished.directory, tmp_path / "c")
-    session, = (tmp_path / "c" / "fit").glob(f"{checkpoint.EVENTS}*.session")
+    session, = (tmp_path / "c" / "fit").glob(f"{events.EVENTS}*.session")
     session.unlink()  # presentation, not results: rewritten by `dashboard.unify`, not sealed
     again = runner.run_batch(batch(), tmp_path, progress=False)
     assert all(r.skipped for r in again.results)
@@ -135,7 +135,7 @@ def test_verify_names_each_damaged_run_and_exits_1(finished, tmp_path, capsys):
     truncate_to_half(root_events(tmp_path / "c" / "fit"))
     assert cli.main(["verify", str(tmp_path)]) == 1
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith(f"DAMAGED  {tmp_path / 'c' / 'fit'}  finished (ok): {checkpoint.EVENTS}")
+    assert lines[0].startswith(f"DAMAGED  {tmp_path / 'c' / 'fit'}  finished (ok): {events.EVENTS}")
     assert "bytes, " in lines[0] and lines[0].endswith(" when it was written")
     assert lines[1] == (f"DAMAGED  {tmp_path / 'c' / 'path'}  finished (ok): result.json was changed after "
                         "it was written (its checksum does not match)")

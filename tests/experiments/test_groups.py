@@ -9,7 +9,7 @@ from experiments import runner
 from experiments.engine import loop
 from experiments.plan import planning
 from experiments.spec import config
-from experiments.store import checkpoint
+from experiments.store import checkpoint, records
 from experiments.store.results import Job
 
 # digits with a validation split, a short last batch (1078 / 128), every tag the runner writes
@@ -91,7 +91,7 @@ def test_each_run_of_a_group_equals_the_run_trained_alone(together, alone, index
     assert_same_run(ours, reference)
     # not the wall time, where the run sits in its batch, or the event files' names (their sizes)
     strip = {"seconds", "fingerprint", "index", "checksum", "files"}
-    mine, theirs = (checkpoint.read_result(r.directory)[0] for r in (ours, reference))
+    mine, theirs = (records.read_result(r.directory)[0] for r in (ours, reference))
     assert sorted(mine["files"].values()) == sorted(theirs["files"].values())
     assert same_json({k: v for k, v in mine.items() if k not in strip},
                      {k: v for k, v in theirs.items() if k not in strip})
@@ -169,7 +169,7 @@ def restarts_as_if_new(tmp_path, model, protocol, runs):
     strip = {"seconds", "fingerprint", "index", "checksum", "files"}
     for ours, reference in zip(reused.results, new.results):
         assert_same_run(ours, reference)
-        mine, theirs = (checkpoint.read_result(r.directory)[0] for r in (ours, reference))
+        mine, theirs = (records.read_result(r.directory)[0] for r in (ours, reference))
         assert same_json({k: v for k, v in mine.items() if k not in strip},
                          {k: v for k, v in theirs.items() if k not in strip})
     assert reused.results[0].metrics != reused.results[1].metrics  # the seeds differ

@@ -21,7 +21,7 @@ from experiments import runner
 from experiments.plan import planning
 from experiments.spec import config
 from experiments.spec.validation import ConfigError, check_path_name
-from experiments.store import checkpoint, fingerprints
+from experiments.store import events, files, fingerprints, lock
 
 BATCH = """[batch]
 name = "{batch}"
@@ -158,9 +158,9 @@ def test_every_name_the_suite_writes_is_reserved(tmp_path):
 def test_remove_inside_deletes_what_is_inside(tmp_path):
     (tmp_path / "run" / "train").mkdir(parents=True)
     (tmp_path / "run" / "result.json").write_text("{}")
-    checkpoint.remove_inside(tmp_path / "run" / "result.json", tmp_path / "run")
-    checkpoint.remove_inside(tmp_path / "run" / "missing", tmp_path / "run", missing_ok=True)
-    checkpoint.remove_inside(tmp_path / "run", tmp_path)
+    files.remove_inside(tmp_path / "run" / "result.json", tmp_path / "run")
+    files.remove_inside(tmp_path / "run" / "missing", tmp_path / "run", missing_ok=True)
+    files.remove_inside(tmp_path / "run", tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -170,8 +170,8 @@ def test_remove_inside_refuses_the_owner_itself_and_anything_beside_it(tmp_path,
     (owner / "run").mkdir(parents=True)
     (tmp_path / "elsewhere").mkdir()
     before = snapshot(tmp_path)
-    with pytest.raises(checkpoint.OutsideError, match="refusing to delete or truncate"):
-        checkpoint.remove_inside(owner / relative, owner)
+    with pytest.raises(files.OutsideError, match="refusing to delete or truncate"):
+        files.remove_inside(owner / relative, owner)
     assert snapshot(tmp_path) == before
 
 
@@ -181,9 +181,9 @@ def test_remove_inside_removes_a_link_never_its_target(tmp_path):
     outside.mkdir()
     (outside / "data.txt").write_text("keep")
     os.symlink(outside, owner / "link")
-    with pytest.raises(checkpoint.OutsideError):  # followed, the link leads outside
-        checkpoint.inside(owner / "link" / "data.txt", owner)
-    checkpoint.remove_inside(owner / "link", owner)
+    with pytest.raises(files.OutsideError):  # followed, the link leads outside
+        files.inside(owner / "link" / "data.txt", owner)
+    files.remove_inside(owner / "link", owner)
     assert not (owner / "link").exists() and (outside / "data.txt").read_text() == "keep"
 
 
@@ -208,11 +208,11 @@ def test_a_run_directory_that_links_outside_is_not_followed_on_restart(tmp_path)
 def test_rewind_events_stays_inside_the_run(tmp_path):
     run = tmp_path / "run"
     (run / "train").mkdir(parents=True)
-    (run / "train" / f"{checkpoint.EVENTS}.1").write_bytes(b"x" * 10)
-    (run / "train" / f"{checkpoint.EVENTS}.2").write_bytes(b"y" * 10)
-    checkpoint.rewind_events(run, {f"train/{checkpoint.EVENTS}.1": 4, "../../etc/passwd": 0})
-    assert [p.name for p in (run / "train").iterdir()] == [f"{checkpoint.EVENTS}.1"]
-    assert (run / "train" / f"{checkpoint.EVENTS}.1").read_bytes() == b"xxxx"
+    (run / "train" / f"{events.EVENTS}.1").write_bytes(b"x" * 10)
+    (run / "train" / f"{events.EVENTS}.2").write_bytes(b"y" * 10)
+    events.rewind_events(run, {f"train/{events.EVENTS}.1": 4, "../../etc/passwd": 0})
+    assert [p.name for p in (run / "train").iterdir()] == [f"{events.EVENTS}.1"]
+    assert (run / "train" / f"{events.EVENTS}.1").read_bytes() == b"xxxx"
 
 
 # --- the lock -------------------------------------------------------------------
@@ -227,7 +227,7 @@ def test_the_lock_on_a_still_empty_directory_tells_which_batch_holds_it(tmp_path
                                 "runs": [{"problem": "material", "steps": 3, "optimizer": "sgd"}]})
     (tmp_path / "e").mkdir()
     key = fingerprints.batch_fingerprint(batch) if same else "0123456789abcdef"
-    holder = checkpoint.BatchLock(tmp_path / "e").acquire(key)
+    holder = lock.BatchLock(tmp_path / "e").acquire(key)
     try:
         if same:
             with pytest.raises(ConfigError, match=r"is being written by another run of batch 'e' \(pid \d+\)"):
@@ -245,10 +245,10 @@ def test_the_lock_on_a_still_empty_directory_tells_which_batch_holds_it(tmp_path
 
 def test_a_write_that_fails_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
     target = tmp_path / "result.json"
-    checkpoint.write(target, '{"old": 1}')
-    monkeypatch.setattr(checkpoint, "open", lambda path, mode: open("/dev/full", mode), raising=False)
-    with pytest.raises(checkpoint.WriteError) as error:
-        checkpoint.write(target, '{"new": 2}' * 10000)
+    files.write(target, '{"old": 1}')
+    monkeypatch.setattr(files, "open", lambda path, mode: open("/dev/full", mode), raising=False)
+    with pytest.raises(files.WriteError) as error:
+        files.write(target, '{"new": 2}' * 10000)
     assert str(error.value).startswith(f"cannot write {str(target)!r}: No space left on device; ")
     assert " free on the disk that holds " in str(error.value)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["result.json"]

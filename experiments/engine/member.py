@@ -1,6 +1,6 @@
 """One run of a group as the compiled program trains it (`experiments.engine.train`): its model,
 compiled with its optimizer and carried on from its checkpoint, its divergence watch, its
-writers and callbacks, and what it has logged."""
+writer (one TensorBoard run, its directory) and callbacks, and what it has logged."""
 
 from __future__ import annotations
 

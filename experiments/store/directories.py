@@ -74,7 +74,8 @@ def batch_id(directory, resuming):
 
 
 #: Where an older version of the suite wrote a run's curves, as TensorBoard runs of their own:
-#: a run it left unfinished starts again (its finished runs are kept, `aggregate.run_scalars`).
+#: a run it left unfinished starts again (its finished runs are kept and read under today's
+#: tags, `report.aggregate.LEGACY`).
 LEGACY_RUNS = ("train/", "validation/")
 
 

@@ -51,6 +51,9 @@ class Data:
     source: str
     #: When this is a problem's `fallback`: why the problem itself was not loaded, and how to get it.
     fallback_reason: str | None = None
+    #: For images: (height, width, channels) of a row of `x`, which holds them flattened in that
+    #: order (the MLPs see the flat rows; the conv models reshape them back, `models.conv_input`).
+    image_shape: tuple | None = None
 
     @property
     def input_shape(self):
@@ -157,7 +160,7 @@ def normalise(data: Data) -> Data:
     )
 
 
-def _finish(name, x, y, num_classes, source, validation, test, normalize, data_seed):
+def _finish(name, x, y, num_classes, source, validation, test, normalize, data_seed, image_shape=None):
     validation = check_fraction(f"{name}.validation", validation)
     test = check_fraction(f"{name}.test", test)
     if validation + test >= 1:
@@ -169,7 +172,7 @@ def _finish(name, x, y, num_classes, source, validation, test, normalize, data_s
     # training program gives a float32 run the float32 values it always had
     x = x if x.dtype == np.float64 else x.astype("float32")
     parts = _split(x, y.astype("int32"), validation, test, data_seed)
-    data = Data(name, *parts, num_classes=num_classes, source=source)
+    data = Data(name, *parts, num_classes=num_classes, source=source, image_shape=image_shape)
     return normalise(data) if _bool(f"{name}.normalize", normalize) else data
 
 
@@ -205,7 +208,7 @@ def digits(validation=0.2, test=0.2, normalize=False, data_seed=0):
 
     x, y = load_digits(return_X_y=True)
     return _finish("digits", x / 16.0, y, 10, "sklearn.datasets.load_digits", validation, test,
-                   normalize, check_seed("digits.data_seed", data_seed))
+                   normalize, check_seed("digits.data_seed", data_seed), image_shape=(8, 8, 1))
 
 
 # --- keras.datasets -----------------------------------------------------------
@@ -341,13 +344,14 @@ def _keras_problem(name):
             limit = check_int(f"{name}.limit", limit, minimum=2)
             x, y = x[:limit], y[:limit]
         validation = check_fraction(f"{name}.validation", validation)
+        image_shape = x.shape[1:] + (1,) * (x.ndim == 3)  # (28, 28) grey: one channel
         x = x.reshape(len(x), -1).astype("float32") / 255.0
         x_test = x_test.reshape(len(x_test), -1).astype("float32") / 255.0
         x_train, y_train, x_val, y_val, _, _ = _split(
             x, y.astype("int32"), validation, 0.0, check_seed(f"{name}.data_seed", data_seed),
             stratify=False)
         data = Data(name, x_train, y_train, x_val, y_val, x_test, y_test.astype("int32"),
-                    KERAS_DATASETS[name].num_classes, source)
+                    KERAS_DATASETS[name].num_classes, source, image_shape=tuple(int(d) for d in image_shape))
         return normalise(data) if _bool(f"{name}.normalize", normalize) else data
 
     load.__doc__ = (f"`keras.datasets.{name}` flattened to vectors, pixels scaled to [0, 1]; "

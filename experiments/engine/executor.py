@@ -68,8 +68,7 @@ def execute_group(jobs, programs=None):
     finally:  # no result: a second Ctrl-C (KeyboardInterrupt); the run goes on from its checkpoint
         for job, result in zip(jobs, results):
             if result is not None and result.status != "interrupted":
-                cb.hparams.write_status(cb_writers.borrow(job.directory), result.status)
-                cb_writers.give_back(job.directory)
+                _end_session(job.directory, result.status)
             cb_writers.give_back(job.directory)
             cb_writers.close_under(job.directory)  # what a run that raised left open
     for result in results:
@@ -97,6 +96,10 @@ def close_failed(job):
     again first, in case the worker died before its start reached the disk."""
     if not dashboard.has_session(job.directory):
         dashboard.start_session(job)
-    writer = cb_writers.borrow(job.directory)
-    cb.hparams.write_status(writer, "failed")
-    cb_writers.give_back(job.directory)
+    _end_session(job.directory, "failed")
+
+
+def _end_session(directory, status):
+    """End the HParams session of the run in `directory` with `status`, through its root's writer."""
+    cb.hparams.write_status(cb_writers.borrow(directory), status)
+    cb_writers.give_back(directory)

@@ -43,7 +43,7 @@ class Member:
         self.divergence = None
         self.done = False  # diverged (or failed): no more steps, no more events
         self.error = None  # the Failure of an error of its own (a callback's, a file's)
-        self.writer = cb_writers.borrow(directory)  # one TensorBoard run: its root (`train`)
+        self.writer = cb_writers.borrow(directory)  # its root's: the run is one TensorBoard run
         self.start_time = 0.0  # seconds of training before the current call (`train._train_cohort`)
         self.callbacks = []
         self.interrupted = False

@@ -36,7 +36,7 @@ import numpy as np
 from callbacks._writers import write_scalars_at
 from experiments.report.dashboard import band_tag
 from experiments.spec.metrics import summary_tag
-from experiments.store import files
+from experiments.store import events, files
 
 SUMMARY = summary_tag("")  # the prefix of the one-point summaries, which are not averaged
 
@@ -49,20 +49,17 @@ BANDS = {
     "min": lambda v: v.min(axis=0),
     "max": lambda v: v.max(axis=0),
 }
-#: Where an older version of the suite wrote a run's curves: {subdirectory: its tag -> today's}.
-LEGACY = {"train": lambda tag: tag,
-          "validation": lambda tag: tag.replace("epoch_", "epoch_val_", 1) if tag.startswith("epoch_") else tag}
 
 
 def run_scalars(directory, wall_times=False):
     """{tag: {step: value}} (as `read_scalars`) of the run in `directory`: its root, and the
     `train/` and `validation/` runs an older version of the suite wrote its curves in, under
-    today's tags (`LEGACY`: validation's `epoch_loss` is `epoch_val_loss`)."""
+    today's tags (`events.todays_tag`)."""
     directory = pathlib.Path(directory)
     out = read_scalars(directory, wall_times)
-    for sub, rename in LEGACY.items():
+    for sub in events.OLDER_RUNS:
         for tag, points in read_scalars(directory / sub, wall_times).items():
-            out.setdefault(rename(tag), {}).update(points)
+            out.setdefault(events.todays_tag(sub, tag), {}).update(points)
     return out
 
 
@@ -74,14 +71,14 @@ def read_scalars(directory, wall_times=False):
 
     if not pathlib.Path(directory).is_dir():
         return {}
-    events = EventAccumulator(str(directory), size_guidance={"tensors": 0})
-    events.Reload()
+    accumulator = EventAccumulator(str(directory), size_guidance={"tensors": 0})
+    accumulator.Reload()
     out = {}
-    for tag in events.Tags()["tensors"]:
-        if events.SummaryMetadata(tag).plugin_data.plugin_name != "scalars":
+    for tag in accumulator.Tags()["tensors"]:
+        if accumulator.SummaryMetadata(tag).plugin_data.plugin_name != "scalars":
             continue
         out[tag] = {e.step: (float(tensor_util.make_ndarray(e.tensor_proto)), e.wall_time) if wall_times else
-                    float(tensor_util.make_ndarray(e.tensor_proto)) for e in events.Tensors(tag)}
+                    float(tensor_util.make_ndarray(e.tensor_proto)) for e in accumulator.Tensors(tag)}
     return out
 
 

@@ -14,6 +14,7 @@ from experiments.store import checkpoint, events, files, records
 from experiments.store.lock import LOCK, BatchLock, LockedError
 from experiments.store.fingerprints import batch_fingerprint, resolved_config, run_fingerprint
 from experiments.store.results import FINISHED, Job, Result
+from experiments.workloads import models
 
 
 def read_json(path):
@@ -73,12 +74,6 @@ def batch_id(directory, resuming):
     return secrets.token_hex(4)
 
 
-#: Where an older version of the suite wrote a run's curves, as TensorBoard runs of their own:
-#: a run it left unfinished starts again (its finished runs are kept and read under today's
-#: tags, `report.aggregate.LEGACY`).
-LEGACY_RUNS = ("train/", "validation/")
-
-
 def job_for(directory, batch, run, kind, problem_data, progress, keras_verbose, report):
     """(Job, None) for a run to train, or (Job, Result) for one an earlier
     invocation of the batch finished (same fingerprint in its `result.json`).
@@ -110,7 +105,7 @@ def job_for(directory, batch, run, kind, problem_data, progress, keras_verbose, 
                                    record.get("divergence"), key, skipped=True)
         stored = checkpoint.load(run_dir)
         if stored is not None and stored[1].get("fingerprint") == key \
-                and any(name.startswith(LEGACY_RUNS) for name in stored[1]["events"]):
+                and any(name.split("/")[0] in events.OLDER_RUNS for name in stored[1]["events"]):
             damage = "its checkpoint is an older version's, with its curves in train/ and validation/"
         elif stored is not None and stored[1].get("fingerprint") == key:
             lost = records.missing_data(run_dir, stored[1]["events"])
@@ -127,6 +122,8 @@ def job_for(directory, batch, run, kind, problem_data, progress, keras_verbose, 
             report(f"{run.name}: {damage}; running it again from the start")
         files.remove_inside(run_dir, directory)
     run_dir.mkdir()
+    if kind == "dataset":  # for the record, after the fingerprint: it follows from the model and data
+        config["model_parameters"] = models.count_parameters(run.model, problem_data)
     files.write(run_dir / "config.json", json.dumps(config, indent=2, default=str))
     return job, None
 

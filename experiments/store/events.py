@@ -13,6 +13,16 @@ import pathlib
 
 from experiments.store.files import inside, remove_inside
 
+#: Where an older version of the suite wrote a run's curves, as TensorBoard runs of their own
+#: (today a run is one, its directory).
+OLDER_RUNS = ("train", "validation")
+
+
+def todays_tag(run, tag):
+    """The name today of `tag` in an older version's `run` (`OLDER_RUNS`): both wrote
+    `epoch_loss`; the validation run's is `epoch_val_loss`."""
+    return tag.replace("epoch_", "epoch_val_", 1) if run == "validation" and tag.startswith("epoch_") else tag
+
 EVENTS = "events.out.tfevents"
 
 

@@ -50,7 +50,6 @@ def resolved_config(run, kind, problem_data, batch):
         config["data"] = problem_data.describe()
         config["steps_per_epoch"] = per_epoch
         config["epochs"] = run.epochs or math.ceil(run.steps / per_epoch)
-        config["model_parameters"] = model_parameters(run.model, problem_data)
     if kind in ("dataset", "objective"):
         optimizer = make_optimizer(run, config.get("steps_per_epoch", 1))
         config["optimizer"] = keras.saving.serialize_keras_object(optimizer)
@@ -61,20 +60,8 @@ def resolved_config(run, kind, problem_data, batch):
     return config
 
 
-#: What a resolved config records without being part of the run's identity: the versions, the
-#: batch's prose, and what follows from the rest (the model's size follows from its spec and data).
-NOT_IDENTITY = ("versions", "batch", "model_parameters")
-
-
 def run_fingerprint(config):
-    """A run's identity: its resolved config less `NOT_IDENTITY`."""
-    return fingerprint({k: v for k, v in config.items() if k not in NOT_IDENTITY})
-
-
-def model_parameters(spec, problem_data):
-    """How many parameters (weights, trainable or not) the model `spec` has on `problem_data`."""
-    from experiments.workloads import models
-
-    return int(models.build(spec, problem_data).count_params())
+    """A run's identity: its resolved config less the versions and the batch's prose."""
+    return fingerprint({k: v for k, v in config.items() if k not in ("versions", "batch")})
 
 

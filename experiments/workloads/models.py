@@ -249,5 +249,10 @@ def build(spec, data):
         raise ConfigError(f"model: {error}") from None
 
 
+def count_parameters(spec, data):
+    """How many parameters (weights, trainable or not) the model `spec` has on `data`."""
+    return int(build(spec, data).count_params())
+
+
 def loss_for(model):
     return "binary_crossentropy" if model.binary else "sparse_categorical_crossentropy"

@@ -13,7 +13,10 @@ EVAL_BATCH = 1024
 
 
 def correct_count(model, y, y_pred):
-    """How many of the batch's predictions are right (sigmoid output: > 0.5; softmax: argmax)."""
+    """How many of the batch's predictions are right (sigmoid output: > 0.5; softmax: argmax);
+    0 for a model whose output is each example's loss (`task = "loss"`: no accuracy)."""
+    if model.task == "loss":
+        return tf.constant(0.0)
     if model.binary:
         hit = tf.equal(tf.cast(y_pred > 0.5, tf.int32), tf.reshape(tf.cast(y, tf.int32), (-1, 1)))
     else:

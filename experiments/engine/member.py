@@ -26,7 +26,8 @@ class Member:
         keras.utils.set_random_seed(run.seed)  # every member of a group: the same weights
         self.model = protocol.build_model(run, data)
         optimizer = make_optimizer(run, per_epoch)
-        self.model.compile(optimizer=optimizer, loss=models.loss_for(self.model), metrics=["accuracy"])
+        self.model.compile(optimizer=optimizer, loss=models.loss_for(self.model),
+                           metrics=models.metrics_for(self.model))
         optimizer.build(self.model.trainable_variables)
         stored = checkpoint.load(directory) if job.resume else None
         if stored is not None and stored[1].get("fingerprint") != job.fingerprint:

@@ -286,12 +286,13 @@ def _log_call(cohort, k, program, call):
             else:
                 val = (float(out["validation_loss"][j1 - 1, k]), float(out["validation_accuracy"][j1 - 1, k]))
             logs["val_loss"], logs["val_accuracy"] = val
+        logs = _without_accuracy(member.model, logs)
         if not (j1 == count and diverged >= 0):  # the epoch it diverged in counts for nothing
             _update_best(member.best, logs)
         if member.job.keras_verbose and logged_epoch(epoch, every, epochs):
             _print_epoch(member, epoch, epochs, logs)
         if logged_epoch(epoch, every, epochs):
-            scalars += [("epoch_loss", epoch, logs["loss"]), ("epoch_accuracy", epoch, logs["accuracy"]),
+            scalars += [("epoch_loss", epoch, logs["loss"]), ("epoch_accuracy", epoch, logs.get("accuracy")),
                         ("epoch_gradient_norm", epoch, float(np.mean(column["gradient_norm"][j0:j1]))),
                         ("epoch_learning_rate", epoch, column["learning_rate"][j0])]
             if val is not None:
@@ -302,7 +303,15 @@ def _log_call(cohort, k, program, call):
         if j1 == count:  # the call's last epoch: the weights are this epoch's
             for callback in member.callbacks:
                 callback.on_epoch_end(epoch, logs)
-    return scalars
+    return [scalar for scalar in scalars if scalar[0] in _without_accuracy(member.model, {scalar[0]: None})]
+
+
+def _without_accuracy(model, values):
+    """`values` ({name: value}) without the accuracies when `model` has none (its output is each
+    example's loss, `task = "loss"`): `accuracy`, `val_accuracy`, `epoch_accuracy`, ..."""
+    if model.task == "classification":
+        return values
+    return {name: value for name, value in values.items() if not name.endswith("accuracy")}
 
 
 def _print_epoch(member, epoch, epochs, logs):
@@ -338,6 +347,7 @@ def _finish(member, group):
         metrics["epochs"] = math.ceil(metrics["steps"] / per_epoch)
     for split, (loss, accuracy) in member.scores.items():
         metrics[f"{split}_loss"], metrics[f"{split}_accuracy"] = loss, accuracy
+    metrics = _without_accuracy(model, metrics)
     write_final(directory, "dataset", metrics, member.seconds, member.best, diverged=member.divergence is not None)
     if data.input_shape == (2,):
         from callbacks.decision_boundary import probability_grid

@@ -46,7 +46,7 @@ def prepare(batch, runs=None, loaded=None):
             if key not in loaded:
                 loaded[key] = problems.load(run.problem)
             problem_data = loaded[key]
-            _check_kind(run, problem.kind)
+            _check_kind(run, problem.kind, getattr(problem_data, "model", None))
             if problem.kind == "dataset":
                 per_epoch = steps_per_epoch(run, len(problem_data.x_train))
                 if run.epochs is not None and run.epochs * per_epoch > MAX_STEPS:
@@ -106,14 +106,18 @@ _FORBIDS = {"dataset": ("average",), "objective": ("model", "epochs", "average")
             "series": ("model", "optimizer", "schedule", "epochs", "steps")}
 
 
-def _check_kind(run, kind):
+def _check_kind(run, kind, own_model=None):
+    """`own_model`: the problem's own model (`Data.model`), when its runs name none."""
     article = "an" if kind[0] in "aeiou" else "a"
+    if own_model is not None and run.model is not None:
+        raise ConfigError(f"problem {problems.get(run.problem)[0].name!r} has its own model ({own_model}: its "
+                          f"parameters are the problem's) and takes no `model`. Received: model={run.model!r}")
     for key in _FORBIDS[kind]:
         if getattr(run, key) is not None:
             raise ConfigError(f"{article} {kind} problem takes no `{key}`. "
                               f"Received: {key}={getattr(run, key)!r}")
     for key in _NEEDS[kind]:
-        if getattr(run, key) is None:
+        if getattr(run, key) is None and not (key == "model" and own_model is not None):
             raise ConfigError(f"{article} {kind} problem needs `{key}`")
     if kind == "dataset" and run.epochs is None and run.steps is None:
         raise ConfigError("a dataset problem needs `epochs` or `steps`")

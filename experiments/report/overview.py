@@ -6,6 +6,7 @@ from experiments.plan.planning import spec_key
 from experiments.report import dashboard
 from experiments.report.dashboard import hparams_of
 from experiments.spec.metrics import DIVERGING, HPARAM_METRICS, RUN_METRICS, summary_tag
+from experiments.workloads import models, problems
 
 
 def write_hparams_config(directory, batch, prepared, loaded, batch_id=None):
@@ -15,11 +16,14 @@ def write_hparams_config(directory, batch, prepared, loaded, batch_id=None):
     values = {"batch": [dashboard.batch_label(directory.name, batch_id)]}
     probes = [(run, loaded.get(spec_key(run.problem))) for _, run in batch.probes]
     for run, problem_data in [(run, problem_data) for run, _, problem_data in prepared] + probes:
-        data = problem_data if run.model is not None else None  # the size of batch_size = "full"
+        data = problem_data if isinstance(problem_data, problems.Data) else None  # batch_size = "full"'s size
         for name, value in hparams_of(run, data).items():
             values.setdefault(name, []).append(value)
     kinds = {kind for _, kind, _ in prepared}
     metrics = [m for kind in HPARAM_METRICS if kind in kinds for m in HPARAM_METRICS[kind]]
+    if not any(kind == "dataset" and models.task_of(run.model, data) == "classification"
+               for run, kind, data in prepared):  # every model's output is its loss: no accuracy
+        metrics = [(m, name) for m, name in metrics if not m.endswith("accuracy")]
     metrics += [m for m in RUN_METRICS if m[0] != "diverged" or kinds & set(DIVERGING)]
     # only what some run logs: a dataset without a validation or test split has no such metrics
     # (a declared column no session has a value in empties the parallel-coordinates view)
@@ -33,11 +37,15 @@ def write_hparams_config(directory, batch, prepared, loaded, batch_id=None):
 
 #: The summary table's columns by problem kind, (metric, label); the first is a run's headline number.
 COLUMNS = {
-    "dataset": [("train_loss", "train loss"), ("train_accuracy", "train acc"),
-                ("validation_accuracy", "val acc"), ("test_accuracy", "test acc")],
+    "dataset": [("train_loss", "train loss"), ("validation_loss", "val loss"), ("test_loss", "test loss"),
+                ("train_accuracy", "train acc"), ("validation_accuracy", "val acc"), ("test_accuracy", "test acc")],
     "objective": [("loss", "final f"), ("distance", "to minimum"), ("x", "x"), ("y", "y")],
     "series": [("rms_error", "RMS error"), ("first_10_mean_error", "mean error t<=10")],
 }
+
+#: Columns shown only when some run has no accuracy (a model whose output is each example's loss),
+#: whose headline numbers they are.
+LOSS_ONLY = ("validation_loss", "test_loss")
 
 
 def summary_table(result):
@@ -49,6 +57,8 @@ def summary_table(result):
         if not rows:
             continue
         width = max(len("run"), *(len(r.run.name) for r in rows))
+        if not any("train_loss" in r.metrics and "train_accuracy" not in r.metrics for r in rows):
+            cols = [(key, label) for key, label in cols if key not in LOSS_ONLY]
         cols = [(key, label) for key, label in cols if any(key in r.metrics for r in rows)] or cols[:1]
         lines.append(f"{'run':{width}s}  " + "  ".join(f"{label:>12s}" for _, label in cols)
                      + f"  {'wall [s]':>9s}")

@@ -12,6 +12,16 @@ Every builder takes the problem's `Data` plus keyword arguments from a run's
   softmax output (sigmoid for two classes when `binary_output = true`).
 * `2c2d` and `3c3d`: DeepOBS's convolutional nets (`fmnist_2c2d`, `mnist_2c2d`,
   `cifar10_3c3d`), for image problems; see their builders.
+* `vae`: DeepOBS's variational autoencoder (`mnist_vae`, `fmnist_vae`), for
+  image problems; it ignores the labels and its output is each example's
+  loss (reconstruction plus KL).
+* `noisy_quadratic`: the parameters theta of a problem that has no network,
+  DeepOBS's `quadratic_deep` (`problems.quadratic_deep`, whose runs name no
+  model); its output is each example's loss too.
+
+A model's `task` says what its output is: "classification" (class
+probabilities: cross-entropy and accuracy) or "loss" (each example's loss,
+which training averages; there is no accuracy).
 
 The material's models use He initialisation as the material writes it,
 `randn * sqrt(2 / fan_in)` (an untruncated normal; Keras's "he_normal" is
@@ -24,6 +34,7 @@ import math
 import os
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -45,9 +56,11 @@ class InstrumentedModel(keras.Model):
     `callbacks.ScalarLogger` and `callbacks.StepHistory` read these logs.
     """
 
-    def __init__(self, *args, binary=False, **kwargs):
+    def __init__(self, *args, binary=False, task="classification", **kwargs):
         super().__init__(*args, **kwargs)
         self.binary = binary
+        lookup("task", TASKS, task)
+        self.task = task
         self.gradient_norm_tracker = keras.metrics.Mean(name="gradient_norm")
 
     def train_step(self, data):
@@ -69,6 +82,8 @@ class InstrumentedModel(keras.Model):
             if metric.name == "loss":
                 metric.update_state(loss, sample_weight=batch)
         logs = self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+        if self.task == "loss":  # its output is each example's loss: nothing to be right about
+            return {**logs, "step_loss": loss, "step_gradient_norm": norm}
         if self.binary:
             correct = ops.equal(ops.cast(y_pred > 0.5, "int32"), ops.cast(ops.reshape(y, (-1, 1)), "int32"))
         else:
@@ -86,7 +101,20 @@ class InstrumentedModel(keras.Model):
         return logs
 
     def get_config(self):
-        return {**super().get_config(), "binary": self.binary}
+        return {**super().get_config(), "binary": self.binary, "task": self.task}
+
+
+#: What a model's output is: class probabilities, or each example's loss (`model_loss`).
+TASKS = {"classification": "class probabilities, scored by cross-entropy and accuracy",
+         "loss": "each example's loss, averaged over the batch; no accuracy"}
+
+
+@keras.saving.register_keras_serializable(package="experiments")
+def model_loss(y_true, y_pred):
+    """The loss of a model whose output is each example's loss (`task = "loss"`): that output,
+    which Keras averages over the batch; the labels are not used."""
+    del y_true
+    return y_pred
 
 
 def he_normal(seed=None):
@@ -98,8 +126,10 @@ def he_normal(seed=None):
 MODELS = {}
 
 
-def register(name):
+def register(name, task="classification"):
+    """Register a builder as model `name`, whose output is `task`'s (`TASKS`)."""
     def decorator(build):
+        build.task = task
         MODELS[name] = build
         return build
 
@@ -239,8 +269,135 @@ def conv_3c3d(data, weight_decay=WEIGHT_DECAY_3C3D):
     return InstrumentedModel(inputs=inputs, outputs=outputs, name="conv_3c3d")
 
 
+@keras.saving.register_keras_serializable(package="experiments")
+class Sampling(keras.layers.Layer):
+    """`z = mean + epsilon * exp(log_std)`, epsilon ~ N(0, 1) drawn from the layer's own seed
+    generator (seeded by the run's seed: a run's draws are the same alone, in a group and
+    resumed, since the generator's state is a variable its checkpoint keeps). It draws when
+    evaluating too, as DeepOBS's VAE does."""
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, mean, log_std):
+        epsilon = keras.random.normal(ops.shape(mean), dtype=mean.dtype, seed=self.seed_generator)
+        return mean + epsilon * ops.exp(log_std)
+
+
+@keras.saving.register_keras_serializable(package="experiments")
+class VAELoss(keras.layers.Layer):
+    """Each example's VAE loss as DeepOBS's `mnist_vae` writes it: the squared error summed
+    over the pixels plus the KL divergence of N(mean, exp(log_std)^2) from N(0, 1),
+    `-0.5 * sum(1 + 2 log_std - mean^2 - exp(2 log_std))` over the latent dimensions."""
+
+    def call(self, x, reconstruction, mean, log_std):
+        flat = lambda t: ops.reshape(t, (ops.shape(t)[0], -1))  # noqa: E731
+        squared = ops.sum(ops.square(flat(reconstruction) - flat(x)), axis=1)
+        kl = -0.5 * ops.sum(1.0 + 2.0 * log_std - ops.square(mean) - ops.exp(2.0 * log_std), axis=1)
+        return squared + kl
+
+
+#: DeepOBS's VAE: its latent dimensions, the leaky ReLU's slope, the dropout rate.
+VAE_LATENT, VAE_SLOPE, VAE_DROPOUT = 8, 0.3, 0.2
+
+
+@keras.saving.register_keras_serializable(package="experiments")
+def vae_leaky_relu(x):
+    """DeepOBS's `lrelu`: `max(x, 0.3 x)`."""
+    return ops.leaky_relu(x, negative_slope=VAE_SLOPE)
+
+
+@register("vae", task="loss")
+def vae(data, latent=VAE_LATENT):
+    """DeepOBS's VAE (`deepobs/tensorflow/testproblems/_vae.py`, its `mnist_vae` and `fmnist_vae`).
+    Encoder: three convs of 64 4x4 filters, strides 2, 2, 1, "same", leaky ReLU (slope 0.3), each
+    followed by dropout 0.2; dense layers to the mean and (halved) the log standard deviation of
+    `latent` (8) dimensions; `z` sampled from them. Decoder: dense 24 and 49 (leaky ReLU),
+    reshaped to 7x7x1, three transposed convs of 64 4x4 filters, strides 2, 1, 1, "same", ReLU
+    (dropout 0.2 after the first two), a dense sigmoid layer to the image's pixels. TensorFlow 1's
+    layer defaults, Keras's too: Glorot uniform kernels, zero biases. Each example's loss is
+    `VAELoss` (no regularisation); the labels are not used. 10,151,489 parameters on 28x28x1
+    images. The encoder and decoder are the layers `encoder` and `decoder` (their pictures,
+    `callbacks.VAEImages`)."""
+    latent = check_int("vae.latent", latent, minimum=1)
+    inputs, image = conv_input(data, "vae")
+    height, width, channels = data.image_shape
+    if min(height, width) < 4:
+        raise ConfigError(f"model 'vae' needs images of at least 4x4 pixels. Received: {data.name!r}, "
+                          f"{'x'.join(map(str, data.image_shape))}")
+    _check_fits("vae", 14 * 14 * 64 * height * width * channels)  # its largest layer, the last
+    leaky = vae_leaky_relu
+
+    encoder_input = keras.Input(shape=data.image_shape, name="image")
+    z = encoder_input
+    for i, strides in enumerate((2, 2, 1), start=1):
+        z = keras.layers.Conv2D(64, 4, strides=strides, padding="same", activation=leaky, name=f"conv_{i}")(z)
+        z = keras.layers.Dropout(VAE_DROPOUT, name=f"dropout_{i}")(z)
+    z = keras.layers.Flatten(name="flatten")(z)
+    mean = keras.layers.Dense(latent, name="mean")(z)
+    log_std = keras.layers.Rescaling(0.5, name="log_std")(keras.layers.Dense(latent, name="std_dev")(z))
+    encoder = keras.Model(encoder_input, [mean, log_std], name="encoder")
+
+    decoder_input = keras.Input(shape=(latent,), name="z")
+    z = keras.layers.Dense(24, activation=leaky, name="dense_1")(decoder_input)
+    z = keras.layers.Dense(24 * 2 + 1, activation=leaky, name="dense_2")(z)
+    z = keras.layers.Reshape((7, 7, 1), name="grid")(z)
+    for i in range(1, 4):
+        z = keras.layers.Conv2DTranspose(64, 4, strides=2 if i == 1 else 1, padding="same", activation="relu",
+                                         name=f"deconv_{i}")(z)
+        if i < 3:
+            z = keras.layers.Dropout(VAE_DROPOUT, name=f"dropout_{i}")(z)
+    z = keras.layers.Flatten(name="flatten")(z)
+    z = keras.layers.Dense(height * width * channels, activation="sigmoid", name="pixels")(z)
+    decoder = keras.Model(decoder_input, keras.layers.Reshape(data.image_shape, name="image")(z), name="decoder")
+
+    mean, log_std = encoder(image)
+    reconstruction = decoder(Sampling(name="sampling")(mean, log_std))
+    losses = VAELoss(name="vae_loss")(image, reconstruction, mean, log_std)
+    return InstrumentedModel(inputs=inputs, outputs=losses, task="loss", name="vae")
+
+
+@keras.saving.register_keras_serializable(package="experiments")
+class NoisyQuadratic(keras.layers.Layer):
+    """Parameters theta (initialised to 1, as DeepOBS) and, per example x, the loss
+    `0.5 * (theta - x)^T Q (theta - x)` with the fixed Hessian Q."""
+
+    def __init__(self, hessian, **kwargs):
+        super().__init__(**kwargs)
+        self.hessian = np.asarray(hessian, dtype="float64")
+
+    def build(self, input_shape):
+        self.theta = self.add_weight(shape=(len(self.hessian),), initializer="ones", name="theta")
+
+    def call(self, x):
+        difference = self.theta - x
+        hessian = ops.convert_to_tensor(self.hessian, dtype=difference.dtype)
+        return 0.5 * ops.sum(ops.matmul(difference, hessian) * difference, axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "hessian": self.hessian.tolist()}
+
+
+@register("noisy_quadratic", task="loss")
+def noisy_quadratic(data):
+    """DeepOBS's noisy quadratic (`deepobs/tensorflow/testproblems/_quadratic.py`): the
+    parameters theta, one per dimension of the problem's Hessian (`data.hessian`), and each
+    example's loss `0.5 * (theta - x)^T Q (theta - x)`. The model of `quadratic_deep`, whose runs
+    name no model."""
+    hessian = getattr(data, "hessian", None)
+    if hessian is None:
+        raise ConfigError(f"model 'noisy_quadratic' needs a quadratic problem (quadratic_deep). "
+                          f"Received: {data.name!r}")
+    inputs = keras.Input(shape=data.input_shape, name="inputs")
+    outputs = NoisyQuadratic(hessian, name="quadratic")(inputs)
+    return InstrumentedModel(inputs=inputs, outputs=outputs, task="loss", name="noisy_quadratic")
+
+
 def build(spec, data):
-    """Build the model described by `spec` (a name or `{name = ..., **arguments}`)."""
+    """Build the model described by `spec` (a name or `{name = ..., **arguments}`; None: the
+    problem's own, `data.model`)."""
+    spec = data.model if spec is None else spec
     spec = {"name": spec} if isinstance(spec, str) else dict(spec)
     builder = lookup("model", MODELS, spec.pop("name", None))
     try:
@@ -249,10 +406,23 @@ def build(spec, data):
         raise ConfigError(f"model: {error}") from None
 
 
+def task_of(spec, data):
+    """The `task` of the model `spec` on `data`, without building it."""
+    spec = data.model if spec is None else spec
+    return lookup("model", MODELS, spec if isinstance(spec, str) else spec.get("name")).task
+
+
 def count_parameters(spec, data):
     """How many parameters (weights, trainable or not) the model `spec` has on `data`."""
     return int(build(spec, data).count_params())
 
 
 def loss_for(model):
+    if model.task == "loss":
+        return model_loss
     return "binary_crossentropy" if model.binary else "sparse_categorical_crossentropy"
+
+
+def metrics_for(model):
+    """What `compile` is given as `metrics`: accuracy, for a model that has one."""
+    return ["accuracy"] if model.task == "classification" else []

@@ -16,6 +16,10 @@ There are three kinds, each with its own runner in `experiments.runner`:
 * `series`: a noisy sequence to average (the material's exponentially
   weighted averages).
 
+`quadratic_deep` is a dataset problem with a model of its own (DeepOBS's
+noisy quadratic: its parameters are theta, its data the noise), so its runs
+name no `model`.
+
 Input normalisation (`normalize = true`) is fitted on the training split only
 and then applied to every split.
 """
@@ -54,6 +58,9 @@ class Data:
     #: For images: (height, width, channels) of a row of `x`, which holds them flattened in that
     #: order (the MLPs see the flat rows; the conv models reshape them back, `models.conv_input`).
     image_shape: tuple | None = None
+    #: The problem's own model, for a problem whose parameters are its own (`quadratic_deep`):
+    #: its runs name no `model`.
+    model: str | None = None
 
     @property
     def input_shape(self):
@@ -202,13 +209,36 @@ def moons(n_samples=300, noise=0.2, validation=0.0, test=0.0, normalize=False, d
 
 
 @register("digits", "dataset", "8x8 handwritten digits, 64 features, 10 classes (scikit-learn)")
-def digits(validation=0.2, test=0.2, normalize=False, data_seed=0):
-    """scikit-learn's 1797 8x8 digits, pixels scaled to [0, 1]: the offline MNIST."""
+def digits(validation=0.2, test=0.2, normalize=False, data_seed=0, image_size=8, channels=1):
+    """scikit-learn's 1797 8x8 digits, pixels scaled to [0, 1]: the offline MNIST.
+
+    `image_size = 28` (or 32, ...) resizes them (bilinear, `resize_images`) for a model made
+    for larger images, a stand-in for MNIST's 28x28 or CIFAR-10's 32x32; `channels = 3`
+    repeats the grey level in three channels, as CIFAR-10's colour images have.
+    """
     from sklearn.datasets import load_digits
 
+    image_size = check_int("digits.image_size", image_size, minimum=1)
+    channels = check_int("digits.channels", channels, minimum=1)
     x, y = load_digits(return_X_y=True)
-    return _finish("digits", x / 16.0, y, 10, "sklearn.datasets.load_digits", validation, test,
-                   normalize, check_seed("digits.data_seed", data_seed), image_shape=(8, 8, 1))
+    x, source = x / 16.0, "sklearn.datasets.load_digits"
+    if image_size != 8:
+        x = resize_images(x.reshape(-1, 8, 8), image_size).reshape(len(x), -1)
+        source += f", resized to {image_size}x{image_size}"
+    if channels != 1:
+        x = np.repeat(x.reshape(len(x), image_size * image_size, 1), channels, axis=2).reshape(len(x), -1)
+        source += f", grey in {channels} channels"
+    return _finish("digits", x, y, 10, source, validation, test, normalize,
+                   check_seed("digits.data_seed", data_seed), image_shape=(image_size, image_size, channels))
+
+
+def resize_images(images, size):
+    """`images` [n, h, w] resized to [n, size, size] by bilinear interpolation (`scipy.ndimage.zoom`,
+    order 1, its corners on the corners)."""
+    from scipy.ndimage import zoom
+
+    n, height, width = images.shape
+    return zoom(images, (1, size / height, size / width), order=1, grid_mode=False)
 
 
 # --- keras.datasets -----------------------------------------------------------
@@ -326,18 +356,26 @@ def _load_keras(name, data_dir):
 def _keras_problem(name):
     def load(validation=0.1, normalize=False, data_seed=0, data_dir=None, limit=None,
              fallback=None):
-        if fallback is not None:
-            lookup("fallback problem", {k: p for k, p in PROBLEMS.items() if p.kind == "dataset"},
-                   fallback)
+        if fallback is not None:  # a name, or a table {name = ..., **arguments} (`digits`' image_size)
+            if not isinstance(fallback, (str, dict)):
+                raise ConfigError(f"`{name}.fallback` must be a problem's name or a table {{name = ..., ...}}. "
+                                  f"Received: fallback={fallback!r}")
+            spec = {"name": fallback} if isinstance(fallback, str) else dict(fallback)
+            stand_in = lookup("fallback problem", {k: p for k, p in PROBLEMS.items() if p.kind == "dataset"},
+                              spec.pop("name", None))
         try:
             ((x, y), (x_test, y_test)), source = _load_keras(name, data_dir)
         except DatasetUnavailable as error:
             if fallback is None:
                 raise
-            data = PROBLEMS[fallback].load(normalize=normalize, data_seed=data_seed)
+            try:
+                data = stand_in.load(**{"normalize": normalize, "data_seed": data_seed, **spec})
+            except TypeError as error:
+                raise ConfigError(f"problem {name!r}, its fallback {stand_in.name!r}: {error}") from None
             data.source = f"{data.source} (fallback: {error})"
-            data.fallback_reason = f"{error.reason}; its runs use the fallback, {data.name}. To run on " \
-                f"{name}, {error.remedy}"
+            settings = "".join(f", {key} = {value!r}" for key, value in spec.items())
+            data.fallback_reason = f"{error.reason}; its runs use the fallback, {data.name}" + \
+                (f" ({settings[2:]})" if settings else "") + f". To run on {name}, {error.remedy}"
             return data
         y, y_test = y.reshape(-1), y_test.reshape(-1)
         if limit is not None:
@@ -363,6 +401,71 @@ register("mnist", "dataset", "28x28 handwritten digits, 10 classes (keras.datase
 register("fashion_mnist", "dataset", "28x28 clothing images, 10 classes (keras.datasets)")(
     _keras_problem("fashion_mnist"))
 register("cifar10", "dataset", "32x32 colour images, 10 classes (keras.datasets)")(_keras_problem("cifar10"))
+
+
+# --- DeepOBS's noisy quadratic -----------------------------------------------
+
+
+@dataclasses.dataclass
+class Quadratic(Data):
+    """A noisy quadratic: `x` holds the noise, `hessian` the fixed Hessian Q; its model is
+    `models.noisy_quadratic`."""
+
+    hessian: np.ndarray | None = None
+
+
+def random_rotation(dimension, rng):
+    """A rotation drawn uniformly from SO(dimension) by the subgroup algorithm (Diaconis and
+    Shahshahani, 1987), drawing from `rng` in the order DeepOBS's `quadratic_deep.random_rotation`
+    does: the angle of a 2-D rotation, then for each larger dimension d + 1 a point on the unit
+    sphere, whose Householder reflection embeds the rotation so far; negated at the end."""
+    angle = 2 * np.pi * rng.uniform()
+    rotation = np.array([[np.cos(angle), np.sin(angle)], [-np.sin(angle), np.cos(angle)]])
+    for d in range(2, dimension):
+        v = rng.normal(size=(d + 1, 1))
+        v = v / np.sqrt(v.T @ v)
+        e = np.zeros((d + 1, 1))
+        e[0, 0] = 1.0
+        x = (e - v) / np.sqrt((e - v).T @ (e - v))
+        embedded = np.eye(d + 1)
+        embedded[1:, 1:] = rotation
+        rotation = embedded - 2 * np.outer(x, x.T @ embedded)
+    return -rotation
+
+
+def deep_hessian():
+    """DeepOBS's `quadratic_deep` Hessian, the same for everyone: from `RandomState(42)`, 90
+    eigenvalues uniform in (0, 1) and 10 in (30, 60) (the spectrum reported for deep networks,
+    arXiv:1611.01838), then a random rotation R; Q = R^T diag(eigenvalues) R."""
+    rng = np.random.RandomState(42)
+    eigenvalues = np.concatenate([rng.uniform(0.0, 1.0, 90), rng.uniform(30.0, 60.0, 10)])
+    rotation = random_rotation(100, rng)
+    return rotation.T @ np.diag(eigenvalues) @ rotation
+
+
+@register("quadratic_deep", "dataset",
+          "DeepOBS's noisy quadratic: 100-D, deep-learning eigenvalues, theta as parameters (no model)")
+def quadratic_deep(train_size=1000, noise_level=0.6, validation=0.0):
+    """DeepOBS's `quadratic_deep` (`deepobs/tensorflow/testproblems/quadratic_deep.py` and
+    `datasets/quadratic.py`): each example's loss is `0.5 * (theta - x)^T Q (theta - x)`, theta
+    starting at 1 (`models.noisy_quadratic`, the problem's own model), Q `deep_hessian()`. The
+    data: `train_size` draws of x ~ N(0, noise_level^2 I) from `RandomState(42)` for training and
+    from `RandomState(43)` for the test split, in float32, as DeepOBS draws them; `validation`
+    is a fraction cut from the training draws (DeepOBS has none). No labels, no accuracy."""
+    train_size = check_int("quadratic_deep.train_size", train_size, minimum=2)
+    noise_level = check_number("quadratic_deep.noise_level", noise_level, minimum=0)
+    validation = check_fraction("quadratic_deep.validation", validation)
+    draw = lambda seed: np.random.RandomState(seed).normal(0.0, noise_level, (train_size, 100)).astype("float32")  # noqa: E731
+    x, x_test = draw(42), draw(43)
+    held = math.ceil(validation * train_size) if validation else 0
+    if held >= train_size:
+        raise ConfigError(f"`quadratic_deep.validation` leaves no training data. Received: validation={validation}")
+    order = np.random.RandomState(0).permutation(train_size) if held else np.arange(train_size)
+    x_val, x_train = x[order[:held]], x[order[held:]]
+    labels = lambda rows: np.zeros(len(rows), "int32")  # noqa: E731
+    return Quadratic("quadratic_deep", x_train, labels(x_train), x_val, labels(x_val), x_test, labels(x_test),
+                     num_classes=0, source=f"numpy RandomState(42) and (43): N(0, {noise_level}^2), "
+                     f"{train_size} x 100 each", model="noisy_quadratic", hessian=deep_hessian())
 
 
 # --- 2-D objectives and the noisy series ----------------------------------

@@ -50,8 +50,11 @@ def test_quadratic_deep_data_and_loss_are_deepobs_s():
     (test), in float32; the loss of a batch: the mean of 0.5 (theta - x)^T Q (theta - x), theta
     starting at 1."""
     data = problems.quadratic_deep()
-    np.testing.assert_array_equal(data.x_train, np.random.RandomState(42).normal(0, 0.6, (1000, 100)).astype(np.float32))
-    np.testing.assert_array_equal(data.x_test, np.random.RandomState(43).normal(0, 0.6, (1000, 100)).astype(np.float32))
+    def draws(seed):
+        return np.random.RandomState(seed).normal(0, 0.6, (1000, 100)).astype(np.float32)
+
+    np.testing.assert_array_equal(data.x_train, draws(42))
+    np.testing.assert_array_equal(data.x_test, draws(43))
     assert len(data.x_val) == 0 and data.model == "noisy_quadratic"
     model = models.build(None, data)
     assert model.count_params() == 100 and model.task == "loss"

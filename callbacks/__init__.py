@@ -10,6 +10,8 @@ root, sharing one summary writer per directory (see `_writers`).
 * `HistogramLogger`: weights and optimizer slots (momentum, velocity, ...).
 * `HParamsLogger`: the run's hyperparameters for the HParams dashboard.
 * `DecisionBoundaryLogger`: decision-boundary images for two-feature data.
+* `VAEImages`: a variational autoencoder's reconstructions and samples.
+* `TextSamples`: text a character-level language model writes.
 * `StepHistory`: every step's loss and wall time, in memory.
 * `EpochProgress`: a progress bar over epochs.
 
@@ -29,7 +31,9 @@ from callbacks.progress import EpochProgress
 from callbacks.scalars import ScalarLogger
 from callbacks.step_history import StepHistory
 from callbacks.stop_at_step import StopAtStep
+from callbacks.text_samples import TextSamples
 from callbacks.update_ratio import UpdateRatioLogger
+from callbacks.vae_images import VAEImages
 
 __all__ = [
     "BestSoFar",
@@ -44,5 +48,7 @@ __all__ = [
     "HistogramLogger",
     "ScalarLogger",
     "StepHistory",
+    "TextSamples",
     "UpdateRatioLogger",
+    "VAEImages",
 ]

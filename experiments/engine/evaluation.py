@@ -19,6 +19,10 @@ def correct_count(model, y, y_pred):
         return tf.constant(0.0)
     if model.binary:
         hit = tf.equal(tf.cast(y_pred > 0.5, tf.int32), tf.reshape(tf.cast(y, tf.int32), (-1, 1)))
+    elif y_pred.shape.rank > 2:  # a sequence's labels: each example counts the fraction of its positions right
+        predicted = tf.argmax(y_pred, axis=-1)
+        hit = tf.equal(predicted, tf.reshape(tf.cast(y, tf.int64), tf.shape(predicted)))
+        return tf.reduce_sum(tf.reduce_mean(tf.cast(tf.reshape(hit, (tf.shape(hit)[0], -1)), tf.float32), axis=1))
     else:
         hit = tf.equal(tf.argmax(y_pred, axis=-1), tf.reshape(tf.cast(y, tf.int64), (-1,)))
     return tf.reduce_sum(tf.cast(hit, tf.float32))

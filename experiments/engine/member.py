@@ -58,6 +58,14 @@ class Member:
         if log["decision_boundary"] and data.input_shape == (2,):
             self.callbacks.append(cb.DecisionBoundaryLogger(self.directory, data.x_train, data.y_train,
                                                             every_epochs=max(1, epochs // 10), subdirectory=""))
+        if log["pictures"] and cb.VAEImages.draws(self.model):
+            self.callbacks.append(cb.VAEImages(self.directory, data.x_val if len(data.x_val) else data.x_train,
+                                               data.image_shape, every_epochs=max(1, epochs // 10), subdirectory=""))
+        if log["pictures"] and getattr(data, "vocabulary", None) and self.model.name == "char_rnn":
+            prompt = "".join(data.vocabulary[i] for i in data.x_val[0][:20]) if len(data.x_val) else \
+                "".join(data.vocabulary[i] for i in data.x_train[0][:20])
+            self.callbacks.append(cb.TextSamples(self.directory, data.vocabulary, prompt, data.seq_length,
+                                                 every_epochs=max(1, epochs // 10), subdirectory=""))
         for callback in self.callbacks:
             callback.set_model(self.model)
             callback.set_params({"epochs": epochs})

@@ -17,6 +17,9 @@ experiment), by what they are, never by its numbers:
   `batch_size` indices drawn with replacement (`np.random.choice(n, batch_size)`,
   the textbook's MNIST loop), from `RandomState([S, e])` for epoch `e`'s
   `ceil(n / batch_size)` steps, so every batch is full.
+* `order = { name = "sequential" }`: every epoch takes the examples in their
+  order, unshuffled: a text's streams (`problems.Text`), whose batches continue
+  each other for a language model's carried state, as DeepOBS feeds Tolstoi.
 * `init = { name = "keras", seed = S }`: Keras's initializers, seeded by `S`
   instead of the run's `seed` (networks initialised independently while
   they share the batches, as the textbook's are).
@@ -87,6 +90,8 @@ def orders(run, n, first_epoch, epochs, per_epoch=None, size=None):
         return np.stack([_seeded(rng, (seed + 1 + e) % 2**32).permutation(n) for e in span]).astype(np.int64)
     if name == "numpy_choice":
         return np.stack([_seeded(rng, [seed, e]).choice(n, per_epoch * size) for e in span]).astype(np.int64)
+    if name == "sequential":
+        return np.tile(np.arange(n, dtype=np.int64), (epochs, 1))
     return None
 
 

@@ -52,6 +52,12 @@ def prepare(batch, runs=None, loaded=None):
                 if run.epochs is not None and run.epochs * per_epoch > MAX_STEPS:
                     raise ConfigError(f"`epochs` makes {run.epochs * per_epoch} steps ({per_epoch} per epoch), "
                                       f"more than {MAX_STEPS} can finish. Received: epochs={run.epochs}")
+                streams = getattr(problem_data, "streams", 0)  # a text's: batches continue each other
+                if streams and (run.batch_size != streams or run.order["name"] != "sequential"):
+                    raise ConfigError(
+                        f"problem 'text' is cut into {streams} streams whose batches continue each other (its "
+                        f"`streams`): its runs need batch_size = {streams} and order = \"sequential\". Received: "
+                        f"batch_size={run.batch_size!r}, order={run.order['name']!r}")
                 if (spec_key(run.model), key) not in built:
                     models.build(run.model, problem_data)
                     built.add((spec_key(run.model), key))

@@ -38,7 +38,8 @@ def write_hparams_config(directory, batch, prepared, loaded, batch_id=None):
 #: The summary table's columns by problem kind, (metric, label); the first is a run's headline number.
 COLUMNS = {
     "dataset": [("train_loss", "train loss"), ("validation_loss", "val loss"), ("test_loss", "test loss"),
-                ("train_accuracy", "train acc"), ("validation_accuracy", "val acc"), ("test_accuracy", "test acc")],
+                ("train_accuracy", "train acc"), ("validation_accuracy", "val acc"), ("test_accuracy", "test acc"),
+                ("validation_perplexity", "val ppl"), ("test_perplexity", "test ppl")],
     "objective": [("loss", "final f"), ("distance", "to minimum"), ("x", "x"), ("y", "y")],
     "series": [("rms_error", "RMS error"), ("first_10_mean_error", "mean error t<=10")],
 }

@@ -50,7 +50,13 @@ LOG_DEFAULTS = {
     "update_ratio": True,
     "decision_boundary": True,  # for problems with two input features
     "step_losses": True,  # keep every step's loss for the batch's loss figure
+    "pictures": True,  # a model's own: a VAE's reconstructions and samples
 }
+
+#: Log keys added after runs had been finished with the suite: a run's `to_dict` leaves them out
+#: at their default, so that those runs keep their fingerprints (`store.fingerprints`) and are
+#: not trained again.
+LOG_ADDED = ("pictures",)
 
 
 #: The most steps (or epochs) a run may ask for, and runs a batch may make: what could not
@@ -70,7 +76,7 @@ TEMPLATE_FIELDS = ("seeds", "space")
 #: A dataset run's `dtype`s, and its `init` and `order` schemes with the arguments each takes.
 DTYPES = ("float32", "float64")
 INITS = {"keras": ("seed",), "numpy_he": ("seed",)}
-ORDERS = {"stateless": (), "numpy_permutation": ("seed",), "numpy_choice": ("seed",)}
+ORDERS = {"stateless": (), "numpy_permutation": ("seed",), "numpy_choice": ("seed",), "sequential": ()}
 
 #: A run's default `divergence_patience`: `callbacks.divergence.DEFAULT_PATIENCE` (the same
 #: number, kept here so that reading a batch file does not import TensorFlow; a test checks).
@@ -177,13 +183,17 @@ class Run:
         for key in ("every_epochs", "every_steps"):
             if self.log[key] is not None:
                 check_int(f"{where}.log.{key}", self.log[key], minimum=1)
-        for key in ("histograms", "update_ratio", "decision_boundary", "step_losses"):
+        for key in ("histograms", "update_ratio", "decision_boundary", "step_losses", "pictures"):
             if not isinstance(self.log[key], bool):
                 raise ConfigError(f"`{where}.log.{key}` must be true or false. "
                                   f"Received: {key}={self.log[key]!r}")
 
     def to_dict(self):
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        for key in LOG_ADDED:
+            if out["log"][key] == LOG_DEFAULTS[key]:
+                del out["log"][key]
+        return out
 
 
 def _named_table(where, value):

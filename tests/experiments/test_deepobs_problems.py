@@ -8,7 +8,7 @@ import json
 import keras
 import numpy as np
 import pytest
-from tb_events import assert_same_run, scalars
+from tb_events import assert_same_run, plugin_of, scalars, tensors
 from test_problems import write_mnist
 
 from experiments import runner
@@ -175,6 +175,17 @@ def test_vae_samples_from_the_run_s_seed_when_evaluating_too():
     assert not np.array_equal(losses(1)[0], first)
 
 
+def test_vae_pictures_tile_originals_over_reconstructions():
+    from callbacks.vae_images import tile
+
+    images = np.random.default_rng(0).uniform(0, 1, (2, 3, 8, 8, 1))
+    picture = tile(images, side=20)  # 8 pixels enlarged 3 times: 24
+    assert picture.shape == (2 * 25 - 1, 3 * 25 - 1, 1) and picture.dtype == np.uint8
+    enlarged = images[1, 2, :, :, 0].repeat(3, 0).repeat(3, 1)
+    np.testing.assert_array_equal(picture[25:49, 50:74, 0], np.rint(enlarged * 255))
+    assert (picture[24, :, 0] == 255).all() and (picture[:, 24, 0] == 255).all()  # white between them
+
+
 def vae_batch(runs, name="v", **defaults):
     return config.parse_batch({"batch": {"name": name}, "defaults": {
         "problem": {"name": "digits", "validation": 0.1, "test": 0.1}, "model": "vae", "batch_size": 64, "steps": 6,
@@ -219,5 +230,14 @@ def test_vae_and_quadratic_train_in_the_compiled_engine_with_no_accuracy(tmp_pat
         assert "epoch_loss" in tags and not [tag for tag in tags if "accuracy" in tag]
         parameters = json.loads((run.directory / "config.json").read_text())["model_parameters"]
         assert parameters == (10_151_489 if run.run.model else 100)
+        pictures = {tag: values for tag, values in tensors(run.directory).items() if tag.startswith("vae/")}
+        if run.run.model:  # the VAE's pictures at epochs 0 and 3 (every 4 // 10 = 1 epoch: each)
+            assert {tag: [step for step, _ in values] for tag, values in pictures.items()} == \
+                {"vae/reconstructions": [0, 1, 2, 3], "vae/samples": [0, 1, 2, 3]}
+            assert plugin_of(run.directory, "vae/samples") == "images"
+            width, height = (int(v) for v in pictures["vae/reconstructions"][-1][1][:2])
+            assert (width, height) == (8 * 57 - 1, 2 * 57 - 1)  # 8 images of 28 doubled, and their originals
+        else:
+            assert not pictures
     header = overview.summary_table(result).splitlines()[0].split()
     assert header[:7] == ["run", "train", "loss", "val", "loss", "test", "loss"] and "acc" not in header

@@ -139,7 +139,9 @@ def test_missing_files_name_the_file_and_the_place(tmp_path):
 def test_without_data_dir_keras_downloads_and_a_failure_says_where_to_put_it(tmp_path, monkeypatch):
     import keras
 
-    monkeypatch.setattr(problems, "keras_data_dir", lambda: tmp_path)
+    from experiments.workloads import keras_datasets
+
+    monkeypatch.setattr(keras_datasets, "keras_data_dir", lambda: tmp_path)
     calls = []
 
     def offline():

@@ -244,3 +244,42 @@ def test_step_history(data):
 def test_bad_frequencies_are_rejected(make):
     with pytest.raises(ValueError, match="must be a positive integer"):
         make()
+
+
+def test_vae_images_in_fit_show_the_originals_over_their_reconstructions(tmp_path, data):
+    """In any `fit`: images at epochs 0, 2 and the last; the top row holds the images given, each
+    pixel enlarged to a square (8x8 digits: 7 times, 56 pixels), the samples one row."""
+    keras.utils.set_random_seed(0)
+    model = models.build("vae", data)
+    model.compile(co.Adam(0.001), models.loss_for(model), metrics=models.metrics_for(model))
+    model.fit(data.x_train, data.y_train, batch_size=60, epochs=4, verbose=0,
+              callbacks=[cb.VAEImages(tmp_path, data.x_val, data.image_shape, every_epochs=2, count=5)])
+    images = tensors(tmp_path / "train")
+    assert {tag: [step for step, _ in values] for tag, values in images.items()} == \
+        {"vae/reconstructions": [0, 2, 3], "vae/samples": [0, 2, 3]}
+    width, height, png = images["vae/reconstructions"][-1][1][:3]
+    assert (int(width), int(height)) == (5 * 57 - 1, 2 * 57 - 1)
+    pixels = tf.io.decode_png(png).numpy()[..., 0]
+    first = np.rint(np.clip(data.x_val[0].reshape(8, 8), 0, 1).repeat(7, 0).repeat(7, 1) * 255)
+    np.testing.assert_array_equal(pixels[:56, :56], first)
+    assert [int(v) for v in images["vae/samples"][-1][1][:2]] == [5 * 57 - 1, 56]
+    assert not cb.VAEImages.draws(build(data))
+
+
+def test_text_samples_in_fit_are_the_prompt_and_what_the_model_writes(tmp_path):
+    text = "abcab" * 200
+    (tmp_path / "t.txt").write_text(text)
+    data = problems.load({"name": "text", "path": str(tmp_path / "t.txt"), "seq_length": 10, "streams": 4})
+    keras.utils.set_random_seed(0)
+    model = models.build({"name": "char_rnn", "units": 8}, data)
+    model.compile(co.Adam(0.01), models.loss_for(model), metrics=models.metrics_for(model))
+    callback = cb.TextSamples(tmp_path, data.vocabulary, "abca", window=10, length=30)
+    model.fit(data.x_train, data.y_train, batch_size=4, epochs=2, shuffle=False, verbose=0, callbacks=[callback])
+    (step, value), = tensors(tmp_path / "train")["samples"]
+    written = value.item().decode()
+    assert step == 1 and plugin_of(tmp_path / "train", "samples") == "text"
+    assert written.startswith("**abca**") and len(written) == len("**abca**") + 30
+    assert set(written[8:]) <= set("abc")
+    assert callback.sample() == written  # the same draws every time (RandomState(seed))
+    with pytest.raises(ValueError, match="`prompt` must be text of the vocabulary's characters"):
+        cb.TextSamples(tmp_path, data.vocabulary, "xyz", window=10)

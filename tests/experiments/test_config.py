@@ -169,3 +169,20 @@ def test_prepare_rejects_bad_averages_before_the_first_run(average, message):
     with pytest.raises(ConfigError) as error:
         planning.prepare(batch)
     assert "(runs[1]): " in str(error.value) and message in str(error.value)
+
+
+def test_a_log_key_added_later_leaves_earlier_runs_fingerprints_as_they_were():
+    """`log.pictures` came after runs had been finished: at its default a run's dict (what its
+    fingerprint hashes) leaves it out, so those runs are still recognised and not redone."""
+    def run(**log):
+        return config.parse_batch({"batch": {"name": "b"}, "defaults": {"problem": "digits", "model": "mnist_mlp",
+                                                                         "epochs": 1, "log": log},
+                                   "runs": [{"optimizer": "sgd"}]}).runs[0]
+
+    default, off = run(), run(pictures=False)
+    assert default.log["pictures"] is True and "pictures" not in default.to_dict()["log"]
+    assert off.to_dict()["log"]["pictures"] is False
+    fields = {k: v for k, v in default.to_dict().items() if k in ("problem", "model", "optimizer", "epochs", "log")}
+    assert config.Run.from_dict(fields).log["pictures"] is True
+    assert set(default.to_dict()["log"]) == {"every_epochs", "every_steps", "histograms", "update_ratio",
+                                             "decision_boundary", "step_losses"}  # as before log.pictures

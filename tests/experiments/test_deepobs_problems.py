@@ -241,3 +241,38 @@ def test_vae_and_quadratic_train_in_the_compiled_engine_with_no_accuracy(tmp_pat
             assert not pictures
     header = overview.summary_table(result).splitlines()[0].split()
     assert header[:7] == ["run", "train", "loss", "val", "loss", "test", "loss"] and "acc" not in header
+
+
+@pytest.mark.parametrize("model", ["vae", "char_rnn"])
+def test_ctrl_c_then_the_same_batch_again_ends_as_one_uninterrupted_run(tmp_path, model):
+    """Stopped (as Ctrl-C stops it) after its first call and run again, a group of the VAE
+    (dropout, sampling) or of the language model (dropout, its carried state) ends exactly as
+    the same batch run in one go: every event once, the same numbers, bit for bit."""
+    from test_char_rnn import CHAR_RUNS, text_batch, write_text
+
+    from experiments.engine import loop, signals
+
+    if model == "vae":
+        batch = vae_batch(VAE_RUNS, steps=None, epochs=3, batch_size=256)
+    else:
+        write_text(tmp_path / "t.txt")
+        batch = text_batch(tmp_path / "t.txt", CHAR_RUNS)
+    reference = runner.run_batch(batch, tmp_path / "reference", progress=False, checkpoint_seconds=0)
+    real = loop.Program.train
+
+    def stop_after_the_first_call(program, *args):
+        signals.STOP.set()
+        return real(program, *args)
+
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(loop.Program, "train", stop_after_the_first_call)
+            with pytest.raises(runner.Interrupted, match="saved at epoch 1"):
+                runner.run_batch(batch, tmp_path / "stopped", progress=False, checkpoint_seconds=0)
+        signals.STOP.clear()
+        again = runner.run_batch(batch, tmp_path / "stopped", progress=False, checkpoint_seconds=0)
+    finally:
+        signals.STOP.clear()
+    for ours, theirs in zip(again.results, reference.results):
+        assert ours.status == theirs.status == "ok" and ours.resumed
+        assert_same_run(ours, theirs)

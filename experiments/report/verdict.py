@@ -163,9 +163,16 @@ def build(runs, given=None):
                 comparisons.append((workload, analysis.paired(a, b, by_trial[a], by_trial[b], metric, mode)))
     unfinished = [run for run in runs if not run.ok]
     profiles = analysis.performance_profiles(times) if len(times) >= 2 else None
-    return {"timed": timed, "times": times, "profiles": profiles, "comparisons": comparisons,
+    finals = {workload: [(run.record["run"], run.record.get("metrics") or {}) for run in members if run.ok]
+              for workload, members in workloads.items() if members[0].record["kind"] == "dataset"}
+    return {"timed": timed, "times": times, "profiles": profiles, "comparisons": comparisons, "finals": finals,
             "unfinished": unfinished, "seeded": any(len({r.record.get("seed") for r in runs if r.trial == t}) > 1
                                                     for t in {r.trial for r in runs})}
+
+
+#: The final numbers `markdown` lists, those a workload's runs have.
+FINAL_COLUMNS = ("train_loss", "validation_loss", "test_loss", "validation_accuracy", "test_accuracy",
+                 "validation_perplexity", "test_perplexity")
 
 
 def _n(value):
@@ -192,6 +199,17 @@ def markdown(content, title):
             timing = f"{'-' if r['epoch'] is None else r['epoch']} | {_n(r['seconds'])} | " if dataset else ""
             out.append(f"| {r['run']} | {r['optimizer']} | {step} | {timing}{r['note']} |")
         out.append("")
+    finals = {workload: rows for workload, rows in content.get("finals", {}).items() if rows}
+    if finals:
+        out += ["## Final numbers", "",
+                "Each finished dataset run's final loss (and accuracy, for a model that classifies) on each "
+                "split, and for a language model its perplexity, exp(loss per character).", ""]
+        for workload, rows in finals.items():
+            columns = [c for c in FINAL_COLUMNS if any(c in m for _, m in rows)]
+            out += [f"### {workload}", "", "| run | " + " | ".join(c.replace("_", " ") for c in columns) + " |",
+                    "|---|" + "---|" * len(columns)]
+            out += [f"| {name} | " + " | ".join(_n(m.get(c)) for c in columns) + " |" for name, m in rows]
+            out.append("")
     out += ["## Performance profiles", ""]
     if content["profiles"] is None:
         out += [f"They need two or more problems; this report has {len(content['times'])}. "

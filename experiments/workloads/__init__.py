@@ -1,5 +1,7 @@
-"""What a run trains on: the problems (datasets, 2-D objectives and series: `problems`,
-`objectives2d`) and the models (`models`, with the BatchNorm layer of `layers`).
+"""What a run trains on: the problems (`problems`: datasets, DeepOBS's noisy quadratic, text,
+2-D objectives and series) and the models (`models`: the material's MLPs with the BatchNorm
+layer of `layers`, DeepOBS's conv nets, VAE and language model), each catalogue on its base
+(`datasets`, `networks`) with its families beside it.
 
 May import: `experiments.spec`.
 

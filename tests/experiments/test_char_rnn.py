@@ -11,7 +11,7 @@ from tb_events import assert_same_run, plugin_of, tensors
 
 from experiments import runner
 from experiments.plan import planning
-from experiments.report import overview
+from experiments.report import overview, verdict
 from experiments.spec import config
 from experiments.spec.validation import ConfigError
 from experiments.workloads import models, problems
@@ -155,6 +155,12 @@ def test_char_rnn_trains_in_the_compiled_engine_and_writes_text(tmp_path):
         assert json.loads((run.directory / "config.json").read_text())["model_parameters"] == \
             characters * 16 + 2 * (4 * 16 * 32 + 4 * 16) + 16 * characters + characters
     assert "test ppl" in overview.summary_table(result).splitlines()[0]
+    content, _ = verdict.write(result.directory, title="c")
+    report = (result.directory / "report.md").read_text()
+    assert "| run | train loss | validation loss | test loss | validation accuracy | test accuracy | " \
+           "validation perplexity | test perplexity |" in report
+    sgd = result.results[0].metrics
+    assert f"| sgd | {sgd['train_loss']:.4g} |" in report and f"| {sgd['test_perplexity']:.4g} |" in report
 
 
 @pytest.mark.group_equality

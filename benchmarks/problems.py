@@ -11,7 +11,8 @@ side by side in this process, at DeepOBS's batch size:
   from the call to its return, the data already loaded;
 * Keras: the same three, each its own model compiled with its optimizer and trained by
   `model.fit` for the same epochs on the same data and batch size, with the same validation
-  data, timed from `fit`'s call to its return.
+  data, then scored by `model.evaluate` on the three splits as the engine scores each run at
+  its end, timed from `fit`'s call to the last evaluation's return.
 
 It prints, per model, the seconds per member-step of each and their ratio group / `fit`s (the
 issue's target: at most 0.5 on the conv nets and the LSTM). Both include their first call's
@@ -88,6 +89,8 @@ def fit_seconds(batch, prepared):
         start = time.perf_counter()
         model.fit(data.x_train, data.y_train, batch_size=run.batch_size, epochs=run.epochs, verbose=0,
                   shuffle=run.order["name"] != "sequential", validation_data=(data.x_val, data.y_val))
+        for x, y in ((data.x_train, data.y_train), (data.x_val, data.y_val), (data.x_test, data.y_test)):
+            model.evaluate(x, y, batch_size=1024, verbose=0)  # as the engine scores every run at its end
         total += time.perf_counter() - start
     return total
 

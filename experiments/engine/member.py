@@ -61,9 +61,9 @@ class Member:
         if log["pictures"] and cb.VAEImages.draws(self.model):
             self.callbacks.append(cb.VAEImages(self.directory, data.x_val if len(data.x_val) else data.x_train,
                                                data.image_shape, every_epochs=max(1, epochs // 10), subdirectory=""))
-        if log["pictures"] and getattr(data, "vocabulary", None) and self.model.name == "char_rnn":
-            prompt = "".join(data.vocabulary[i] for i in data.x_val[0][:20]) if len(data.x_val) else \
-                "".join(data.vocabulary[i] for i in data.x_train[0][:20])
+        if log["pictures"] and self.model.sequences and getattr(data, "vocabulary", None):
+            text = data.x_val if len(data.x_val) else data.x_train
+            prompt = "".join(data.vocabulary[int(i)] for i in text[0][:20])
             self.callbacks.append(cb.TextSamples(self.directory, data.vocabulary, prompt, data.seq_length,
                                                  every_epochs=max(1, epochs // 10), subdirectory=""))
         for callback in self.callbacks:

@@ -347,7 +347,7 @@ def _finish(member, group):
         metrics["epochs"] = math.ceil(metrics["steps"] / per_epoch)
     for split, (loss, accuracy) in member.scores.items():
         metrics[f"{split}_loss"], metrics[f"{split}_accuracy"] = loss, accuracy
-        if len(model.outputs[0].shape) > 2:  # a language model's: exp of the mean loss per character
+        if model.sequences:  # a language model's: exp of the mean loss per character
             metrics[f"{split}_perplexity"] = math.exp(loss) if loss < 700 else math.inf
     metrics = _without_accuracy(model, metrics)
     write_final(directory, "dataset", metrics, member.seconds, member.best, diverged=member.divergence is not None)

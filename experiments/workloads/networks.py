@@ -68,6 +68,12 @@ class InstrumentedModel(keras.Model):
             "step_gradient_norm": norm,
         }
 
+    @property
+    def sequences(self):
+        """Whether it predicts a class at every position of a sequence (a language model): its
+        accuracy is per position, and its loss per position has a perplexity."""
+        return self.task == "classification" and len(self.outputs[0].shape) > 2
+
     def test_step(self, data):
         logs = super().test_step(data)
         logs.pop("gradient_norm", None)  # nothing is trained while evaluating

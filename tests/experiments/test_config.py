@@ -82,7 +82,7 @@ SOURCES = tuple(line[3:].strip() for line in
 def test_builtin_batches_are_listed_and_each_one_validates():
     names = set(config.builtin_batches())
     assert names == {"naive2d", "mnist", "moons", "lr_decay", "batch_size", "batchnorm",
-                     "rmsprop_rho", "ewa", "lr_search", "moons_keras"}
+                     "rmsprop_rho", "ewa", "lr_search", "moons_keras", "deepobs_small", "char_rnn"}
     for name in sorted(names):
         batch = config.load_batch(name)
         assert batch.reproduces.startswith(SOURCES) and batch.runtime and batch.expected

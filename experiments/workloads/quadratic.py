@@ -65,14 +65,18 @@ def quadratic_deep(train_size=1000, noise_level=0.6, validation=0.0):
     train_size = check_int("quadratic_deep.train_size", train_size, minimum=2)
     noise_level = check_number("quadratic_deep.noise_level", noise_level, minimum=0)
     validation = check_fraction("quadratic_deep.validation", validation)
-    draw = lambda seed: np.random.RandomState(seed).normal(0.0, noise_level, (train_size, 100)).astype("float32")  # noqa: E731
+    def draw(seed):
+        return np.random.RandomState(seed).normal(0.0, noise_level, (train_size, 100)).astype("float32")
+
     x, x_test = draw(42), draw(43)
     held = math.ceil(validation * train_size) if validation else 0
     if held >= train_size:
         raise ConfigError(f"`quadratic_deep.validation` leaves no training data. Received: validation={validation}")
     order = np.random.RandomState(0).permutation(train_size) if held else np.arange(train_size)
     x_val, x_train = x[order[:held]], x[order[held:]]
-    labels = lambda rows: np.zeros(len(rows), "int32")  # noqa: E731
+    def labels(rows):  # none: the loss needs only x
+        return np.zeros(len(rows), "int32")
+
     return Quadratic("quadratic_deep", x_train, labels(x_train), x_val, labels(x_val), x_test, labels(x_test),
                      num_classes=0, source=f"numpy RandomState(42) and (43): N(0, {noise_level}^2), "
                      f"{train_size} x 100 each", model="noisy_quadratic", hessian=deep_hessian())

@@ -17,8 +17,6 @@ from experiments.workloads.datasets import Data, register
 #: ships it (`pydoc_data/topics.py`, its 79 topics joined in name order by blank lines), UTF-8,
 #: under the PSF License (`corpus/PYTHON_LICENSE.txt`).
 CORPUS = pathlib.Path(__file__).parent / "corpus" / "python_reference.txt.gz"
-
-
 CORPUS_NAME = "Python 3.11.7's reference manual (pydoc_data.topics, PSF License; experiments/workloads/corpus)"
 
 

@@ -56,7 +56,10 @@ class TextSamples(Borrowed, keras.callbacks.Callback):
             written.append(int(rng.choice(len(p), p=p / p.sum())))
             ids.append(written[-1])
         prompt = "".join(self.vocabulary[i] for i in self.prompt)
-        return f"**{_escape(prompt)}**{_escape(''.join(self.vocabulary[i] for i in written))}"
+        core = prompt.strip()  # Markdown's bold may not start or end with a space
+        lead, trail = prompt[:len(prompt) - len(prompt.lstrip())], prompt[len(prompt.rstrip()):]
+        bold = f"{_escape(lead)}**{_escape(core)}**{_escape(trail)}" if core else _escape(prompt)
+        return bold + _escape("".join(self.vocabulary[i] for i in written))
 
     def on_train_end(self, logs=None):
         self._give_back_writers()

@@ -159,3 +159,30 @@ def test_a_study_of_5_optimizers_x_5_seeds_opens_with_every_run_selected(tmp_pat
     for mean in means:
         assert {aggregate.band_tag(tag, band) for tag in ("epoch_loss", "epoch_val_loss")
                 for band in ("mean", "std_low", "std_high")} <= set(tags[mean])
+
+
+def test_a_vae_s_images_and_a_language_model_s_text_are_served(tmp_path):
+    """The Images and Text dashboards read the pictures: a VAE's reconstructions and samples as
+    PNGs at each logged epoch, a language model's samples rendered with the prompt in bold."""
+    import urllib.parse
+
+    (tmp_path / "t.txt").write_text("the quick brown fox jumps over the lazy dog. " * 40)
+    batch = config.parse_batch({"batch": {"name": "pictures"}, "defaults": {"epochs": 2, "log": {"histograms": False}},
+                                "runs": [{"name": "vae", "problem": {"name": "digits"}, "model": "vae",
+                                          "batch_size": 256, "optimizer": "adam"},
+                                         {"name": "lm", "problem": {"name": "text", "path": str(tmp_path / "t.txt"),
+                                                                    "seq_length": 10, "streams": 4},
+                                          "model": {"name": "char_rnn", "units": 16}, "batch_size": 4,
+                                          "order": "sequential", "optimizer": "adam"}]})
+    result = runner.run_batch(batch, tmp_path / "logs", progress=False)
+    assert [r.status for r in result.results] == ["ok", "ok"]
+    with serve(result.directory, runs=3) as get:
+        assert set(get("/data/plugin/images/tags")["vae"]) == {"vae/reconstructions", "vae/samples"}
+        for tag in ("vae/reconstructions", "vae/samples"):
+            images = get(f"/data/plugin/images/images?run=vae&tag={urllib.parse.quote(tag)}&sample=0")
+            assert [image["step"] for image in images] == [0, 1]
+        assert get("/data/plugin/text/tags") == {"lm": ["samples"]}
+        samples = get("/data/plugin/text/text?run=lm&tag=samples")
+        assert [s["step"] for s in samples] == [0, 1]
+        prompt = re.search(r"<p>(.*?)<strong>([a-z .]+)</strong>", samples[-1]["text"])  # Markdown rendered
+        assert prompt and len(prompt.group(1) + prompt.group(2)) >= 9  # the prompt, its edges' spaces outside

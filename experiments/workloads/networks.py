@@ -26,6 +26,8 @@ class InstrumentedModel(keras.Model):
     Otherwise it is Keras's own training step: the same loss, metrics and
     `optimizer.apply`, including the optimizer's `loss_scale_factor`.
     `callbacks.ScalarLogger` and `callbacks.StepHistory` read these logs.
+    `task` (`TASKS`) says what its output is: with "loss", each example's
+    loss, there is no accuracy (and no `step_accuracy`).
     """
 
     def __init__(self, *args, binary=False, task="classification", **kwargs):
@@ -58,7 +60,7 @@ class InstrumentedModel(keras.Model):
             return {**logs, "step_loss": loss, "step_gradient_norm": norm}
         if self.binary:
             correct = ops.equal(ops.cast(y_pred > 0.5, "int32"), ops.cast(ops.reshape(y, (-1, 1)), "int32"))
-        else:  # a sequence's labels: each position's
+        else:  # softmax: the argmax, at every position of a sequence too
             predicted = ops.argmax(y_pred, axis=-1)
             correct = ops.equal(predicted, ops.cast(ops.reshape(y, ops.shape(predicted)), "int64"))
         return {

@@ -19,7 +19,8 @@ From Python:
     experiments.run_batch(experiments.Batch("mine", experiments.name_runs(runs)), "logs")
 
 Registries: `workloads.problems.PROBLEMS`, `workloads.models.MODELS`, `custom_optimizers.OPTIMIZERS`,
-`custom_optimizers.SCHEDULES`; built-in batches in `experiments/batches/*.toml`.
+`custom_optimizers.SCHEDULES`; a user's own by import path, `module:Name` (`spec.plugins`); built-in
+batches in `experiments/batches/*.toml`.
 """
 
 _EXPORTS = {

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import inspect
 
+import keras
+
 import custom_optimizers as co
+from experiments.spec import plugins
 from experiments.spec.validation import ConfigError, lookup
 
 
@@ -18,7 +21,9 @@ def make_optimizer(run, steps_per_epoch=1):
     """
     arguments = dict(run.optimizer)
     name = arguments.pop("name")
-    cls = co.OPTIMIZERS.get(name.lower())
+    cls = _plugin("optimizer.name", name, keras.optimizers.Optimizer, "keras.optimizers.Optimizer") \
+        if plugins.is_path(name) \
+        else co.OPTIMIZERS.get(name.lower())
     if cls is not None:  # Keras would say only "Argument(s) not recognized"
         accepted = {k: 0 for base in cls.__mro__ if "__init__" in vars(base)
                     for k, p in inspect.signature(vars(base)["__init__"]).parameters.items()
@@ -29,19 +34,36 @@ def make_optimizer(run, steps_per_epoch=1):
         if run.schedule is not None:
             schedule = dict(run.schedule)
             schedule_name = schedule.pop("name")
-            schedule_cls = co.SCHEDULES.get(schedule_name.lower())
-            if schedule_cls is not None and cls is not None:
+            schedule_cls = _plugin("schedule.name", schedule_name, keras.optimizers.schedules.LearningRateSchedule,
+                                   "keras.optimizers.schedules.LearningRateSchedule") \
+                if plugins.is_path(schedule_name) else co.SCHEDULES.get(schedule_name.lower())
+            rate = inspect.signature(cls.__init__).parameters.get("learning_rate") if cls is not None else None
+            if schedule_cls is not None and rate is not None:
                 accepted = inspect.signature(schedule_cls.__init__).parameters
-                default_rate = inspect.signature(cls.__init__).parameters["learning_rate"].default
+                default_rate = rate.default
                 if "initial_learning_rate" in accepted:
                     schedule.setdefault("initial_learning_rate",
                                         arguments.get("learning_rate", default_rate))
                 if "steps_per_epoch" in accepted and "decay_steps" not in schedule:  # Keras's unit
                     schedule.setdefault("steps_per_epoch", steps_per_epoch)
-            arguments["learning_rate"] = co.get_schedule(schedule_name, **schedule)
-        return co.get(name, **arguments)
+            arguments["learning_rate"] = schedule_cls(**schedule) if plugins.is_path(schedule_name) \
+                else co.get_schedule(schedule_name, **schedule)
+        optimizer = cls(**arguments) if plugins.is_path(name) else co.get(name, **arguments)
     except (TypeError, ValueError) as error:  # Keras says "Argument(s) not recognized: ..."
         raise ConfigError(f"optimizer {name!r}: {error}") from None
+    if not isinstance(optimizer, keras.optimizers.Optimizer):
+        raise ConfigError(f"`optimizer.name` must name a keras.optimizers.Optimizer. Received: {name!r}, which "
+                          f"made a {type(optimizer).__name__}")
+    return optimizer
+
+
+def _plugin(field, name, base, base_name):
+    """The class `name` (`module:Name`) names, checked to be a subclass of `base` (`base_name`)."""
+    cls = plugins.resolve(field, name)
+    if not (inspect.isclass(cls) and issubclass(cls, base)):
+        what = f"the class {cls.__name__}" if inspect.isclass(cls) else f"a {type(cls).__name__}"
+        raise ConfigError(f"`{field}` must name a subclass of {base_name}. Received: {field}={name!r}, {what}")
+    return cls
 
 
 def averager(run):

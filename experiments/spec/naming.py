@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from experiments.spec import plugins
 from experiments.spec.validation import ConfigError, check_path_name
 
 
@@ -18,7 +19,7 @@ def _short(value):
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, dict):  # {name = "digits", normalize = true} -> digits-normalizetrue
-        return "-".join([str(value.get("name", ""))]
+        return "-".join([plugins.short_name(str(value.get("name", "")))]
                         + [f"{k}{_short(v)}" for k, v in value.items() if k != "name"])
     if isinstance(value, (list, tuple)):
         return "x".join(_short(v) for v in value)
@@ -48,10 +49,10 @@ def name_runs(runs):
             run.group = run.group or run.name
             continue
         head = run.optimizer or run.average or run.problem
-        parts = [head["name"]]
+        parts = [plugins.short_name(head["name"])]
         parts += [f"{_ABBREVIATIONS.get(k, k)}{_short(v)}" for k, v in head.items() if k != "name"]
         if run.schedule:
-            parts.append(run.schedule["name"])
+            parts.append(plugins.short_name(run.schedule["name"]))
             parts += [f"{_ABBREVIATIONS.get(k, k)}{_short(v)}" for k, v in run.schedule.items()
                       if k != "name"]
         for key in varying:

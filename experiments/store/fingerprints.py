@@ -12,6 +12,7 @@ import json
 import math
 import platform
 
+from experiments.spec import plugins
 from experiments.spec.config import steps_per_epoch
 
 
@@ -57,6 +58,13 @@ def resolved_config(run, kind, problem_data, batch):
         # process made them: the process's history, not the run's (a batch run after another in
         # one process would otherwise not be recognised when run alone, and redo finished runs)
         config["optimizer"]["config"].pop("name", None)
+    # a user's objects by import path: where each came from, its file's hash part of the run's
+    # fingerprint (an edited optimizer is a new run, never the old one's finished run)
+    named = {"optimizer": run.optimizer, "schedule": run.schedule, "model": run.model, "problem": run.problem}
+    found = {field: plugins.provenance(spec["name"]) for field, spec in named.items()
+             if spec is not None and plugins.is_path(spec["name"])}
+    if found:
+        config["plugins"] = found
     return config
 
 

@@ -5,11 +5,13 @@ normalisation fitted on the training split."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import math
 
 import numpy as np
 
+from experiments.spec import plugins
 from experiments.spec.validation import ConfigError, check_fraction, lookup
 
 
@@ -80,10 +82,36 @@ def register(name, kind, description):
 
 
 def get(spec):
-    """`spec` is a name or a table `{name = ..., **arguments}`: (Problem, arguments)."""
+    """`spec` is a name or a table `{name = ..., **arguments}`: (Problem, arguments). A name
+    `module:function` is a user's loader (`experiments.spec.plugins`), a dataset problem whose
+    `load` must return a `Data`."""
     spec = {"name": spec} if isinstance(spec, str) else dict(spec)
-    problem = lookup("problem", PROBLEMS, spec.pop("name", None))
-    return problem, spec
+    name = spec.pop("name", None)
+    if plugins.is_path(name):
+        loader = plugins.resolve("problem.name", name)
+        if not callable(loader):
+            raise ConfigError(f"`problem.name` must name a function that returns the problem's Data. "
+                              f"Received: problem.name={name!r}, a {type(loader).__name__}")
+        return Problem(name, "dataset", _checked(name, loader), f"a user's problem, {name}"), spec
+    return lookup("problem", PROBLEMS, name), spec
+
+
+def _checked(name, loader):
+    """`loader`, its result checked to be a `Data` and anything it raises named."""
+    @functools.wraps(loader)
+    def load(**arguments):
+        try:
+            data = loader(**arguments)
+        except (ConfigError, TypeError):
+            raise
+        except Exception as error:
+            raise ConfigError(f"problem {name!r} raised {type(error).__name__}: {error}") from None
+        if not isinstance(data, Data):
+            raise ConfigError(f"problem {name!r} must return an experiments.workloads.problems.Data. "
+                              f"Received: a {type(data).__name__}")
+        return data
+
+    return load
 
 
 def load(spec):

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 
+from experiments.spec import plugins
 from experiments.spec.validation import ConfigError, lookup
 
 # the families of builders, each registering its own in `networks.MODELS`, in this order
@@ -61,17 +62,52 @@ def build(spec, data):
     problem's own, `data.model`)."""
     spec = data.model if spec is None else spec
     spec = {"name": spec} if isinstance(spec, str) else dict(spec)
-    builder = lookup("model", MODELS, spec.pop("name", None))
+    name = spec.pop("name", None)
+    builder = _builder(name)
     try:
-        return builder(data, **spec)
-    except TypeError as error:
-        raise ConfigError(f"model: {error}") from None
+        model = builder(data, **spec)
+    except (TypeError, ConfigError) as error:
+        raise ConfigError(f"model: {error}" if isinstance(error, TypeError) else str(error)) from None
+    except Exception as error:  # a user's builder (the built-ins raise ConfigError)
+        raise ConfigError(f"model {name!r} raised {type(error).__name__}: {error}") from None
+    return model if isinstance(model, InstrumentedModel) else _instrumented(name, model)
+
+
+def _builder(name):
+    """The builder registered as `name`, or a user's by import path (`module:function`)."""
+    if not plugins.is_path(name):
+        return lookup("model", MODELS, name)
+    builder = plugins.resolve("model.name", name)
+    if not callable(builder):
+        raise ConfigError(f"`model.name` must name a function of the problem's Data that builds a keras.Model. "
+                          f"Received: model.name={name!r}, a {type(builder).__name__}")
+    return builder
+
+
+def _instrumented(name, model):
+    """A user's functional `keras.Model` as an `InstrumentedModel` (the same layers and weights):
+    a classifier, its output class probabilities (a single sigmoid unit: two classes)."""
+    import keras
+
+    if not isinstance(model, keras.Model):
+        raise ConfigError(f"model {name!r} must return a keras.Model. Received: a {type(model).__name__}")
+    try:
+        inputs, outputs = model.inputs, model.outputs
+    except (AttributeError, ValueError):
+        inputs = outputs = None
+    if not inputs or not outputs:
+        raise ConfigError(f"model {name!r} must return a functional or Sequential keras.Model (built with "
+                          f"keras.Input), whose inputs and outputs the engine can read. "
+                          f"Received: {type(model).__name__}")
+    binary = outputs[0].shape[-1] == 1
+    return InstrumentedModel(inputs=inputs, outputs=outputs, binary=binary, name=model.name)
 
 
 def task_of(spec, data):
-    """The `task` of the model `spec` on `data`, without building it."""
+    """The `task` of the model `spec` on `data`, without building it (a user's builder: its
+    `task` attribute, else "classification")."""
     spec = data.model if spec is None else spec
-    return lookup("model", MODELS, spec if isinstance(spec, str) else spec.get("name")).task
+    return getattr(_builder(spec if isinstance(spec, str) else spec.get("name")), "task", "classification")
 
 
 def count_parameters(spec, data):

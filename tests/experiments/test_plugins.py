@@ -41,6 +41,11 @@ class Halving(keras.optimizers.schedules.LearningRateSchedule):
 
 
 not_an_optimizer = 3
+
+
+class Fussy(PlainSGD):
+    def __init__(self, **kwargs):
+        raise RuntimeError("needs a GPU")
 '''
 
 
@@ -108,6 +113,7 @@ def test_an_edited_optimizer_is_a_new_run_and_an_unchanged_one_is_skipped(scratc
                              "Received: optimizer.name='scratch_opts:Halving', the class Halving"),
     ("scratch_opts:", "`optimizer.name` must be a built-in name or an import path `module.path:Name`"),
     ("raising:Opt", "`optimizer.name`: importing module 'raising' raised RuntimeError: no GPU here"),
+    ("scratch_opts:Fussy", "optimizer 'scratch_opts:Fussy' raised RuntimeError: needs a GPU"),
 ])
 def test_a_broken_plug_in_is_refused_by_name_before_training(scratch, name, message):
     (scratch / "raising.py").write_text("raise RuntimeError('no GPU here')\n")

@@ -51,21 +51,21 @@ class Member:
         self.scores = {}  # split -> (loss, accuracy) once trained
 
     def add_callbacks(self, data, epochs):
-        log = self.run.log
+        log, every = self.run.log, max(1, epochs // 10)  # the pictures: about 10 a run
+        shown = data.x_val if len(data.x_val) else data.x_train  # what a VAE reconstructs, a language model starts from
         if log["histograms"]:
             self.callbacks.append(cb.HistogramLogger(self.directory, every_epochs=max(1, epochs // 20),
                                                      subdirectory=""))
         if log["decision_boundary"] and data.input_shape == (2,):
             self.callbacks.append(cb.DecisionBoundaryLogger(self.directory, data.x_train, data.y_train,
-                                                            every_epochs=max(1, epochs // 10), subdirectory=""))
+                                                            every_epochs=every, subdirectory=""))
         if log["pictures"] and cb.VAEImages.draws(self.model):
-            self.callbacks.append(cb.VAEImages(self.directory, data.x_val if len(data.x_val) else data.x_train,
-                                               data.image_shape, every_epochs=max(1, epochs // 10), subdirectory=""))
+            self.callbacks.append(cb.VAEImages(self.directory, shown, data.image_shape, every_epochs=every,
+                                               subdirectory=""))
         if log["pictures"] and self.model.sequences and getattr(data, "vocabulary", None):
-            text = data.x_val if len(data.x_val) else data.x_train
-            prompt = "".join(data.vocabulary[int(i)] for i in text[0][:20])
+            prompt = "".join(data.vocabulary[int(i)] for i in shown[0][:20])
             self.callbacks.append(cb.TextSamples(self.directory, data.vocabulary, prompt, data.seq_length,
-                                                 every_epochs=max(1, epochs // 10), subdirectory=""))
+                                                 every_epochs=every, subdirectory=""))
         for callback in self.callbacks:
             callback.set_model(self.model)
             callback.set_params({"epochs": epochs})

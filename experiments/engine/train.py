@@ -303,7 +303,8 @@ def _log_call(cohort, k, program, call):
         if j1 == count:  # the call's last epoch: the weights are this epoch's
             for callback in member.callbacks:
                 callback.on_epoch_end(epoch, logs)
-    return [scalar for scalar in scalars if scalar[0] in _without_accuracy(member.model, {scalar[0]: None})]
+    accuracy = member.model.task == "classification"
+    return [scalar for scalar in scalars if accuracy or not scalar[0].endswith("accuracy")]
 
 
 def _without_accuracy(model, values):

@@ -116,7 +116,7 @@ def _check_kind(run, kind, own_model=None):
     """`own_model`: the problem's own model (`Data.model`), when its runs name none."""
     article = "an" if kind[0] in "aeiou" else "a"
     if own_model is not None and run.model is not None:
-        raise ConfigError(f"problem {problems.get(run.problem)[0].name!r} has its own model ({own_model}: its "
+        raise ConfigError(f"problem {run.problem['name']!r} has its own model ({own_model}: its "
                           f"parameters are the problem's) and takes no `model`. Received: model={run.model!r}")
     for key in _FORBIDS[kind]:
         if getattr(run, key) is not None:

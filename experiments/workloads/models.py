@@ -41,12 +41,8 @@ import math
 from experiments.spec import plugins
 from experiments.spec.validation import ConfigError, lookup
 
-# the families of builders, each registering its own in `networks.MODELS`, in this order
-from experiments.workloads import mlp as _mlp  # isort: skip
-from experiments.workloads import convnets as _convnets  # isort: skip
-from experiments.workloads import vae as _vae  # isort: skip
-from experiments.workloads import char_rnn as _char_rnn  # isort: skip
-from experiments.workloads import quadratic as _quadratic  # isort: skip
+# the families of builders: importing one registers its builders in `networks.MODELS`
+from experiments.workloads import char_rnn, convnets, mlp, quadratic, vae  # noqa: F401
 from experiments.workloads.char_rnn import CarriedLSTM
 from experiments.workloads.networks import MODELS, TASKS, InstrumentedModel, conv_input, he_normal, model_loss
 from experiments.workloads.quadratic import NoisyQuadratic
@@ -54,7 +50,6 @@ from experiments.workloads.vae import Sampling, VAELoss
 
 __all__ = ["MODELS", "TASKS", "CarriedLSTM", "InstrumentedModel", "NoisyQuadratic", "Sampling", "VAELoss", "build",
            "conv_input", "count_parameters", "he_normal", "loss_for", "metrics_for", "model_loss", "task_of"]
-_FAMILIES = (_mlp, _convnets, _vae, _char_rnn, _quadratic)
 
 
 def build(spec, data):
@@ -66,8 +61,10 @@ def build(spec, data):
     builder = _builder(name)
     try:
         model = builder(data, **spec)
-    except (TypeError, ConfigError) as error:
-        raise ConfigError(f"model: {error}" if isinstance(error, TypeError) else str(error)) from None
+    except ConfigError:
+        raise
+    except TypeError as error:
+        raise ConfigError(f"model: {error}") from None
     except Exception as error:  # a user's builder (the built-ins raise ConfigError)
         raise ConfigError(f"model {name!r} raised {type(error).__name__}: {error}") from None
     return model if isinstance(model, InstrumentedModel) else _instrumented(name, model)

@@ -38,11 +38,7 @@ import numpy as np
 from experiments.spec.validation import ConfigError, check_int, check_number, check_seed
 from experiments.workloads import objectives2d
 
-# the families, each registering its problems in `datasets.PROBLEMS`, in this order
-from experiments.workloads import sklearn_datasets as _sklearn_datasets  # isort: skip
-from experiments.workloads import keras_datasets as _keras_datasets  # isort: skip
-from experiments.workloads import quadratic as _quadratic  # isort: skip
-from experiments.workloads import text as _text  # isort: skip
+# the families (below, after the base): importing one registers its problems in `datasets.PROBLEMS`
 from experiments.workloads.datasets import PROBLEMS, Data, DatasetUnavailable, Problem, get, load, normalise, register
 from experiments.workloads.keras_datasets import KERAS_DATASETS, keras_data_dir
 from experiments.workloads.quadratic import Quadratic, deep_hessian, quadratic_deep, random_rotation
@@ -52,7 +48,6 @@ from experiments.workloads.text import CORPUS, CORPUS_NAME, Text, cut_streams, t
 __all__ = ["CORPUS", "CORPUS_NAME", "KERAS_DATASETS", "PROBLEMS", "Data", "DatasetUnavailable", "Problem", "Quadratic",
            "Series", "Text", "cut_streams", "deep_hessian", "digits", "get", "keras_data_dir", "load", "moons",
            "noisy_series", "normalise", "quadratic_deep", "random_rotation", "resize_images", "text"]
-_FAMILIES = (_sklearn_datasets, _keras_datasets, _quadratic, _text)
 
 
 def _objective_loader(name):

@@ -5,6 +5,8 @@
                               [--workers N | --address ray://HOST:PORT|auto] [--quiet] [--verbose]
     python -m experiments best <logdir> [--metric NAME] [--mode min|max] [--top N]
     python -m experiments verify <logdir>
+    python -m experiments benchmark OPTIMIZER [--space FILE] [--tier smoke|small] [--trials N]
+                                    [--studies K] [--logdir DIR]     (or --baselines)
 
 Bad input (an unknown batch, field or name, an out-of-range value, an
 unwritable --logdir) prints one line naming the field and the value received
@@ -268,6 +270,23 @@ def _verify(args):
     return 1 if damaged else 0
 
 
+def _benchmark(args):
+    _check_logdir(args.logdir)
+    startup.quiet_tensorflow()
+    from experiments import runner
+    from experiments.benchmark import benchmark
+
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    try:
+        return benchmark(args.optimizer, args.logdir, args.tier, args.trials, args.studies, args.seed,
+                         args.space, args.baselines, args.store, args.quiet, say=_say)
+    except (runner.Interrupted, KeyboardInterrupt) as stop:
+        where = f"\n{stop}" if isinstance(stop, runner.Interrupted) else ""
+        _say(f"{where}\nTo go on where it stopped, run the same command again:\n"
+             f"  python -m experiments {' '.join(shlex.quote(a) for a in args.argv)}")
+        return signals.exit_status(getattr(stop, "signal", signal.SIGINT))
+
+
 def _metric_names(records):
     names = set()
     for record in records:
@@ -312,6 +331,20 @@ def main(argv=None):
                              "(2-D); default: the worst final value among the finished runs")
     verify = commands.add_parser("verify", help="check that every run's files are whole and unchanged")
     verify.add_argument("logdir", help="a batch directory, or a folder of them")
+    bench = commands.add_parser("benchmark", help="how good is OPTIMIZER: tuned under a stated budget on a tier's "
+                                                  "problems, against stored tuned baselines, with a verdict")
+    bench.add_argument("optimizer", nargs="?", help="a built-in name (sgd, lion, ...) or module.path:Name")
+    bench.add_argument("--space", metavar="FILE", help="its search space, a TOML file of \"optimizer.x\" = "
+                                                       "{log_uniform = [a, b]} lines (default: the built-in's)")
+    bench.add_argument("--tier", default="smoke", help="smoke (a few minutes) or small (DeepOBS's small set)")
+    bench.add_argument("--trials", type=int, metavar="N", help="trials per study (default: the tier's)")
+    bench.add_argument("--studies", type=int, metavar="K", help="studies per problem (default: the tier's)")
+    bench.add_argument("--seed", type=int, default=0, help="the search's sampling seed (default 0)")
+    bench.add_argument("--baselines", action="store_true", help="run the baselines and store them")
+    bench.add_argument("--store", metavar="DIR", help="where --baselines stores them, and where they are looked "
+                                                     "for first (default: LOGDIR/baselines)")
+    bench.add_argument("--logdir", default="logs", help="where the runs go (default: logs)")
+    bench.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
 
@@ -320,7 +353,7 @@ def main(argv=None):
     try:
         with signals.on_start_up():
             return {"list": _list, "run": _run, "best": _rank_best, "verify": _verify,
-                    "report": _report}[args.command](args)
+                    "report": _report, "benchmark": _benchmark}[args.command](args)
     except ConfigError as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
     except signals.Stop as stop:  # before any batch started: nothing to save

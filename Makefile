@@ -43,10 +43,12 @@ BACKEND_TESTS = OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 -m all_backends -
 
 # oneDNN picks kernels by CPU and by how an op is fed: a group must equal its runs alone with
 # oneDNN's kernels and without them (TensorFlow's own), on whatever CPU runs the tests.
+# --dist loadscope: a test module's tests stay on one worker, so a module's fixtures (a batch
+# trained once, a TensorBoard server, a Ray cluster) are made once, not once per worker.
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
-	TF_ENABLE_ONEDNN_OPTS=1 $(BIN)/python -m pytest -n 2 --durations=15
-	TF_ENABLE_ONEDNN_OPTS=0 $(BIN)/python -m pytest -n 2 -m group_equality --durations=5 tests/experiments
+	TF_ENABLE_ONEDNN_OPTS=1 $(BIN)/python -m pytest -n 2 --dist loadscope --durations=15
+	TF_ENABLE_ONEDNN_OPTS=0 $(BIN)/python -m pytest -n 2 --dist loadscope -m group_equality --durations=5 tests/experiments
 	KERAS_BACKEND=jax $(BACKEND_TESTS)
 	KERAS_BACKEND=torch $(BACKEND_TESTS)
 

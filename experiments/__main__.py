@@ -208,22 +208,22 @@ def _say(text):
     print(text, file=sys.stderr, flush=True)
 
 
-def _check_logdir(logdir):
+def _check_logdir(logdir, field="--logdir"):
     from experiments.spec.validation import ConfigError
 
     if not logdir:  # os.path reads '' as the working directory
-        raise ConfigError("`--logdir` must name a directory; an empty one would put the batch in the "
-                          "working directory. Received: --logdir=''")
+        raise ConfigError(f"`{field}` must name a directory; an empty one would put the batch in the "
+                          f"working directory. Received: {field}=''")
     path = os.path.abspath(logdir)
     existing = path
     while not os.path.exists(existing):
         existing = os.path.dirname(existing)
     if not os.path.isdir(existing):
-        raise ConfigError(f"`--logdir` must be a directory, and {existing!r} is a file. "
-                          f"Received: --logdir={logdir!r}")
+        raise ConfigError(f"`{field}` must be a directory, and {existing!r} is a file. "
+                          f"Received: {field}={logdir!r}")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(f"`--logdir` is not writable: this user may not write in {existing!r}. "
-                          f"Received: --logdir={logdir!r}")
+        raise ConfigError(f"`{field}` is not writable: this user may not write in {existing!r}. "
+                          f"Received: {field}={logdir!r}")
 
 
 def _rank_best(args):
@@ -272,6 +272,8 @@ def _verify(args):
 
 def _benchmark(args):
     _check_logdir(args.logdir)
+    if args.store is not None:
+        _check_logdir(args.store, "--store")
     startup.quiet_tensorflow()
     from experiments import runner
     from experiments.benchmark import benchmark

@@ -167,6 +167,17 @@ def _space_for(spec, space_file):
     return spaces.default(spec["name"].lower())
 
 
+def _store(protocol, summaries, result, store, say):
+    """Store the baselines unless a run failed (an error, not a divergence: running the same
+    command again retries it, and a failure must not be reused as a result)."""
+    if result.failed:
+        say(f"the baselines are not stored: {len(result.failed)} run(s) failed (see their error.txt); running "
+            "the same command again retries them")
+        return False
+    save_baselines(protocol, summaries, store / store_name(protocol))
+    return True
+
+
 def _minutes(seconds):
     return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
@@ -191,9 +202,8 @@ def benchmark(optimizer, logdir, tier="smoke", trials=None, studies=None, seed=0
             f"({len(protocol.tier.problems)} problems x {protocol.studies} studies x {protocol.trials} trials each), "
             f"about {_minutes(protocol.estimate_seconds(len(base_specs)))} on 2 cores")
         result = runner.run_batch(base_batch, logdir, progress=not quiet, report=say)
-        path = store / store_name(protocol)
-        save_baselines(protocol, verdict.summarize(protocol, result.results, base_labels), path)
-        say(f"stored the baselines' {len(result.results)} runs in {path}")
+        if _store(protocol, verdict.summarize(protocol, result.results, base_labels), result, store, say):
+            say(f"stored the baselines' {len(result.results)} runs in {store / store_name(protocol)}")
         return 1 if result.failed else 0
     if not optimizer:
         raise ConfigError("`benchmark` needs an OPTIMIZER (a built-in name, or module:Name), or --baselines")
@@ -218,8 +228,8 @@ def benchmark(optimizer, logdir, tier="smoke", trials=None, studies=None, seed=0
     else:
         result = runner.run_batch(base_batch, logdir, progress=not quiet, report=say)
         base = verdict.summarize(protocol, result.results, base_labels)
-        save_baselines(protocol, base, store / store_name(protocol))
-        say(f"stored the baselines in {store / store_name(protocol)}: the next benchmark reuses them")
+        if _store(protocol, base, result, store, say):
+            say(f"stored the baselines in {store / store_name(protocol)}: the next benchmark reuses them")
     result = runner.run_batch(batch, logdir, progress=not quiet, report=say)
     print(overview.summary_table(result))
     costs = measure_costs(protocol, [spec])

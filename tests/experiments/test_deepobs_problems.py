@@ -253,7 +253,7 @@ def test_ctrl_c_then_the_same_batch_again_ends_as_one_uninterrupted_run(tmp_path
     from experiments.engine import loop, signals
 
     if model == "vae":
-        batch = vae_batch(VAE_RUNS, steps=None, epochs=3, batch_size=256)
+        batch = vae_batch(VAE_RUNS, steps=None, epochs=2, batch_size=256)
     else:
         write_text(tmp_path / "t.txt")
         batch = text_batch(tmp_path / "t.txt", CHAR_RUNS)

@@ -15,9 +15,9 @@ import numpy as np
 
 from experiments.report import analysis, tuning
 from experiments.report.figures import optimizer_colours
-from experiments.report.verdict import RunInfo, curve
+from experiments.report.verdict import RunInfo, curve, publish
 from experiments.spec import tiers
-from experiments.store import events, files
+from experiments.store import files
 
 VERDICT = "verdict.md"
 #: Expected best after this many trials, in the table (as many as were run, at most).
@@ -185,31 +185,13 @@ def to_json(content):
 
 def write(directory, content):
     """verdict.md, verdict.json and the PNGs into `directory`, the verdict prepended to its
-    report.md, and the same into TensorBoard; returns the paths written."""
-    import tensorflow as tf
-
-    from callbacks.decision_boundary import image_summary, png_bytes
-
+    report.md, and the same into TensorBoard (tags `benchmark`, `benchmark/<figure>`); returns
+    the paths written."""
     directory = pathlib.Path(directory)
     text = markdown(content)
     files.write(directory / VERDICT, text)
     files.write(directory / "verdict.json", json.dumps(to_json(content), indent=2, default=float))
-    written = [directory / VERDICT, directory / "verdict.json"]
     report = directory / "report.md"
     if report.exists():
         files.write(report, text + "\n" + report.read_text())
-    pictures = {name: png_bytes(fig) for name, fig in figures(content).items()}
-    for name, png in pictures.items():
-        files.write(directory / f"{name}.png", png)
-        written.append(directory / f"{name}.png")
-    old = set(directory.glob(f"{events.EVENTS}*.verdict"))
-    writer = tf.summary.create_file_writer(str(directory), filename_suffix=".verdict")
-    with writer.as_default(step=0):
-        tf.summary.text("benchmark/verdict", text)
-        for name, png in pictures.items():
-            image_summary(f"benchmark/{name}", png, step=0)
-    writer.close()
-    if set(directory.glob(f"{events.EVENTS}*.verdict")) - old:
-        for path in old:
-            files.remove_inside(path, directory)
-    return written
+    return [directory / VERDICT, directory / "verdict.json"] + publish(directory, "benchmark", text, figures(content))

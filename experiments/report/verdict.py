@@ -320,10 +320,6 @@ def figures(content):
 def write(directory, targets=None, title=None):
     """Write `report.md` and its figures into `directory`, and the same into TensorBoard; return
     (content, paths written). Raises ValueError when there is no finished run to report."""
-    import tensorflow as tf
-
-    from callbacks.decision_boundary import image_summary, png_bytes
-
     directory = pathlib.Path(directory)
     runs, _ = collect(directory)
     if not runs:
@@ -332,18 +328,31 @@ def write(directory, targets=None, title=None):
     text = markdown(content, title or directory.name)
     written = [directory / REPORT]
     files.write(directory / REPORT, text)
-    pictures = {name: png_bytes(fig) for name, fig in figures(content).items()}
-    for name, png in pictures.items():
-        files.write(directory / f"{name}.png", png)
-        written.append(directory / f"{name}.png")
-    old = set(directory.glob(f"{events.EVENTS}*.report"))  # removed once the new one is written
-    writer = tf.summary.create_file_writer(str(directory), filename_suffix=".report")
+    written += publish(directory, "report", text, figures(content))
+    return content, written
+
+
+def publish(directory, name, text, pictures):
+    """`pictures` ({name: Figure}) as `<name>.png` files in `directory`, and `text` and the
+    pictures into TensorBoard: the directory's own run, tags `name` and `name/<picture>`, in an
+    event file of suffix `.name` that replaces the one an earlier call wrote. Returns the PNGs."""
+    import tensorflow as tf
+
+    from callbacks.decision_boundary import image_summary, png_bytes
+
+    pngs = {key: png_bytes(fig) for key, fig in pictures.items()}
+    written = []
+    for key, png in pngs.items():
+        files.write(directory / f"{key}.png", png)
+        written.append(directory / f"{key}.png")
+    old = set(directory.glob(f"{events.EVENTS}*.{name}"))  # removed once the new one is written
+    writer = tf.summary.create_file_writer(str(directory), filename_suffix=f".{name}")
     with writer.as_default(step=0):
-        tf.summary.text("report", text)
-        for name, png in pictures.items():
-            image_summary(f"report/{name}", png, step=0)
+        tf.summary.text(name, text)
+        for key, png in pngs.items():
+            image_summary(f"{name}/{key}", png, step=0)
     writer.close()
-    if set(directory.glob(f"{events.EVENTS}*.report")) - old:
+    if set(directory.glob(f"{events.EVENTS}*.{name}")) - old:
         for path in old:
             files.remove_inside(path, directory)
-    return content, written
+    return written

@@ -2,8 +2,9 @@
 
 Tracing a program is most of a short group's time. A group whose runs differ from the last
 group's only by their seeds (which set values: the weights, the batches' order, never the
-graph) restarts that group's program instead of tracing its own, so a batch whose runs have
-several seeds traces once, not once a seed. Its results are those of a new program, bit for
+graph) and the learning rates of built-in optimizers (a variable, like the weights) restarts
+that group's program instead of tracing its own, so a batch whose runs have several seeds, or
+a search's next round over learning rates, traces once. Its results are those of a new program, bit for
 bit (`tests/experiments/test_groups.py`).
 """
 
@@ -14,6 +15,7 @@ import json
 
 from experiments.engine import pacing, protocol
 from experiments.engine.loop import Program
+from experiments.spec import plugins
 
 
 class ProgramCache:
@@ -63,9 +65,17 @@ def _key(runs, last_step):
 
 
 def _traced(run):
-    """What of a run its program's graph depends on: all but its seeds and names."""
+    """What of a run its program's graph depends on: all but its seeds and names, and the
+    learning rate of a built-in optimizer without a schedule (Keras holds it in a variable,
+    which a restart copies in like the weights: trials that differ only in it share a program).
+    A user's optimizer (`module:Name`) keeps its rate in the key: it may read a Python float."""
     fields = dataclasses.asdict(run)
     for name in ("seed", "name", "group", "index", "trial", "trial_id", "round", "init"):
         fields.pop(name)
     fields["order"] = run.order["name"]
+    optimizer = fields.get("optimizer") or {}
+    rate = optimizer.get("learning_rate")
+    if run.schedule is None and not plugins.is_path(optimizer.get("name", "")) \
+            and isinstance(rate, (int, float)) and not isinstance(rate, bool):
+        optimizer.pop("learning_rate")
     return json.dumps(fields, sort_keys=True, default=repr)

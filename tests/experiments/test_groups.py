@@ -472,3 +472,47 @@ def test_a_loss_scaling_optimizer_traces_its_own_forward_pass():
     assert first is not None and second is None
     first, second = group(co.Adam(0.01), keras.optimizers.LossScaleOptimizer(co.SGD(0.1)))
     assert first is not None and second is None
+
+
+def test_trials_that_differ_only_by_learning_rate_restart_the_last_program_as_if_new(tmp_path):
+    """A search's second round samples new learning rates: its group restarts the first round's
+    program (the rate is an optimizer variable, copied in at the restart) and every run ends
+    bit for bit as with a new program."""
+    from experiments.engine import programs
+
+    space = {"optimizer.learning_rate": {"log_uniform": [1e-3, 1e-1]}}
+
+    def batch():  # a search narrows its batch's ranges as it goes: a new one for each run
+        return config.parse_batch({"batch": {"name": "lr"}, "defaults": {**DIGITS, "epochs": 2},
+                                   "search": {"strategy": "coarse_to_fine", "trials": 2, "rounds": 2, "keep": 1},
+                                   "runs": [{"optimizer": {"name": "sgd"}, "space": space},
+                                            {"optimizer": {"name": "adam"}, "space": space}]})
+
+    built = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(programs, "Program", lambda *a, **k: built.append(1) or loop.Program(*a, **k))
+        reused = runner.run_batch(batch(), tmp_path / "reused", progress=False)
+        assert len(built) == 1
+        patch.setattr(programs.ProgramCache, "keep", lambda *a: None)
+        new = runner.run_batch(batch(), tmp_path / "new", progress=False)
+        assert len(built) == 3
+    rates = [r.run.optimizer["learning_rate"] for r in reused.results]
+    assert len(set(rates)) == 8 and [r.run.round for r in reused.results] == [1] * 4 + [2] * 4
+    for ours, reference in zip(reused.results, new.results):
+        assert ours.run.optimizer == reference.run.optimizer
+        assert_same_run(ours, reference)
+
+
+def test_a_schedule_or_a_users_optimizer_keeps_its_rate_in_the_programs_key():
+    from experiments.engine.programs import _traced
+
+    def key(**run):
+        return _traced(config.Run.from_dict({"problem": "digits", "model": "mnist_mlp", "epochs": 1, **run}))
+
+    assert key(optimizer={"name": "adam", "learning_rate": 0.1}) == key(optimizer={"name": "adam"})
+    assert key(optimizer={"name": "adam", "beta_1": 0.8}) != key(optimizer={"name": "adam"})
+    scheduled = {"name": "inverse_time", "decay_rate": 0.5}
+    assert key(optimizer={"name": "sgd", "learning_rate": 0.1}, schedule=scheduled) != \
+        key(optimizer={"name": "sgd", "learning_rate": 0.2}, schedule=scheduled)
+    assert key(optimizer={"name": "my_opts:Opt", "learning_rate": 0.1}) != \
+        key(optimizer={"name": "my_opts:Opt", "learning_rate": 0.2})

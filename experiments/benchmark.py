@@ -117,8 +117,9 @@ def save_baselines(protocol, summaries, path):
 
 
 def measure_costs(protocol, specs):
-    """{problem: {label: {ratio, bytes_per_parameter}}}: seconds per training step against SGD's,
-    side by side in this process (alternating, best of 3 rounds), and the optimizer's state."""
+    """{problem: {label: {seconds, ratio, bytes_per_parameter}}}: each optimizer's seconds per
+    training step of the problem's model alone (best of 3 rounds of `COST_STEPS`, one optimizer
+    after another in this process), their ratio to SGD's, and the optimizer's state."""
     import keras
     import numpy as np
 
@@ -131,7 +132,7 @@ def measure_costs(protocol, specs):
     for problem in protocol.tier.problems:
         data = problems.load(Run.from_dict({**problem.run, "optimizer": {"name": "sgd"}}).problem)
         timings = {}
-        for spec in [{"name": "sgd"}] + [s for s in specs if s != {"name": "sgd"}]:
+        for spec in list({tiers.label(s): s for s in [{"name": "sgd"}, *specs]}.values()):
             run = Run.from_dict({**problem.run, "optimizer": dict(spec)})
             keras.backend.clear_session()
             keras.utils.set_random_seed(0)
@@ -152,7 +153,7 @@ def measure_costs(protocol, specs):
                         if len(v.shape) > 0)
             timings[tiers.label(spec)] = (best, state / max(1, model.count_params()))
         sgd = timings["sgd"][0]
-        out[problem.name] = {label: {"ratio": seconds / sgd, "bytes_per_parameter": per}
+        out[problem.name] = {label: {"seconds": seconds, "ratio": seconds / sgd, "bytes_per_parameter": per}
                              for label, (seconds, per) in timings.items()}
     keras.backend.clear_session()
     return out
@@ -232,9 +233,8 @@ def benchmark(optimizer, logdir, tier="smoke", trials=None, studies=None, seed=0
             say(f"stored the baselines in {store / store_name(protocol)}: the next benchmark reuses them")
     result = runner.run_batch(batch, logdir, progress=not quiet, report=say)
     print(overview.summary_table(result))
-    costs = measure_costs(protocol, [spec])
-    costs = {problem: {(mine if label == tiers.label(spec) and label != "sgd" else label): c
-                       for label, c in per.items()} for problem, per in costs.items()}
+    costs = measure_costs(protocol, [spec] + [s for s, _ in base_specs])
+    costs = {problem: {**per, mine: per[tiers.label(spec)]} for problem, per in costs.items()}
     content = verdict.build(protocol, base + verdict.summarize(protocol, result.results, [mine]), mine, costs)
     try:
         report.write(result.directory, title=batch.name)

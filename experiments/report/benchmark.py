@@ -61,6 +61,9 @@ def build(protocol, summaries, mine, costs=None):
         target = tuning.target([tuning.outcome([s for s in rows if s["optimizer"] == o], metric, None)
                                 for o in optimizers if o != mine], metric)
         outcomes = {o: tuning.outcome([s for s in rows if s["optimizer"] == o], metric, target) for o in optimizers}
+        per_step = content["costs"].get(problem.name, {})
+        for o, out in outcomes.items():  # a group's clock is shared by its members: time each alone
+            out.seconds = out.steps * per_step[o]["seconds"] if o in per_step else math.nan
         tunability = {o: tuning.expected_best([tuning.final(s, metric) for s in rows if s["optimizer"] == o], worst)
                       for o in optimizers}
         times[problem.name] = {o: out.steps for o, out in outcomes.items()}
@@ -75,9 +78,9 @@ def build(protocol, summaries, mine, costs=None):
     return content
 
 
-def _n(value):
+def _n(value, infinite="-"):
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "never" if value == math.inf else "-"
+        return infinite if value == math.inf else "-"
     return f"{value:.4g}"
 
 
@@ -102,22 +105,26 @@ def markdown(content):
         shown = [n for n in TRIALS_SHOWN if n <= max(len(v) for v in entry["tunability"].values())]
         out += [f"## {name}", "", entry["about"], "",
                 f"Target: {p['metric'].replace('_', ' ')} <= {_n(entry['target'])}. Medians over studies of each "
-                "study's best trial.", "",
+                "study's best trial. Seconds to target: its steps times the optimizer's seconds per step measured "
+                "alone (see Cost), since the runs of a group share one clock.", "",
                 "| optimizer | validation loss | test loss | test accuracy | steps to target | seconds to target | "
                 + " | ".join(f"E[best of {n}]" for n in shown) + " |",
                 "|---|---|---|---|---|---|" + "---|" * len(shown)]
         for optimizer, o in entry["outcomes"].items():
             expected = entry["tunability"][optimizer]
             out.append(f"| {optimizer} | {_n(o.numbers.get('validation_loss'))} | {_n(o.numbers.get('test_loss'))} | "
-                       f"{_n(o.numbers.get('test_accuracy'))} | {_n(o.steps)} | {_n(o.seconds)} | "
+                       f"{_n(o.numbers.get('test_accuracy'))} | {_n(o.steps, 'never')} | {_n(o.seconds, 'never')} | "
                        + " | ".join(_n(expected[n - 1]) for n in shown) + " |")
         out.append("")
     if content["costs"]:
-        out += ["## Cost", "", "Seconds per training step against SGD's on the same problem, measured side by side "
-                "in this process, and the optimizer's state in bytes per model parameter.", "",
-                "| problem | optimizer | step time / SGD's | state bytes per parameter |", "|---|---|---|---|"]
+        out += ["## Cost", "", "Seconds per training step (the model alone, `train_on_batch`, best of 3 rounds, one "
+                "optimizer after another in this process), against SGD's on the same problem, and the optimizer's "
+                "state in bytes per model parameter.", "",
+                "| problem | optimizer | ms per step | step time / SGD's | state bytes per parameter |",
+                "|---|---|---|---|---|"]
         for name, per in content["costs"].items():
-            out += [f"| {name} | {o} | {c['ratio']:.2f} | {c['bytes_per_parameter']:.1f} |" for o, c in per.items()]
+            out += [f"| {name} | {o} | {1000 * c['seconds']:.3g} | {c['ratio']:.2f} | {c['bytes_per_parameter']:.1f} |"
+                    for o, c in per.items()]
         out.append("")
     return "\n".join(out) + "\n"
 

@@ -134,6 +134,8 @@ def sentence(name, mine, baselines, metric, studies_count):
     label = metric.replace("_", " ")
     if not (math.isfinite(high) or math.isfinite(other_high)):
         noise = "no study of either finished"
+    elif studies_count < 2:
+        return f"{reach}; one study cannot tell a difference from noise (give --studies 2 or more)."
     elif high < other_low:
         noise = f"its {label} is better than {other}'s in every study"
     elif low > other_high:

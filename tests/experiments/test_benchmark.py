@@ -149,6 +149,7 @@ def test_the_sentence_says_faster_and_within_noise_or_not():
     assert "0.83x the steps of b" in text and "within noise" in text
     worse = tuning.outcome([_summary("b", 0, 0.05, 30), _summary("b", 1, 0.06, 30)], "validation_loss", 0.35)
     assert "worse than b's in every study" in tuning.sentence("m", mine, {"b": worse}, "validation_loss", 2)
+    assert "one study cannot tell" in tuning.sentence("m", mine, {"b": worse}, "validation_loss", 1)
     # the median of the three medians, 0.25, 0.265 and 0.055
     assert tuning.target([mine, theirs, worse], "validation_loss") == pytest.approx(0.25)
 
@@ -193,7 +194,13 @@ def test_a_users_optimizer_against_stored_baselines(scratch, capsys, monkeypatch
     for png in ("lr_sensitivity.png", "tunability.png", "benchmark_profiles.png"):
         assert (directory / png).read_bytes()[:4] == b"\x89PNG"
     costs = verdict["costs"]["digits_mlp"]
+    assert set(costs) == {"sgd", "momentum", "adam", "PlainSGD"}  # each timed alone
     assert costs["sgd"]["ratio"] == 1.0 and costs["sgd"]["bytes_per_parameter"] == 0.0
+    assert costs["adam"]["bytes_per_parameter"] == 8.0  # two float32 slots a parameter
+    for name, problem in verdict["problems"].items():  # steps to target x seconds a step alone
+        for optimizer, o in problem["outcomes"].items():
+            seconds = o["steps"] * verdict["costs"][name][optimizer]["seconds"]
+            assert o["seconds"] == pytest.approx(seconds) or o["seconds"] == o["steps"] == math.inf
     assert "== verdict: PlainSGD on tier smoke" in out.out
     shown = tensors(directory)  # the directory's own TensorBoard run, read with TensorBoard's reader
     assert shown["benchmark"][0][1].item().decode().startswith("# How good is PlainSGD?")

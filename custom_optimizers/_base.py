@@ -124,6 +124,27 @@ class Optimizer(keras.optimizers.Optimizer):
     def _cast(self, value, variable):
         return ops.cast(value, variable.dtype)
 
+    #: Hyperparameters the optimizer holds in variables (`hold`), not traced into its update as
+    #: numbers: a compiled program made for one value runs with another once the variables are
+    #: assigned (the experiment engine restarts a program for a search's next trials this way).
+    HELD = ()
+
+    def hold(self, name, value, var_list, cast=False):
+        """A scalar variable holding `value`, a Python float, in the dtype of `var_list`'s first
+        variable, as the number the update made of the float: `cast=True` for a float that went
+        through `self._cast` (`ops.cast` of a Python float goes through float32 first), else the
+        float as it meets a tensor of that dtype (e.g. `1 - beta` taken in double). The
+        arithmetic, and so the result, are then those of the float, bit for bit."""
+        dtype = var_list[0].dtype if var_list else "float32"
+
+        def initial(shape, dtype=None):  # (keras.initializers.Constant would go through float32)
+            if cast:
+                return ops.broadcast_to(ops.cast(value, dtype), shape)
+            # a float meeting a tensor in an op: exact on TensorFlow and JAX, through float32 on PyTorch
+            return ops.multiply(ops.ones(shape, dtype=dtype), value)
+
+        return self.add_variable((), initializer=initial, dtype=dtype, name=name)
+
 
 def _deduplicate(gradient):
     """Sum the rows of a sparse gradient that share an index.
@@ -156,18 +177,19 @@ def step_count(optimizer, variable):
     return ops.cast(optimizer.iterations + 1, variable.dtype)
 
 
-def ema_update(optimizer, average, value, decay):
+def ema_update(optimizer, average, value, decay, one_minus=None):
     """`average <- decay * average + (1 - decay) * value`, written as
     `average += (1 - decay) * (value - average)` (Keras's Adam's form).
 
     `decay` is the Python float hyperparameter, and then `1 - decay` is
     taken in double before it meets the tensor (Keras's Adam and RMSprop), or
     the hyperparameter already cast to a tensor, and then `1 - decay` is
-    computed in its dtype (Keras's Nadam). See the module's note.
+    computed in its dtype (Keras's Nadam). See the module's note. An optimizer
+    that holds `1 - decay` in a variable (`Optimizer.hold`) gives it as
+    `one_minus` instead.
     """
-    optimizer.assign_add(
-        average, ops.multiply(ops.subtract(value, average), 1.0 - decay)
-    )
+    weight = 1.0 - decay if one_minus is None else one_minus
+    optimizer.assign_add(average, ops.multiply(ops.subtract(value, average), weight))
 
 
 def bias_correction(decay, step):

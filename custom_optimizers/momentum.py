@@ -75,16 +75,22 @@ class Momentum(Optimizer):
         self.form = check_choice("form", form, FORMS)
         self.nesterov = check_bool("nesterov", nesterov)
 
+    HELD = ("momentum",)
+
     def build(self, var_list):
         if self.built:
             return
         super().build(var_list)
+        # mu (as `_cast` made it) and 1 - mu (taken in double) in variables
+        self._mu = self.hold("momentum", self.momentum, var_list, cast=True)
+        self._one_minus_mu = self.hold("one_minus_momentum", 1.0 - self.momentum, var_list)
         self._velocities = self.add_optimizer_variables(var_list, "velocity")
 
     def update_step(self, gradient, variable, learning_rate):
         lr = self._cast(learning_rate, variable)
         gradient = self._cast(gradient, variable)
-        mu = self._cast(self.momentum, variable)
+        mu = self._cast(self._mu, variable)
+        one_minus_mu = self._cast(self._one_minus_mu, variable)
         v = self._velocities[self._get_variable_index(variable)]
         if self.form == "velocity":
             self.assign(v, ops.subtract(ops.multiply(v, mu), ops.multiply(gradient, lr)))
@@ -94,11 +100,9 @@ class Momentum(Optimizer):
                 step = v
             self.assign_add(variable, step)
         else:
-            ema_update(self, v, gradient, self.momentum)
+            ema_update(self, v, gradient, None, one_minus=one_minus_mu)
             if self.nesterov:
-                direction = ops.add(
-                    ops.multiply(v, mu), ops.multiply(gradient, 1.0 - self.momentum)
-                )
+                direction = ops.add(ops.multiply(v, mu), ops.multiply(gradient, one_minus_mu))
             else:
                 direction = v
             self.assign_sub(variable, ops.multiply(direction, lr))

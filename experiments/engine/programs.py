@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import custom_optimizers as co
 from experiments.engine import pacing, protocol
 from experiments.engine.loop import Program
 from experiments.spec import plugins
@@ -65,17 +66,22 @@ def _key(runs, last_step):
 
 
 def _traced(run):
-    """What of a run its program's graph depends on: all but its seeds and names, and the
-    learning rate of a built-in optimizer without a schedule (Keras holds it in a variable,
-    which a restart copies in like the weights: trials that differ only in it share a program).
-    A user's optimizer (`module:Name`) keeps its rate in the key: it may read a Python float."""
+    """What of a run its program's graph depends on: all but its seeds and names, the learning
+    rate of a built-in optimizer without a schedule (Keras holds it in a variable, which a
+    restart copies in like the weights: trials that differ only in it share a program), and
+    the hyperparameters a suite optimizer holds in variables (`HELD`, e.g. Momentum's). A
+    user's optimizer (`module:Name`) keeps its rate in the key: it may read a Python float."""
     fields = dataclasses.asdict(run)
     for name in ("seed", "name", "group", "index", "trial", "trial_id", "round", "init"):
         fields.pop(name)
     fields["order"] = run.order["name"]
     optimizer = fields.get("optimizer") or {}
+    name = optimizer.get("name", "")
     rate = optimizer.get("learning_rate")
-    if run.schedule is None and not plugins.is_path(optimizer.get("name", "")) \
+    if run.schedule is None and not plugins.is_path(name) \
             and isinstance(rate, (int, float)) and not isinstance(rate, bool):
         optimizer.pop("learning_rate")
+    if not plugins.is_path(name):  # the suite's own hold some hyperparameters in variables too
+        for held in getattr(co.OPTIMIZERS.get(name.lower()), "HELD", ()):
+            optimizer.pop(held, None)
     return json.dumps(fields, sort_keys=True, default=repr)

@@ -474,10 +474,10 @@ def test_a_loss_scaling_optimizer_traces_its_own_forward_pass():
     assert first is not None and second is None
 
 
-def test_trials_that_differ_only_by_learning_rate_restart_the_last_program_as_if_new(tmp_path):
-    """A search's second round samples new learning rates: its group restarts the first round's
-    program (the rate is an optimizer variable, copied in at the restart) and every run ends
-    bit for bit as with a new program."""
+def test_trials_that_differ_only_by_held_hyperparameters_restart_the_last_program_as_if_new(tmp_path):
+    """A search's second round samples new learning rates and momentums: its group restarts the
+    first round's program (the rate, Momentum's mu and 1 - mu are optimizer variables, copied in
+    at the restart) and every run ends bit for bit as with a new program."""
     from experiments.engine import programs
 
     space = {"optimizer.learning_rate": {"log_uniform": [1e-3, 1e-1]}}
@@ -486,7 +486,9 @@ def test_trials_that_differ_only_by_learning_rate_restart_the_last_program_as_if
         return config.parse_batch({"batch": {"name": "lr"}, "defaults": {**DIGITS, "epochs": 2},
                                    "search": {"strategy": "coarse_to_fine", "trials": 2, "rounds": 2, "keep": 1},
                                    "runs": [{"optimizer": {"name": "sgd"}, "space": space},
-                                            {"optimizer": {"name": "adam"}, "space": space}]})
+                                            {"optimizer": {"name": "adam"}, "space": space},
+                                            {"optimizer": {"name": "momentum", "form": "ewa"}, "space": {
+                                                **space, "optimizer.momentum": {"one_minus_log": [0.8, 0.99]}}}]})
 
     built = []
     with pytest.MonkeyPatch.context() as patch:
@@ -497,7 +499,8 @@ def test_trials_that_differ_only_by_learning_rate_restart_the_last_program_as_if
         new = runner.run_batch(batch(), tmp_path / "new", progress=False)
         assert len(built) == 3
     rates = [r.run.optimizer["learning_rate"] for r in reused.results]
-    assert len(set(rates)) == 8 and [r.run.round for r in reused.results] == [1] * 4 + [2] * 4
+    assert len(set(rates)) == 12 and [r.run.round for r in reused.results] == [1] * 6 + [2] * 6
+    assert len({r.run.optimizer["momentum"] for r in reused.results if "momentum" in r.run.optimizer}) == 4
     for ours, reference in zip(reused.results, new.results):
         assert ours.run.optimizer == reference.run.optimizer
         assert_same_run(ours, reference)
@@ -511,6 +514,8 @@ def test_a_schedule_or_a_users_optimizer_keeps_its_rate_in_the_programs_key():
 
     assert key(optimizer={"name": "adam", "learning_rate": 0.1}) == key(optimizer={"name": "adam"})
     assert key(optimizer={"name": "adam", "beta_1": 0.8}) != key(optimizer={"name": "adam"})
+    assert key(optimizer={"name": "momentum", "momentum": 0.8}) == key(optimizer={"name": "momentum"})
+    assert key(optimizer={"name": "momentum", "form": "ewa"}) != key(optimizer={"name": "momentum"})
     scheduled = {"name": "inverse_time", "decay_rate": 0.5}
     assert key(optimizer={"name": "sgd", "learning_rate": 0.1}, schedule=scheduled) != \
         key(optimizer={"name": "sgd", "learning_rate": 0.2}, schedule=scheduled)

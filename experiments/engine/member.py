@@ -86,4 +86,4 @@ class Member:
             "step_loss": np.array(self.losses, np.float64), "step_seconds": np.array(self.times, np.float64)},
             {"fingerprint": fingerprint, "epoch": epoch, "best": self.best,
              "divergence_watch": self.watch.state(), "seconds": self.seconds + seconds,
-             "events": events.event_files(self.directory)})
+             "events": events.event_files(self.directory), "held": checkpoint.held(self.run)})

@@ -69,3 +69,10 @@ def load_meta(directory):
     return load(directory, meta_only=True)
 
 
+def held(run):
+    """The hyperparameters `run`'s optimizer holds in variables (a suite optimizer's `HELD`):
+    its checkpoint records them, since an older version's checkpoint lacks those variables."""
+    import custom_optimizers as co
+
+    name = (run.optimizer or {}).get("name", "")
+    return [] if ":" in name else list(getattr(co.OPTIMIZERS.get(name.lower()), "HELD", ()))

@@ -107,6 +107,9 @@ def job_for(directory, batch, run, kind, problem_data, progress, keras_verbose, 
         if stored is not None and stored[1].get("fingerprint") == key \
                 and any(name.split("/")[0] in events.OLDER_RUNS for name in stored[1]["events"]):
             damage = "its checkpoint is an older version's, with its curves in train/ and validation/"
+        elif stored is not None and stored[1].get("fingerprint") == key \
+                and stored[1].get("held", []) != checkpoint.held(run):
+            damage = "its checkpoint is an older version's, without the variables its optimizer holds now"
         elif stored is not None and stored[1].get("fingerprint") == key:
             lost = records.missing_data(run_dir, stored[1]["events"])
             if lost is None:

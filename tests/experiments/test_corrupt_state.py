@@ -15,7 +15,7 @@ from experiments.spec import config
 from experiments.store import checkpoint, events, records
 
 RUNS = [{"problem": {"name": "digits", "validation": 0.2, "test": 0.2}, "model": "mnist_mlp", "epochs": 3,
-         "batch_size": 256, "optimizer": {"name": "adam", "learning_rate": 0.003}, "name": "fit",
+         "batch_size": 256, "optimizer": {"name": "momentum", "learning_rate": 0.05}, "name": "fit",
          "log": {"every_epochs": 1, "every_steps": 2}},
         {"problem": "material", "steps": 10, "optimizer": {"name": "sgd", "learning_rate": 0.95}, "name": "path"}]
 
@@ -33,6 +33,12 @@ def finished(tmp_path_factory):
 def root_events(run_dir):
     """The root's event file of curves, summaries and session end (not its HParams session's own)."""
     return next(p for p in sorted(run_dir.glob(f"{events.EVENTS}*")) if not p.name.endswith(".session"))
+
+
+def drop_held(run_dir):
+    arrays, meta = checkpoint.load(run_dir)
+    assert meta.pop("held") == ["momentum"]
+    checkpoint.save(run_dir, arrays, meta)
 
 
 def edit_result(run_dir, change):
@@ -71,6 +77,10 @@ DAMAGE = {
     # an unfinished run (no result.json) whose event file lost what its checkpoint recorded
     "unfinished_truncated": (lambda d: ((d / "result.json").unlink(), truncate_to_half(root_events(d))),
                              "(its checkpoint recorded more); running it again from the start"),
+    # an unfinished run checkpointed before Momentum held mu in variables: fewer optimizer variables
+    "checkpoint_without_held": (lambda d: ((d / "result.json").unlink(), drop_held(d)),
+                                "its checkpoint is an older version's, without the variables its optimizer holds "
+                                "now; running it again from the start"),
     "older_versions_checkpoint": (as_an_older_version_left_it,
                                   "fit: its checkpoint is an older version's, with its curves in train/ and "
                                   "validation/; running it again from the start"),

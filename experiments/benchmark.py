@@ -48,16 +48,17 @@ def _versions():
     return fingerprints._versions()
 
 
-def fingerprints_of(batch):
-    """{run name: fingerprint} of `batch`'s runs, as the engine would compute them (nothing trains)."""
+def fingerprints_of(batch, loaded=None):
+    """{run name: fingerprint} of `batch`'s runs, as the engine would compute them (nothing trains;
+    `loaded`: problems already loaded, `planning.prepare`'s cache)."""
     from experiments.plan import planning
     from experiments.store.fingerprints import resolved_config, run_fingerprint
 
     return {run.name: run_fingerprint(resolved_config(run, kind, data, batch))
-            for run, kind, data in planning.prepare(batch)}
+            for run, kind, data in planning.prepare(batch, loaded=loaded)}
 
 
-def find_stored(protocol, batch, store):
+def find_stored(protocol, batch, store, loaded=None):
     """The stored baselines matching `protocol` and `batch`'s fingerprints, else why none do:
     looked for in `store`, then in the suite's `SHIPPED`."""
     candidates = list(dict.fromkeys([pathlib.Path(store) / store_name(protocol), SHIPPED / store_name(protocol)]))
@@ -67,7 +68,7 @@ def find_stored(protocol, batch, store):
         return Stored(None, None, f"no baselines are stored for tier {protocol.tier.name!r} with "
                       f"{protocol.trials} trials x {protocol.studies} studies, seed {protocol.seed} "
                       f"(stored: {', '.join(shipped) or 'none'})")
-    wanted = fingerprints_of(batch)
+    wanted = fingerprints_of(batch, loaded)
     reasons = []
     for path in present:
         try:
@@ -213,8 +214,9 @@ def benchmark(optimizer, logdir, tier="smoke", trials=None, studies=None, seed=0
     mine = tiers.label(spec) + (" (yours)" if tiers.label(spec) in base_labels else "")
     batch = tiers.benchmark_batch(protocol, [(spec, space)], f"benchmark_{protocol.tier.name}_"
                                   f"{tiers.label(spec)}")
-    planning.prepare(batch)  # the user's optimizer, space and problems checked before anything trains
-    stored = find_stored(protocol, base_batch, store)
+    loaded = {}  # each problem loaded once
+    prepared = planning.prepare(batch, loaded=loaded)  # the optimizer, space and problems checked first
+    stored = find_stored(protocol, base_batch, store, loaded)
     runs = len(batch.runs)
     base_runs = 0 if stored.summaries is not None else len(base_batch.runs)
     say(f"budget: {mine} on tier {protocol.tier.name}: {runs} runs ({len(protocol.tier.problems)} problems x "
@@ -222,16 +224,19 @@ def benchmark(optimizer, logdir, tier="smoke", trials=None, studies=None, seed=0
         + (f" ({space.source})" if space.source else ""))
     say(f"baselines ({', '.join(base_labels)}): " + (stored.reason if base_runs == 0 else
         f"{base_runs} runs to run: {stored.reason}"))
+    for reason in sorted({getattr(data, "fallback_reason", None) for _, _, data in prepared} - {None}):
+        say(f"data: {reason}")
     say(f"estimated time: about {_minutes(protocol.estimate_seconds(1 + (base_runs > 0) * len(base_specs)))} "
         "on 2 cores")
     if stored.summaries is not None:
         base = stored.summaries
     else:
-        result = runner.run_batch(base_batch, logdir, progress=not quiet, report=say)
+        result = runner.run_batch(base_batch, logdir, progress=not quiet, report=say,
+                                  prepared=planning.prepare(base_batch, loaded=loaded))
         base = verdict.summarize(protocol, result.results, base_labels)
         if _store(protocol, base, result, store, say):
             say(f"stored the baselines in {store / store_name(protocol)}: the next benchmark reuses them")
-    result = runner.run_batch(batch, logdir, progress=not quiet, report=say)
+    result = runner.run_batch(batch, logdir, progress=not quiet, report=say, prepared=prepared)
     print(overview.summary_table(result))
     costs = measure_costs(protocol, [spec] + [s for s, _ in base_specs])
     costs = {problem: {**per, mine: per[tiers.label(spec)]} for problem, per in costs.items()}

@@ -256,6 +256,8 @@ class Template:
         runs = []
         for k, trial in enumerate(trials):
             values = self.with_values(trial)
+            if self.dimensions and values.get("name"):  # a named entry's trials: numbered as unnamed ones are
+                values = {**values, "name": f"t{first_id + k:02d}_{values['name']}"}
             for seed in self.seed_list():
                 run = self.run(values, seed)
                 if self.dimensions:

@@ -123,7 +123,8 @@ def benchmark_batch(protocol, optimizers, name):
     for spec, space in optimizers:
         for problem in protocol.tier.problems:
             for study in range(protocol.studies):
-                runs.append({**problem.run, "optimizer": dict(spec), "seeds": [study], "space": dict(space.space)})
+                runs.append({**problem.run, "optimizer": dict(spec), "seeds": [study], "space": dict(space.space),
+                             "name": f"{problem.name}_{label(spec)}"})  # t03_digits_mlp_sgd_s0
     data = {"batch": {"name": name, "reproduces": f"benchmark, tier {protocol.tier.name}: {protocol.tier.about}; "
                       f"{protocol.studies} studies x {protocol.trials} trials per optimizer and problem"},
             "defaults": {"log": dict(LOG)},

@@ -186,3 +186,11 @@ def test_a_log_key_added_later_leaves_earlier_runs_fingerprints_as_they_were():
     assert config.Run.from_dict(fields).log["pictures"] is True
     assert set(default.to_dict()["log"]) == {"every_epochs", "every_steps", "histograms", "update_ratio",
                                              "decision_boundary", "step_losses"}  # as before log.pictures
+
+
+def test_a_named_entrys_search_trials_are_numbered_like_unnamed_ones():
+    batch = config.parse_batch({"search": {"trials": 3}, "runs": [{
+        "problem": "digits", "model": "mnist_mlp", "steps": 1, "name": "digits_sgd", "seeds": [0, 1],
+        "optimizer": {"name": "sgd"}, "space": {"optimizer.learning_rate": {"log_uniform": [1e-3, 1e-1]}}}]})
+    assert [r.name for r in batch.runs] == [f"t{i:02d}_digits_sgd_s{s}" for i in range(3) for s in (0, 1)]
+    assert [r.group for r in batch.runs] == [f"t{i:02d}_digits_sgd" for i in range(3) for _ in (0, 1)]

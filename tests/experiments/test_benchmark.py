@@ -98,6 +98,16 @@ def test_the_batch_has_studies_x_trials_per_problem_and_locates_each_run():
     assert seen[(0, "digits_mlp", 0)] != seen[(0, "digits_mlp", 1)]
 
 
+@pytest.mark.parametrize("tier", sorted(tiers.TIERS))
+def test_every_tier_makes_a_batch_of_short_unique_names(tier):
+    protocol = tiers.Protocol.of(tier)
+    batch = tiers.benchmark_batch(protocol, [(dict(s), spaces.default(s["name"])) for s in tiers.BASELINES],
+                                  f"benchmark_{tier}_baselines")
+    names = [run.name for run in batch.runs]
+    assert len(names) == len(set(names)) == 3 * protocol.runs_per_optimizer()
+    assert names[0] == f"t00_{protocol.tier.problems[0].name}_sgd_s0"
+
+
 @pytest.mark.parametrize("arguments, words", [
     ({"tier": "huge"}, "--tier"), ({"tier": "smoke", "trials": 0}, "--trials"),
     ({"tier": "smoke", "studies": -1}, "--studies")])

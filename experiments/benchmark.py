@@ -198,12 +198,12 @@ def benchmark(optimizer, logdir, tier="smoke", trials=None, studies=None, seed=0
     base_labels = [tiers.label(s) for s, _ in base_specs]
     store = pathlib.Path(store) if store else pathlib.Path(logdir) / "baselines"
     if baselines:
-        planning.prepare(base_batch)
+        ready = planning.prepare(base_batch)
         total = len(base_batch.runs)
         say(f"budget: the baselines ({', '.join(base_labels)}) on tier {protocol.tier.name}: {total} runs "
             f"({len(protocol.tier.problems)} problems x {protocol.studies} studies x {protocol.trials} trials each), "
             f"about {_minutes(protocol.estimate_seconds(len(base_specs)))} on 2 cores")
-        result = runner.run_batch(base_batch, logdir, progress=not quiet, report=say)
+        result = runner.run_batch(base_batch, logdir, progress=not quiet, report=say, prepared=ready)
         if _store(protocol, verdict.summarize(protocol, result.results, base_labels), result, store, say):
             say(f"stored the baselines' {len(result.results)} runs in {store / store_name(protocol)}")
         return 1 if result.failed else 0

@@ -2,10 +2,11 @@
 
 Tracing a program is most of a short group's time. A group whose runs differ from the last
 group's only by their seeds (which set values: the weights, the batches' order, never the
-graph) and the learning rates of built-in optimizers (a variable, like the weights) restarts
-that group's program instead of tracing its own, so a batch whose runs have several seeds, or
-a search's next round over learning rates, traces once. Its results are those of a new program, bit for
-bit (`tests/experiments/test_groups.py`).
+graph), the learning rates of built-in optimizers and the hyperparameters a suite optimizer
+holds (variables, like the weights) restarts that group's program instead of tracing its own,
+so a batch whose runs have several seeds, or a search's next round over learning rates and
+momentum, traces once. Its results are those of a new program, bit for bit
+(`tests/experiments/test_groups.py`).
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ import time
 
 from experiments.spec import plugins, spaces, tiers
 from experiments.spec.validation import ConfigError
+from experiments.store import fingerprints
 
 SHIPPED = pathlib.Path(__file__).with_name("baselines")  # experiments/baselines
 #: Timed steps per optimizer and round for the cost table (after warm-up steps).
@@ -37,24 +38,16 @@ def store_name(protocol):
 
 @dataclasses.dataclass
 class Stored:
-    path: pathlib.Path | None
-    summaries: list | None
+    summaries: list | None  # None: none match
     reason: str  # why they are reused, or why not
-
-
-def _versions():
-    from experiments.store import fingerprints
-
-    return fingerprints._versions()
 
 
 def fingerprints_of(batch, loaded=None):
     """{run name: fingerprint} of `batch`'s runs, as the engine would compute them (nothing trains;
     `loaded`: problems already loaded, `planning.prepare`'s cache)."""
     from experiments.plan import planning
-    from experiments.store.fingerprints import resolved_config, run_fingerprint
 
-    return {run.name: run_fingerprint(resolved_config(run, kind, data, batch))
+    return {run.name: fingerprints.run_fingerprint(fingerprints.resolved_config(run, kind, data, batch))
             for run, kind, data in planning.prepare(batch, loaded=loaded)}
 
 
@@ -65,7 +58,7 @@ def find_stored(protocol, batch, store, loaded=None):
     present = [path for path in candidates if path.is_file()]
     if not present:
         shipped = sorted(p.name for p in SHIPPED.glob(f"{protocol.tier.name}_*.json"))
-        return Stored(None, None, f"no baselines are stored for tier {protocol.tier.name!r} with "
+        return Stored(None, f"no baselines are stored for tier {protocol.tier.name!r} with "
                       f"{protocol.trials} trials x {protocol.studies} studies, seed {protocol.seed} "
                       f"(stored: {', '.join(shipped) or 'none'})")
     wanted = fingerprints_of(batch, loaded)
@@ -86,12 +79,12 @@ def find_stored(protocol, batch, store, loaded=None):
             reasons.append(f"{path}: {len(differ)} of {len(wanted)} runs differ from what this suite would run now "
                            f"(a problem, model or baseline changed since they were stored), e.g. {differ[0]}")
             continue
-        versions = stored.get("versions", {})
-        note = "" if versions == _versions() else (f"; stored with {versions}, this is {_versions()}: the same runs, "
-                                                   "float rounding may differ")
-        return Stored(path, runs, f"reusing the stored baselines in {path} ({len(runs)} runs, "
+        versions, now = stored.get("versions", {}), fingerprints.versions()
+        note = "" if versions == now else (f"; stored with {versions}, this is {now}: the same runs, "
+                                           "float rounding may differ")
+        return Stored(runs, f"reusing the stored baselines in {path} ({len(runs)} runs, "
                       f"built {stored.get('built', '?')} on {stored.get('machine', '?')}){note}")
-    return Stored(None, None, "; ".join(reasons))
+    return Stored(None, "; ".join(reasons))
 
 
 def _machine():
@@ -112,7 +105,7 @@ def save_baselines(protocol, summaries, path):
 
     path.parent.mkdir(parents=True, exist_ok=True)
     files.write(path, json.dumps({
-        "protocol": protocol.describe(), "versions": _versions(), "machine": _machine(),
+        "protocol": protocol.describe(), "versions": fingerprints.versions(), "machine": _machine(),
         "built": datetime.date.today().isoformat(),
         "baselines": [dict(spec) for spec in tiers.BASELINES], "runs": summaries}, indent=1, default=float))
 

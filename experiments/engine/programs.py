@@ -14,10 +14,10 @@ from __future__ import annotations
 import dataclasses
 import json
 
-import custom_optimizers as co
 from experiments.engine import pacing, protocol
 from experiments.engine.loop import Program
 from experiments.spec import plugins
+from experiments.store import checkpoint
 
 
 class ProgramCache:
@@ -82,7 +82,6 @@ def _traced(run):
     if run.schedule is None and not plugins.is_path(name) \
             and isinstance(rate, (int, float)) and not isinstance(rate, bool):
         optimizer.pop("learning_rate")
-    if not plugins.is_path(name):  # the suite's own hold some hyperparameters in variables too
-        for held in getattr(co.OPTIMIZERS.get(name.lower()), "HELD", ()):
-            optimizer.pop(held, None)
+    for held in checkpoint.held(run):  # a suite optimizer's hyperparameters held in variables
+        optimizer.pop(held, None)
     return json.dumps(fields, sort_keys=True, default=repr)

@@ -74,5 +74,7 @@ def held(run):
     its checkpoint records them, since an older version's checkpoint lacks those variables."""
     import custom_optimizers as co
 
+    from experiments.spec import plugins
+
     name = (run.optimizer or {}).get("name", "")
-    return [] if ":" in name else list(getattr(co.OPTIMIZERS.get(name.lower()), "HELD", ()))
+    return [] if plugins.is_path(name) else list(getattr(co.OPTIMIZERS.get(name.lower()), "HELD", ()))

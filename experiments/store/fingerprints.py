@@ -28,7 +28,8 @@ def batch_fingerprint(batch):
                         "search": dataclasses.asdict(batch.search) if batch.search else None})
 
 
-def _versions():
+def versions():
+    """The versions a run's `config.json` records (Python, TensorFlow, Keras, the suite)."""
     import keras
     import tensorflow as tf
 
@@ -45,7 +46,7 @@ def resolved_config(run, kind, problem_data, batch):
 
     from experiments.plan.optimizers import make_optimizer  # TensorFlow: not for the checks before it
 
-    config = {"batch": batch.header(), "run": run.to_dict(), "kind": kind, "versions": _versions()}
+    config = {"batch": batch.header(), "run": run.to_dict(), "kind": kind, "versions": versions()}
     if kind == "dataset":
         per_epoch = steps_per_epoch(run, len(problem_data.x_train))
         config["data"] = problem_data.describe()

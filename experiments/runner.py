@@ -52,7 +52,7 @@ import sys
 
 from experiments.engine import signals
 from experiments.plan import planning
-from experiments.plan.planning import prepare, spec_key
+from experiments.plan.planning import prepare, remember
 from experiments.report import dashboard, figures, ranking
 from experiments.report.overview import COLUMNS, write_hparams_config
 from experiments.spec import search
@@ -119,8 +119,7 @@ def run_batch(batch, logdir="logs", progress=True, keras_verbose=False, prepared
     parallel.check(workers, address)
     loaded = {}
     prepared = list(prepared if prepared is not None else prepare(batch, loaded=loaded))
-    for run, _, problem_data in prepared:
-        loaded.setdefault(spec_key(run.problem), problem_data)
+    remember(loaded, prepared)
     with parallel.Pool(workers, address) as pool:  # Ray up before anything is written
         directory, lock, resuming = directories.open_batch_directory(logdir, batch, fresh)
         try:

@@ -4,7 +4,6 @@ writer (one TensorBoard run, its directory) and callbacks, and what it has logge
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 
 import callbacks as cb
@@ -23,7 +22,7 @@ class Member:
     def __init__(self, job, data, per_epoch):
         run, directory = job.run, job.directory
         self.job, self.run, self.directory = job, run, directory
-        keras.utils.set_random_seed(run.seed)  # every member of a group: the same weights
+        protocol.seed(run, run.seed)  # every member of a group: the same weights
         self.model = protocol.build_model(run, data)
         optimizer = make_optimizer(run, per_epoch)
         self.model.compile(optimizer=optimizer, loss=models.loss_for(self.model),

@@ -31,9 +31,10 @@ class ProgramCache:
 
     def make_room(self, runs, data, last_step):
         """Drop the kept program unless `runs` can restart it, so that its memory is freed
-        before their models are built."""
+        before their models are built; returns whether it is kept."""
         if self._kept is not None and (self._kept[1] is not data or self._kept[0] != _key(runs, last_step)):
             self._kept = None
+        return self._kept is not None
 
     def program(self, members, data, per_epoch, last_step):
         """The cohort's compiled program: the kept one, restarted, when its runs differed from

@@ -30,10 +30,12 @@ experiment), by what they are, never by its numbers:
 from __future__ import annotations
 
 import contextlib
+import random
 
 import keras
 import numpy as np
 
+from experiments.spec import plugins
 from experiments.workloads import models
 
 
@@ -53,14 +55,44 @@ def dtype_scope(dtype):
 
 def build_model(run, data):
     """The run's model (`models.build`) in its dtype, its weights set by its `init`. Seed Keras
-    first (`keras.utils.set_random_seed(run.seed)`) for the "keras" init."""
+    first (`seed`) for the "keras" init given its own seed."""
     if "seed" in run.init and run.init["name"] == "keras":
-        keras.utils.set_random_seed(run.init["seed"])
+        seed(run, run.init["seed"])
     with dtype_scope(run.dtype):
         model = models.build(run.model, data)
     if run.init["name"] == "numpy_he":
         numpy_he(model, run.init.get("seed", run.seed))
     return model
+
+
+def seed(run, value):
+    """Seed Keras with `value` for building `run`'s model (`seed_keras`): TensorFlow's global
+    seed too for a user's model (`module:Name`), which may draw from it."""
+    name = run.model.get("name") if isinstance(run.model, dict) else run.model
+    seed_keras(value, tensorflow=plugins.is_path(name or ""))
+
+
+def seed_keras(seed, tensorflow=True):
+    """`keras.utils.set_random_seed(seed)`; with `tensorflow=False`, all of it but TensorFlow's
+    global seed: Python's and NumPy's, and Keras's global generator. Keras's initializers and
+    layers draw from those (on TensorFlow through stateless ops given their seeds), never from
+    TensorFlow's global seed, whose setting drops TensorFlow's cached kernels, and with them the
+    kept training program's: a restarted group's first call instantiated it again (0.45 s a
+    group of `lr_search`). The weights are the same either way (`tests/experiments/test_protocol.py`)."""
+    if tensorflow:
+        keras.utils.set_random_seed(seed)
+        return
+    try:  # Keras's names for its global seed and generator (what set_random_seed resets)
+        from keras.src.backend.common import global_state
+        from keras.src.random.seed_generator import GLOBAL_SEED_GENERATOR
+        from keras.src.utils.rng_utils import GLOBAL_RANDOM_SEED
+    except ImportError:  # pragma: no cover - another Keras
+        keras.utils.set_random_seed(seed)
+        return
+    global_state.set_global_attribute(GLOBAL_RANDOM_SEED, seed)
+    global_state.set_global_attribute(GLOBAL_SEED_GENERATOR, None)
+    random.seed(seed)
+    np.random.seed(seed)
 
 
 def numpy_he(model, seed):

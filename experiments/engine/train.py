@@ -119,8 +119,8 @@ class Call:
 
 def _train(jobs, progress, checkpoint_seconds, programs):
     group = Cohort.of(jobs, [], progress, checkpoint_seconds)
-    programs.make_room([job.run for job in jobs], group.data, group.last_step)
-    keras.backend.clear_session()
+    if not programs.make_room([job.run for job in jobs], group.data, group.last_step):
+        keras.backend.clear_session()
     members, outcomes = group.members, [None] * len(jobs)
     try:
         for i, job in enumerate(jobs):

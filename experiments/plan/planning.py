@@ -27,8 +27,10 @@ def prepare(batch, runs=None, loaded=None):
 
     Checks `runs` (default: the batch's runs, plus both ends of each searched
     range, `batch.probes`) and the search's metric. `loaded` caches problems
-    between calls. Returns [(run, kind, loaded problem)]; raises ConfigError
-    naming the run.
+    between calls, and which models were built on them to be checked (a search's
+    next round builds none: it leaves TensorFlow's cached kernels, the kept
+    training program's among them, alone). Returns [(run, kind, loaded problem)];
+    raises ConfigError naming the run.
     """
     loaded = {} if loaded is None else loaded
     checks = [(f"run {run.name!r}" + ("" if run.index is None else f" (runs[{run.index}])"), run, True)
@@ -36,7 +38,7 @@ def prepare(batch, runs=None, loaded=None):
     if runs is None:  # a range's ends first: they name the cause
         checks = [(where, probe, False) for where, probe in batch.probes] + checks
     check_path_name("batch.name", batch.name)  # a Batch made in Python has not been through parse_batch
-    prepared, built = [], set()  # (model, problem) pairs built once: the runs of a batch share a few
+    prepared, built = [], False
     for where, run, real in checks:
         try:
             if real:  # a probe (a searched range's end) is never run, and has no name
@@ -58,9 +60,9 @@ def prepare(batch, runs=None, loaded=None):
                         f"problem 'text' is cut into {streams} streams whose batches continue each other (its "
                         f"`streams`): its runs need batch_size = {streams} and order = \"sequential\". Received: "
                         f"batch_size={run.batch_size!r}, order={run.order['name']!r}")
-                if (spec_key(run.model), key) not in built:
+                if _checked(run, key) not in loaded:  # built once: the runs of a batch share a few
                     models.build(run.model, problem_data)
-                    built.add((spec_key(run.model), key))
+                    loaded[_checked(run, key)], built = True, True
                 make_optimizer(run, per_epoch)
             elif problem.kind == "objective":
                 if run.steps > MAX_PATH_STEPS:
@@ -77,8 +79,24 @@ def prepare(batch, runs=None, loaded=None):
             raise ConfigError(f"{where}: {error}") from None
         if real:
             prepared.append((run, problem.kind, problem_data))
-    keras.backend.clear_session()
+    if built:
+        keras.backend.clear_session()
     return prepared
+
+
+def remember(loaded, prepared):
+    """Fill `loaded` as `prepare` would have, from its result `prepared`: the problems, and the
+    models checked on them."""
+    for run, kind, problem_data in prepared:
+        key = spec_key(run.problem)
+        loaded.setdefault(key, problem_data)
+        if kind == "dataset":
+            loaded[_checked(run, key)] = True
+
+
+def _checked(run, problem_key):
+    """`loaded`'s key that says `run`'s model was built on its problem."""
+    return f"model {spec_key(run.model)} on {problem_key}"
 
 
 def groups(jobs):

@@ -36,7 +36,9 @@ The builders live by family, each registering itself in `networks.MODELS`:
 
 from __future__ import annotations
 
+import json
 import math
+import weakref
 
 from experiments.spec import plugins
 from experiments.spec.validation import ConfigError, lookup
@@ -107,10 +109,27 @@ def task_of(spec, data):
     return getattr(_builder(spec if isinstance(spec, str) else spec.get("name")), "task", "classification")
 
 
+#: id(data) -> (a weak reference to the Data, {model spec as JSON: parameter count})
+_COUNTS = {}
+
+
 def count_parameters(spec, data):
     """How many parameters (weights, trainable or not: batch normalisation's moving statistics
     count) the model `spec` has on `data`; a `CarriedLSTM`'s carried state and count of batches
-    are not parameters."""
+    are not parameters. Counted once per spec and data (a model built only to be counted)."""
+    key = json.dumps(spec, sort_keys=True, default=repr)
+    ref, counts = _COUNTS.get(id(data), (None, None))
+    if ref is None or ref() is not data:
+        for stale in [i for i, (r, _) in _COUNTS.items() if r() is None]:
+            del _COUNTS[stale]
+        counts = {}
+        _COUNTS[id(data)] = (weakref.ref(data), counts)
+    if key not in counts:
+        counts[key] = _count(spec, data)
+    return counts[key]
+
+
+def _count(spec, data):
     model = build(spec, data)
     carried = sum(math.prod(v.shape) for layer in model.layers if isinstance(layer, CarriedLSTM)
                   for v in [*layer.state, layer.position])

@@ -128,3 +128,52 @@ def test_the_textbook_figure_is_drawn_only_for_shared_drawn_batches(tmp_path):
     batch = batch_of([{"optimizer": {"name": "sgd", "learning_rate": 0.1}}], {**DIGITS, "steps": 5,
                                                                               "order": "stateless"})
     assert [p.name for p in runner.run_batch(batch, tmp_path, progress=False).figures] == ["loss_curves.png"]
+
+
+def _keras_draws():
+    """One draw from each of Keras's random sources: an initializer (seeded from Python's
+    generator), a layer's SeedGenerator (likewise), Keras's global generator; and NumPy's and
+    Python's generators."""
+    import random
+
+    dense = keras.layers.Dense(3)
+    dense.build((None, 4))
+    mask = keras.layers.Dropout(0.5)(keras.ops.ones((2, 8)), training=True)
+    noise = keras.random.normal((3,))
+    return [dense.kernel.numpy(), keras.ops.convert_to_numpy(mask), keras.ops.convert_to_numpy(noise),
+            np.random.rand(2), np.array([random.random()])]
+
+
+def test_seeding_keras_without_tensorflows_global_seed_draws_what_set_random_seed_does():
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(5)
+    expected = _keras_draws()
+    _keras_draws()  # the generators move on
+    tf.random.set_seed(12)
+    protocol.seed_keras(5, tensorflow=False)
+    assert tf.compat.v1.random.get_seed(None)[0] == 12  # TensorFlow's global seed is left as it was
+    for got, want in zip(_keras_draws(), expected):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_a_suite_model_is_seeded_without_tensorflows_global_seed_a_users_with_it(monkeypatch, tmp_path):
+    import tensorflow as tf
+
+    (tmp_path / "scratch_models.py").write_text(
+        "from experiments.workloads import models\n\n"
+        "def build(data):\n    return models.build('mnist_mlp', data)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    calls = []
+    real = tf.random.set_seed
+    monkeypatch.setattr(tf.random, "set_seed", lambda seed: (calls.append(seed), real(seed)))
+    batch = config.parse_batch({"batch": {"name": "p"}, "defaults": {"problem": "digits", "steps": 1}, "runs": [
+        {"optimizer": "sgd", "model": "mnist_mlp", "init": {"name": "keras", "seed": 4}},
+        {"optimizer": "sgd", "model": "scratch_models:build", "init": {"name": "keras", "seed": 4}}]})
+    (ours, _, data), (theirs, _, _) = planning.prepare(batch)
+    built = protocol.build_model(ours, data)
+    assert calls == []
+    again = protocol.build_model(theirs, data)
+    assert calls == [4]
+    for a, b in zip(built.get_weights(), again.get_weights()):  # the same weights either way
+        np.testing.assert_array_equal(a, b)

@@ -126,7 +126,11 @@ class Optimizer(keras.optimizers.Optimizer):
 
     #: Hyperparameters the optimizer holds in variables (`hold`), not traced into its update as
     #: numbers: a compiled program made for one value runs with another once the variables are
-    #: assigned (the experiment engine restarts a program for a search's next trials this way).
+    #: assigned (the experiment engine restarts a program for a search's next trials this way),
+    #: as optax's `inject_hyperparams` does. Not held: a hyperparameter that decides the graph
+    #: (RMSProp's `momentum` > 0 makes slots), and one whose number TensorFlow's graph optimiser
+    #: rewrites the arithmetic around (RMSProp's `epsilon`, RAdam's `beta_2`): in `fit` it would
+    #: then differ from today's update by an ulp (`tests/custom_optimizers/test_keras_parity.py`).
     HELD = ()
 
     def hold(self, name, value, var_list, cast=False):
@@ -144,6 +148,13 @@ class Optimizer(keras.optimizers.Optimizer):
             return ops.multiply(ops.ones(shape, dtype=dtype), value)
 
         return self.add_variable((), initializer=initial, dtype=dtype, name=name)
+
+    def hold_average(self, name, decay, var_list):
+        """An average's decay held as the update uses it (`hold`): `decay` as `self._cast` makes
+        it, and its weight `1 - decay` taken in double (`ema_update`'s `one_minus`, Keras's
+        `1 - beta`). Returns both variables, named `name` and `one_minus_<name>`."""
+        return (self.hold(name, decay, var_list, cast=True),
+                self.hold(f"one_minus_{name}", 1.0 - decay, var_list))
 
 
 def _deduplicate(gradient):

@@ -51,10 +51,16 @@ class AdaBelief(Optimizer):
         self.beta_2 = check_range("beta_2", beta_2, 0.0, 1.0, high_open=True)
         self.epsilon = check_range("epsilon", epsilon, 0.0)
 
+    HELD = ("beta_1", "beta_2", "epsilon")
+
     def build(self, var_list):
         if self.built:
             return
         super().build(var_list)
+        # the betas as `_cast` makes them, 1 - beta taken in double, and eps (`Optimizer.hold`)
+        self._b1, self._one_minus_b1 = self.hold_average("beta_1", self.beta_1, var_list)
+        self._b2, self._one_minus_b2 = self.hold_average("beta_2", self.beta_2, var_list)
+        self._eps = self.hold("epsilon", self.epsilon, var_list, cast=True)
         self._momentums, self._variances = self.add_optimizer_variables(
             var_list, ["momentum", "variance"]
         )
@@ -63,16 +69,17 @@ class AdaBelief(Optimizer):
         index = self._get_variable_index(variable)
         lr = self._cast(learning_rate, variable)
         gradient = self._cast(gradient, variable)
-        b1 = self._cast(self.beta_1, variable)
-        b2 = self._cast(self.beta_2, variable)
-        eps = self._cast(self.epsilon, variable)
+        b1 = self._cast(self._b1, variable)
+        b2 = self._cast(self._b2, variable)
+        eps = self._cast(self._eps, variable)
         t = step_count(self, variable)
         m = self._momentums[index]
         s = self._variances[index]
-        ema_update(self, m, gradient, self.beta_1)
+        ema_update(self, m, gradient, None, one_minus=self._cast(self._one_minus_b1, variable))
         residual = ops.square(ops.subtract(gradient, m))
         # s <- b2 * s + (1 - b2) * (g - m)^2 + eps, as one update.
-        self.assign_add(s, ops.add(ops.multiply(ops.subtract(residual, s), 1.0 - self.beta_2), eps))
+        one_minus_b2 = self._cast(self._one_minus_b2, variable)
+        self.assign_add(s, ops.add(ops.multiply(ops.subtract(residual, s), one_minus_b2), eps))
         alpha = lr / bias_correction(b1, t)
         denominator = ops.add(ops.divide(ops.sqrt(s), ops.sqrt(bias_correction(b2, t))), eps)
         self.assign_sub(variable, ops.divide(ops.multiply(m, alpha), denominator))

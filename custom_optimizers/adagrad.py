@@ -54,10 +54,13 @@ class AdaGrad(Optimizer):
         )
         self.epsilon_inside_sqrt = check_bool("epsilon_inside_sqrt", epsilon_inside_sqrt)
 
+    HELD = ("epsilon",)
+
     def build(self, var_list):
         if self.built:
             return
         super().build(var_list)
+        self._eps = self.hold("epsilon", self.epsilon, var_list, cast=True)  # as `_cast` makes it
         self._accumulators = self.add_optimizer_variables(
             var_list,
             "accumulator",
@@ -67,7 +70,7 @@ class AdaGrad(Optimizer):
     def update_step(self, gradient, variable, learning_rate):
         lr = self._cast(learning_rate, variable)
         gradient = self._cast(gradient, variable)
-        eps = self._cast(self.epsilon, variable)
+        eps = self._cast(self._eps, variable)
         h = self._accumulators[self._get_variable_index(variable)]
         self.assign_add(h, ops.square(gradient))
         if self.epsilon_inside_sqrt:

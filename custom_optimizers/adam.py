@@ -81,10 +81,16 @@ class Adam(Optimizer):
         self.amsgrad = check_bool("amsgrad", amsgrad)
         self.epsilon_hat = check_bool("epsilon_hat", epsilon_hat)
 
+    HELD = ("beta_1", "beta_2", "epsilon")
+
     def build(self, var_list):
         if self.built:
             return
         super().build(var_list)
+        # the betas as `_cast` makes them, 1 - beta taken in double, and eps (`Optimizer.hold`)
+        self._b1, self._one_minus_b1 = self.hold_average("beta_1", self.beta_1, var_list)
+        self._b2, self._one_minus_b2 = self.hold_average("beta_2", self.beta_2, var_list)
+        self._eps = self.hold("epsilon", self.epsilon, var_list, cast=True)
         self._momentums, self._velocities = self.add_optimizer_variables(
             var_list, ["momentum", "velocity"]
         )
@@ -96,14 +102,14 @@ class Adam(Optimizer):
         index = self._get_variable_index(variable)
         lr = self._cast(learning_rate, variable)
         gradient = self._cast(gradient, variable)
-        b1 = self._cast(self.beta_1, variable)
-        b2 = self._cast(self.beta_2, variable)
-        eps = self._cast(self.epsilon, variable)
+        b1 = self._cast(self._b1, variable)
+        b2 = self._cast(self._b2, variable)
+        eps = self._cast(self._eps, variable)
         t = step_count(self, variable)
         m = self._momentums[index]
         v = self._velocities[index]
-        ema_update(self, m, gradient, self.beta_1)
-        ema_update(self, v, ops.square(gradient), self.beta_2)
+        ema_update(self, m, gradient, None, one_minus=self._cast(self._one_minus_b1, variable))
+        ema_update(self, v, ops.square(gradient), None, one_minus=self._cast(self._one_minus_b2, variable))
         if self.amsgrad:
             v_max = self._velocity_hats[index]
             self.assign(v_max, ops.maximum(v_max, v))

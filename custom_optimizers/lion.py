@@ -42,17 +42,22 @@ class Lion(Optimizer):
         self.beta_1 = check_range("beta_1", beta_1, 0.0, 1.0)
         self.beta_2 = check_range("beta_2", beta_2, 0.0, 1.0, high_open=True)
 
+    HELD = ("beta_1", "beta_2")
+
     def build(self, var_list):
         if self.built:
             return
         super().build(var_list)
+        # the betas as `_cast` makes them (`Optimizer.hold`); 1 - beta is taken from them
+        self._b1 = self.hold("beta_1", self.beta_1, var_list, cast=True)
+        self._b2 = self.hold("beta_2", self.beta_2, var_list, cast=True)
         self._momentums = self.add_optimizer_variables(var_list, "momentum")
 
     def update_step(self, gradient, variable, learning_rate):
         lr = self._cast(learning_rate, variable)
         gradient = self._cast(gradient, variable)
-        b1 = self._cast(self.beta_1, variable)
-        b2 = self._cast(self.beta_2, variable)
+        b1 = self._cast(self._b1, variable)
+        b2 = self._cast(self._b2, variable)
         m = self._momentums[self._get_variable_index(variable)]
         # As keras.optimizers.Lion computes it, `1 - b` in the variable's
         # dtype (not in double as the suite's other averages; see _base).

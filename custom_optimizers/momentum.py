@@ -82,8 +82,7 @@ class Momentum(Optimizer):
             return
         super().build(var_list)
         # mu (as `_cast` made it) and 1 - mu (taken in double) in variables
-        self._mu = self.hold("momentum", self.momentum, var_list, cast=True)
-        self._one_minus_mu = self.hold("one_minus_momentum", 1.0 - self.momentum, var_list)
+        self._mu, self._one_minus_mu = self.hold_average("momentum", self.momentum, var_list)
         self._velocities = self.add_optimizer_variables(var_list, "velocity")
 
     def update_step(self, gradient, variable, learning_rate):

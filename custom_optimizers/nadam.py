@@ -75,10 +75,16 @@ class Nadam(Optimizer):
         self.epsilon = check_range("epsilon", epsilon, 0.0)
         self.momentum_decay = check_range("momentum_decay", momentum_decay, 0.0)
 
+    HELD = ("beta_1", "beta_2", "epsilon")
+
     def build(self, var_list):
         if self.built:
             return
         super().build(var_list)
+        # the betas and eps as `_cast` makes them (`Optimizer.hold`); 1 - beta is taken from them
+        self._b1 = self.hold("beta_1", self.beta_1, var_list, cast=True)
+        self._b2 = self.hold("beta_2", self.beta_2, var_list, cast=True)
+        self._eps = self.hold("epsilon", self.epsilon, var_list, cast=True)
         self._momentums, self._velocities = self.add_optimizer_variables(
             var_list, ["momentum", "velocity"]
         )
@@ -100,7 +106,7 @@ class Nadam(Optimizer):
         product = self._mu_product
         step = self.iterations + 1
         t = ops.cast(step, product.dtype)
-        b1 = ops.cast(self.beta_1, product.dtype)
+        b1 = ops.cast(self._b1, product.dtype)
         decay = ops.cast(0.96, product.dtype)
         psi = ops.cast(self.momentum_decay, product.dtype)
         # (P * b1) * (1 - 0.5 * 0.96^(t psi)), in Keras's order of operations.
@@ -114,9 +120,9 @@ class Nadam(Optimizer):
         index = self._get_variable_index(variable)
         lr = self._cast(learning_rate, variable)
         gradient = self._cast(gradient, variable)
-        b1 = self._cast(self.beta_1, variable)
-        b2 = self._cast(self.beta_2, variable)
-        eps = self._cast(self.epsilon, variable)
+        b1 = self._cast(self._b1, variable)
+        b2 = self._cast(self._b2, variable)
+        eps = self._cast(self._eps, variable)
         psi = self._cast(self.momentum_decay, variable)
         decay = self._cast(0.96, variable)
         t = step_count(self, variable)

@@ -65,10 +65,17 @@ class RAdam(Optimizer):
         self.epsilon = check_range("epsilon", epsilon, 0.0)
         self.sma_threshold = check_range("sma_threshold", sma_threshold, 4.0)
 
+    #: Not held: `beta_2`. TensorFlow's graph optimiser rewrites the rectifier's arithmetic on
+    #: rho_inf when it is a number, and `fit` would then differ from it by an ulp.
+    HELD = ("beta_1", "epsilon")
+
     def build(self, var_list):
         if self.built:
             return
         super().build(var_list)
+        # beta_1 as `_cast` makes it, 1 - beta_1 taken in double, and eps (`Optimizer.hold`)
+        self._b1, self._one_minus_b1 = self.hold_average("beta_1", self.beta_1, var_list)
+        self._eps = self.hold("epsilon", self.epsilon, var_list, cast=True)
         self._momentums, self._velocities = self.add_optimizer_variables(
             var_list, ["momentum", "velocity"]
         )
@@ -77,13 +84,13 @@ class RAdam(Optimizer):
         index = self._get_variable_index(variable)
         lr = self._cast(learning_rate, variable)
         gradient = self._cast(gradient, variable)
-        b1 = self._cast(self.beta_1, variable)
+        b1 = self._cast(self._b1, variable)
         b2 = self._cast(self.beta_2, variable)
-        eps = self._cast(self.epsilon, variable)
+        eps = self._cast(self._eps, variable)
         t = step_count(self, variable)
         m = self._momentums[index]
         v = self._velocities[index]
-        ema_update(self, m, gradient, self.beta_1)
+        ema_update(self, m, gradient, None, one_minus=self._cast(self._one_minus_b1, variable))
         ema_update(self, v, ops.square(gradient), self.beta_2)
         correction_2 = bias_correction(b2, t)
         m_hat = ops.divide(m, bias_correction(b1, t))

@@ -67,10 +67,17 @@ class RMSProp(Optimizer):
         self.centered = check_bool("centered", centered)
         self.epsilon_inside_sqrt = check_bool("epsilon_inside_sqrt", epsilon_inside_sqrt)
 
+    #: Not held: `momentum` (whether it is 0 decides the slots, and so the update's graph), and
+    #: `epsilon`: TensorFlow's graph optimiser rewrites Keras's `v - a^2 + eps` when eps is a
+    #: number, and the centred twin would then differ from Keras's RMSprop by an ulp in `fit`.
+    HELD = ("rho",)
+
     def build(self, var_list):
         if self.built:
             return
         super().build(var_list)
+        # rho as `_cast` makes it and 1 - rho taken in double (`Optimizer.hold`)
+        self._rho, self._one_minus_rho = self.hold_average("rho", self.rho, var_list)
         self._velocities = self.add_optimizer_variables(var_list, "velocity")
         self._momentums = []
         if self.momentum > 0:
@@ -85,16 +92,17 @@ class RMSProp(Optimizer):
         index = self._get_variable_index(variable)
         lr = self._cast(learning_rate, variable)
         gradient = self._cast(gradient, variable)
-        rho = self._cast(self.rho, variable)
+        rho = self._cast(self._rho, variable)
+        one_minus_rho = self._cast(self._one_minus_rho, variable)
         eps = self._cast(self.epsilon, variable)
         s = self._velocities[index]
         # Written `rho * s + (1 - rho) * x`, as Keras's RMSprop does (not
         # `s += (1 - rho) * (x - s)`), so that the twin is bit-identical.
-        self.assign(s, _average(s, ops.square(gradient), rho, self.rho))
+        self.assign(s, _average(s, ops.square(gradient), rho, one_minus_rho))
         d = s
         if self.centered:
             a = self._average_gradients[index]
-            self.assign(a, _average(a, gradient, rho, self.rho))
+            self.assign(a, _average(a, gradient, rho, one_minus_rho))
             d = ops.subtract(s, ops.square(a))
         if self.epsilon_inside_sqrt:
             denominator = ops.sqrt(ops.add(d, eps))
@@ -122,6 +130,6 @@ class RMSProp(Optimizer):
         return config
 
 
-def _average(average, value, rho, rho_float):
-    """`rho * average + (1 - rho) * value`, `1 - rho` taken in double."""
-    return ops.add(ops.multiply(rho, average), ops.multiply(1.0 - rho_float, value))
+def _average(average, value, rho, one_minus_rho):
+    """`rho * average + (1 - rho) * value`, `1 - rho` taken in double (held: `one_minus_rho`)."""
+    return ops.add(ops.multiply(rho, average), ops.multiply(one_minus_rho, value))

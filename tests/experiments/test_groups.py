@@ -475,9 +475,10 @@ def test_a_loss_scaling_optimizer_traces_its_own_forward_pass():
 
 
 def test_trials_that_differ_only_by_held_hyperparameters_restart_the_last_program_as_if_new(tmp_path):
-    """A search's second round samples new learning rates and momentums: its group restarts the
-    first round's program (the rate, Momentum's mu and 1 - mu are optimizer variables, copied in
-    at the restart) and every run ends bit for bit as with a new program."""
+    """A search's second round samples new learning rates, momentums, betas, epsilons and rhos:
+    its group restarts the first round's program (the rate and the held hyperparameters are
+    optimizer variables, copied in at the restart) and every run ends bit for bit as with a new
+    program."""
     from experiments.engine import programs
 
     space = {"optimizer.learning_rate": {"log_uniform": [1e-3, 1e-1]}}
@@ -486,7 +487,13 @@ def test_trials_that_differ_only_by_held_hyperparameters_restart_the_last_progra
         return config.parse_batch({"batch": {"name": "lr"}, "defaults": {**DIGITS, "epochs": 2},
                                    "search": {"strategy": "coarse_to_fine", "trials": 2, "rounds": 2, "keep": 1},
                                    "runs": [{"optimizer": {"name": "sgd"}, "space": space},
-                                            {"optimizer": {"name": "adam"}, "space": space},
+                                            {"optimizer": {"name": "adam"}, "space": {
+                                                **space, "optimizer.beta_1": {"one_minus_log": [0.5, 0.95]},
+                                                "optimizer.epsilon": {"log_uniform": [1e-8, 1e-3]}}},
+                                            {"optimizer": {"name": "radam"}, "space": {
+                                                **space, "optimizer.beta_1": {"one_minus_log": [0.5, 0.95]}}},
+                                            {"optimizer": {"name": "rmsprop"}, "space": {
+                                                **space, "optimizer.rho": {"uniform": [0.5, 0.99]}}},
                                             {"optimizer": {"name": "momentum", "form": "ewa"}, "space": {
                                                 **space, "optimizer.momentum": {"one_minus_log": [0.8, 0.99]}}}]})
 
@@ -499,8 +506,9 @@ def test_trials_that_differ_only_by_held_hyperparameters_restart_the_last_progra
         new = runner.run_batch(batch(), tmp_path / "new", progress=False)
         assert len(built) == 3
     rates = [r.run.optimizer["learning_rate"] for r in reused.results]
-    assert len(set(rates)) == 12 and [r.run.round for r in reused.results] == [1] * 6 + [2] * 6
-    assert len({r.run.optimizer["momentum"] for r in reused.results if "momentum" in r.run.optimizer}) == 4
+    assert len(set(rates)) == 20 and [r.run.round for r in reused.results] == [1] * 10 + [2] * 10
+    for held, count in (("momentum", 4), ("beta_1", 8), ("epsilon", 4), ("rho", 4)):  # sampled anew in each trial
+        assert len({r.run.optimizer[held] for r in reused.results if held in r.run.optimizer}) == count, held
     for ours, reference in zip(reused.results, new.results):
         assert ours.run.optimizer == reference.run.optimizer
         assert_same_run(ours, reference)
@@ -513,7 +521,12 @@ def test_a_schedule_or_a_users_optimizer_keeps_its_rate_in_the_programs_key():
         return _traced(config.Run.from_dict({"problem": "digits", "model": "mnist_mlp", "epochs": 1, **run}))
 
     assert key(optimizer={"name": "adam", "learning_rate": 0.1}) == key(optimizer={"name": "adam"})
-    assert key(optimizer={"name": "adam", "beta_1": 0.8}) != key(optimizer={"name": "adam"})
+    assert key(optimizer={"name": "adam", "beta_1": 0.8, "epsilon": 1e-3}) == key(optimizer={"name": "adam"})
+    assert key(optimizer={"name": "adam", "amsgrad": True}) != key(optimizer={"name": "adam"})  # another graph
+    assert key(optimizer={"name": "rmsprop", "rho": 0.8}) == key(optimizer={"name": "rmsprop"})
+    assert key(optimizer={"name": "rmsprop", "momentum": 0.5}) != key(optimizer={"name": "rmsprop"})  # its slots
+    assert key(optimizer={"name": "adagrad", "epsilon": 1e-3}) == key(optimizer={"name": "adagrad"})
+    assert key(optimizer={"name": "radam", "beta_2": 0.99}) != key(optimizer={"name": "radam"})  # not held
     assert key(optimizer={"name": "momentum", "momentum": 0.8}) == key(optimizer={"name": "momentum"})
     assert key(optimizer={"name": "momentum", "form": "ewa"}) != key(optimizer={"name": "momentum"})
     scheduled = {"name": "inverse_time", "decay_rate": 0.5}

@@ -1,0 +1,64 @@
+"""The hyperparameters an optimizer holds in variables (`Optimizer.HELD`) change nothing.
+
+Each optimizer that holds some is trained by `fit` (TensorFlow's graph optimiser on, as
+users get it) beside its twin that traces them into the update as numbers, as the update
+did before it held them: losses and weights must be bit-identical, in float32 and float64.
+That is what lets the experiment engine restart one compiled program for a search's trials
+(`tests/experiments/test_groups.py`). It fails when `hold` does not make the number the update
+made of the float (`1 - beta` taken through float32 fails in float64), or when TensorFlow
+rewrites the arithmetic around a number and not around a variable (it does for RMSProp's
+`epsilon` and RAdam's `beta_2`, which are not held). Whether the numbers are right at all is
+the NumPy references' job (`test_optimizers.py`).
+"""
+
+import numpy as np
+import pytest
+from optimizer_table import CASES
+from tiny import fit, mlp, weights
+
+pytestmark = pytest.mark.all_backends
+
+#: Off the defaults, so that a held value that is never read would show.
+OFF_DEFAULT = {"momentum": 0.8, "beta_1": 0.85, "beta_2": 0.995, "epsilon": 1e-6, "rho": 0.8}
+
+HOLDING = [case for case in CASES if case.cls.HELD]
+
+
+class _Number(float):
+    """A held weight (`1 - beta` taken in double) left a Python float, to meet the tensor."""
+
+
+def as_numbers(cls):
+    """`cls` whose `hold` gives back the number instead of a variable: `cast=True` values go
+    through `_cast` as the float did, the others meet the tensor as the float did."""
+
+    class Numbers(cls):
+        def hold(self, name, value, var_list, cast=False):
+            return value if cast else _Number(value)
+
+        def _cast(self, value, variable):
+            return float(value) if isinstance(value, _Number) else super()._cast(value, variable)
+
+    return Numbers
+
+
+def test_every_optimizer_with_a_searched_hyperparameter_holds_it():
+    held = {case.cls.__name__: case.cls.HELD for case in HOLDING}
+    assert set(held) == {"Momentum", "Nesterov", "AdaGrad", "RMSProp", "Adam", "AdamW", "Nadam", "RAdam",
+                         "AdaBelief", "Lion"}
+    assert {"beta_1"} <= set(held["Adam"]) and {"momentum"} <= set(held["Momentum"])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", HOLDING, ids=[case.id for case in HOLDING])
+def test_held_hyperparameters_train_as_the_numbers_did(case, dtype):
+    kwargs = {**case.kwargs, **{k: v for k, v in OFF_DEFAULT.items() if k in case.cls.HELD},
+              "learning_rate": 0.01}
+    held, held_loss = fit(case.cls(**kwargs), epochs=3, model=mlp(dtype=dtype))
+    numbers, numbers_loss = fit(as_numbers(case.cls)(**kwargs), epochs=3, model=mlp(dtype=dtype))
+    assert len(held.optimizer.variables) == len(numbers.optimizer.variables) + \
+        sum(2 if f"one_minus_{name}" in {v.name for v in held.optimizer.variables} else 1 for name in case.cls.HELD)
+    np.testing.assert_array_equal(held_loss, numbers_loss)
+    for a, b in zip(weights(held), weights(numbers), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert held_loss[-1] < held_loss[0]  # it trained

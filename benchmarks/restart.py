@@ -1,29 +1,43 @@
-"""What restarting the last group's program saves: a batch of several seeds, side by side with
-and without it.
+"""What restarting the last group's program saves: a batch, side by side in three ways.
 
     python benchmarks/restart.py [--batch lr_search] [--rounds 1]
 
-One process, alternating, median of `--rounds`, the batch's problems loaded beforehand. A
-batch's runs that differ only by their seed are as many groups; each group after the first
-restarts the program the one before it traced (`experiments.engine.programs.ProgramCache`) instead of
-tracing its own. Without: every group traces its own program, all else the same (the
-results are the same, bit for bit: `tests/experiments/test_groups.py`).
+One process, alternating, median of `--rounds`, the batch's problems loaded beforehand:
 
-Measured on 2 cores (2026-12-03), `lr_search` (2 rounds x 2 seeds: 4 groups of 16 runs,
-300 steps each; the machine was slow that hour, `run lr_search` took 53-56 s earlier):
+* every group traces: each group traces its own program;
+* seeds only: a group restarts the last group's program when its runs differ from that
+  group's only by their seeds (the program cache's key before issue 32's item 6: the
+  learning rates and held hyperparameters in it);
+* restarted: also when they differ by a built-in optimizer's learning rate or the
+  hyperparameters it holds in variables (`Optimizer.HELD`): a search's next round restarts
+  the program too (`experiments.engine.programs.ProgramCache`).
 
-    python benchmarks/restart.py --rounds 2
-    every group traces         85.6 s
-    restarted programs         70.5 s
-    ratio                      0.82
+The results are the same, bit for bit, in all three (`tests/experiments/test_groups.py`). The
+ratios to print: restarted / seeds only (what item 6 asked to bring to 0.5) and restarted /
+every group traces.
 
-The first call of a restarted group took 2.2-4.2 s against 8-12 s for a group that traces
-(the first call also trains up to a logging interval).
+Measured on 2 cores (AMD EPYC, 2026-12-04), `lr_search` (2 rounds x 2 seeds: 4 groups of 16
+runs, 300 steps each):
+
+    python benchmarks/restart.py --rounds 3
+    lr_search: 32 runs; 2 cores; median of 3
+    every group traces                 31.5 s   (29.4, 31.5, 33.4)
+    seeds only                         22.8 s   (22.5, 22.8, 24.7)
+    restarted                          17.8 s   (17.8, 17.4, 19.0)
+    restarted / seeds only             0.78
+    restarted / every group traces     0.56
+
+(`run lr_search` as a whole, start-up, checks and report included: 27.3 s against 33.4 s for
+the commit before item 6, `farm-bench`, median of 3 pairs.)
+
+Earlier, before the learning rate was left out of the key (2026-12-03, a slow hour):
+every group traces 85.6 s, restarted (seeds only) 70.5 s, ratio 0.82.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import sys
@@ -50,26 +64,34 @@ def main():
     from experiments.spec import config
 
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    keep = programs.ProgramCache.keep
+    keep, traced = programs.ProgramCache.keep, programs._traced
     batch = config.load_batch(args.batch)
     prepared = planning.prepare(batch)
+    modes = {"every group traces": (lambda *a: None, traced),
+             "seeds only": (keep, functools.partial(traced, hyperparameters=False)),
+             "restarted": (keep, traced)}
 
-    def seconds(restart):
-        programs.ProgramCache.keep = keep if restart else (lambda *a: None)
-        with tempfile.TemporaryDirectory() as logdir:
-            start = time.perf_counter()
-            runner.run_batch(batch, logdir, progress=False, prepared=prepared)
-            return time.perf_counter() - start
+    def seconds(mode):
+        programs.ProgramCache.keep, programs._traced = modes[mode]
+        try:
+            with tempfile.TemporaryDirectory() as logdir:
+                start = time.perf_counter()
+                runner.run_batch(batch, logdir, progress=False, prepared=prepared)
+                return time.perf_counter() - start
+        finally:
+            programs.ProgramCache.keep, programs._traced = keep, traced
 
-    times = {True: [], False: []}
-    for i in range(args.rounds):  # alternating, each first in every other round
-        for restart in ((False, True) if i % 2 == 0 else (True, False)):
-            times[restart].append(seconds(restart))
-    new, restarted = statistics.median(times[False]), statistics.median(times[True])
+    times = {mode: [] for mode in modes}
+    for i in range(args.rounds):  # alternating: each round in another order
+        order = list(modes)[i % 3:] + list(modes)[:i % 3]
+        for mode in order:
+            times[mode].append(seconds(mode))
+    median = {mode: statistics.median(values) for mode, values in times.items()}
     print(f"{args.batch}: {len(prepared)} runs; {os.cpu_count()} cores; median of {args.rounds}")
-    print(f"{'every group traces':22s} {new:8.1f} s")
-    print(f"{'restarted programs':22s} {restarted:8.1f} s")
-    print(f"{'ratio':22s} {restarted / new:8.2f}")
+    for mode in modes:
+        print(f"{mode:30s} {median[mode]:8.1f} s   ({', '.join(f'{t:.1f}' for t in times[mode])})")
+    print(f"{'restarted / seeds only':30s} {median['restarted'] / median['seeds only']:8.2f}")
+    print(f"{'restarted / every group traces':30s} {median['restarted'] / median['every group traces']:8.2f}")
 
 
 if __name__ == "__main__":

@@ -67,16 +67,20 @@ def _key(runs, last_step):
     return last_step, tuple(_traced(run) for run in runs)
 
 
-def _traced(run):
+def _traced(run, hyperparameters=True):
     """What of a run its program's graph depends on: all but its seeds and names, the learning
     rate of a built-in optimizer without a schedule (Keras holds it in a variable, which a
     restart copies in like the weights: trials that differ only in it share a program), and
     the hyperparameters a suite optimizer holds in variables (`HELD`, e.g. Momentum's). A
-    user's optimizer (`module:Name`) keeps its rate in the key: it may read a Python float."""
+    user's optimizer (`module:Name`) keeps its rate in the key: it may read a Python float.
+    `hyperparameters=False` keeps the rate and the held ones in the key, as before they were
+    left out (`benchmarks/restart.py` compares the two)."""
     fields = dataclasses.asdict(run)
     for name in ("seed", "name", "group", "index", "trial", "trial_id", "round", "init"):
         fields.pop(name)
     fields["order"] = run.order["name"]
+    if not hyperparameters:
+        return json.dumps(fields, sort_keys=True, default=repr)
     optimizer = fields.get("optimizer") or {}
     name = optimizer.get("name", "")
     rate = optimizer.get("learning_rate")

@@ -58,13 +58,13 @@ TIERS = {
     "smoke": Tier("smoke", "three small problems that ship offline, a few minutes on 2 cores: for trying "
                   "the protocol and for tests, not for conclusions", (
                       TierProblem("digits_mlp", {"problem": "digits", "model": "mnist_mlp", "batch_size": 128,
-                                                 "steps": 200}, 0.6,
+                                                 "steps": 200}, 0.35,
                                   "scikit-learn's digits (1,077 training images), the material's MNIST MLP"),
                       TierProblem("moons", {"problem": {"name": "moons", "validation": 0.2, "test": 0.2},
-                                            "model": "moons_net", "batch_size": 64, "epochs": 200}, 0.4,
+                                            "model": "moons_net", "batch_size": 64, "epochs": 200}, 0.15,
                                   "the material's moons (300 points) and its 3-layer net"),
                       TierProblem("quadratic_deep", {"problem": {"name": "quadratic_deep", "validation": 0.1},
-                                                     "batch_size": 128, "epochs": 20}, 0.2,
+                                                     "batch_size": 128, "epochs": 20}, 0.1,
                                   "DeepOBS's noisy quadratic, 100 dimensions"),
                   ), trials=4, studies=2),
     "small": Tier("small", "DeepOBS's small benchmark set (deepobs/config.py SMALL_TEST_SET) at its batch sizes "

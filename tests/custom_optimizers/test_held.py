@@ -19,7 +19,8 @@ from tiny import fit, mlp, weights
 
 pytestmark = pytest.mark.all_backends
 
-#: Off the defaults, so that a held value that is never read would show.
+#: Off the defaults, as a search's trials are. (A held value the update never reads is
+#: `test_groups`'s to catch: a restarted program would then train with the old value.)
 OFF_DEFAULT = {"momentum": 0.8, "beta_1": 0.85, "beta_2": 0.995, "epsilon": 1e-6, "rho": 0.8}
 
 HOLDING = [case for case in CASES if case.cls.HELD]

@@ -93,6 +93,11 @@ class Paired:
     def mean(self):
         return float(np.mean(self.differences)) if len(self.differences) else math.nan
 
+    @property
+    def clear(self):
+        """Whether the 95 % interval leaves 0 out: one of the two is better."""
+        return len(self.differences) >= MIN_SEEDS and not self.interval[0] <= 0 <= self.interval[1]
+
     def verdict(self):
         if len(self.differences) < MIN_SEEDS:
             return f"too few seeds to tell ({len(self.differences)} paired; {MIN_SEEDS} needed)"

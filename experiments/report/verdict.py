@@ -250,6 +250,11 @@ def markdown(content, title):
     return "\n".join(out) + "\n"
 
 
+#: `short` lists a problem's paired comparisons up to this many, and counts them past it (a
+#: search of 32 trials makes 496 pairs; the report lists them all).
+SHORT_COMPARISONS = 6
+
+
 def short(content):
     """The report's gist in a few lines, as `run` prints it."""
     lines = []
@@ -265,8 +270,16 @@ def short(content):
         best = max(content["profiles"].items(), key=lambda kv: kv[1].sum())
         lines.append(f"performance profiles over {len(content['times'])} problems: {best[0]} leads "
                      f"(best on {best[1][0]:.0%} of them)")
+    by_workload = {}
     for workload, p in content["comparisons"]:
-        lines.append(f"{workload}: {p.a} vs {p.b} on {p.metric}: {p.verdict()}")
+        by_workload.setdefault(workload, []).append(p)
+    for workload, pairs in by_workload.items():
+        if len(pairs) <= SHORT_COMPARISONS:
+            lines += [f"{workload}: {p.a} vs {p.b} on {p.metric}: {p.verdict()}" for p in pairs]
+            continue
+        clear = sum(p.clear for p in pairs)
+        lines.append(f"{workload}: {len(pairs)} pairs of trials compared on {pairs[0].metric} over seeds: {clear} "
+                     f"clear difference(s), {len(pairs) - clear} not clear; each pair is in {REPORT}")
     if content["unfinished"]:
         lines.append(f"{len(content['unfinished'])} run(s) did not finish (listed in the report)")
     return "\n".join(lines)

@@ -72,10 +72,10 @@ def test_paired_comparison_against_the_t_interval_written_out():
     assert p.mean == pytest.approx(d.mean())
     assert p.interval == pytest.approx((d.mean() - half, d.mean() + half))
     assert p.wins == (3, 1)  # lower is better: a wins seeds 0, 1, 3
-    assert p.verdict().startswith("no clear difference")  # the interval holds 0 with these four
+    assert p.verdict().startswith("no clear difference") and not p.clear  # the interval holds 0 with these four
     clear = analysis.paired("a", "b", {s: 0.1 + 0.01 * s for s in range(5)},
                             {s: 0.3 + 0.012 * s for s in range(5)}, "validation_loss", "min")
-    assert clear.interval[1] < 0 and clear.verdict() == "a is better" and clear.wins == (5, 0)
+    assert clear.interval[1] < 0 and clear.verdict() == "a is better" and clear.wins == (5, 0) and clear.clear
     accuracy = analysis.paired("a", "b", {0: 0.9, 1: 0.91, 2: 0.92}, {0: 0.95, 1: 0.955, 2: 0.97},
                                "validation_accuracy", "max")
     assert accuracy.verdict() == "b is better" and accuracy.wins == (0, 3)
@@ -86,3 +86,19 @@ def test_too_few_seeds_are_said_and_identical_seeds_have_no_spread():
     assert few.interval is None and few.verdict().startswith("too few seeds to tell (1 paired")
     same = analysis.paired("a", "b", {0: 0.1, 1: 0.1}, {0: 0.3, 1: 0.3}, "loss", "min")
     assert same.interval == pytest.approx((-0.2, -0.2)) and same.verdict() == "a is better"
+
+
+def test_the_printed_gist_counts_a_searchs_many_pairs_and_lists_a_few():
+    from experiments.report import verdict
+
+    def pair(a, b, gap):  # gap 0: noise around one mean; else a is clearly better
+        return analysis.paired(a, b, {s: 0.1 + 0.01 * (s % 2) for s in range(4)},
+                               {s: 0.1 + gap + 0.01 * ((s + 1) % 2) for s in range(4)}, "validation_loss", "min")
+
+    few = [("w1", pair("t0", "t1", 0.2)), ("w1", pair("t0", "t2", 0.0))]
+    many = [("w2", pair(f"t{i}", f"t{j}", 0.2 if i == 0 else 0.0)) for i in range(4) for j in range(i + 1, 5)]
+    lines = verdict.short({"timed": {}, "profiles": None, "comparisons": few + many, "unfinished": []}).splitlines()
+    assert lines[:2] == ["w1: t0 vs t1 on validation_loss: t0 is better",
+                         "w1: t0 vs t2 on validation_loss: no clear difference (the 95 % interval holds 0)"]
+    assert lines[2:] == ["w2: 10 pairs of trials compared on validation_loss over seeds: 4 clear difference(s), "
+                         "6 not clear; each pair is in report.md"]

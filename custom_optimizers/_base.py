@@ -117,6 +117,7 @@ class Optimizer(keras.optimizers.Optimizer):
 
     def __init__(self, learning_rate, **kwargs):
         super().__init__(learning_rate=_check_learning_rate(learning_rate), **kwargs)
+        self._held_ids = set()  # id() of the variables `hold` made
 
     def apply(self, grads, trainable_variables=None):
         return super().apply([_deduplicate(g) for g in grads], trainable_variables)
@@ -147,7 +148,21 @@ class Optimizer(keras.optimizers.Optimizer):
             # a float meeting a tensor in an op: exact on TensorFlow and JAX, through float32 on PyTorch
             return ops.multiply(ops.ones(shape, dtype=dtype), value)
 
-        return self.add_variable((), initializer=initial, dtype=dtype, name=name)
+        variable = self.add_variable((), initializer=initial, dtype=dtype, name=name)
+        self._held_ids.add(id(variable))
+        return variable
+
+    def load_own_variables(self, store):
+        """Keras's; and also a store saved before this optimizer held its hyperparameters in
+        variables (`HELD`), which lacks them (Keras would skip the whole state with a warning):
+        its variables go to the others in order, and the held ones keep this optimizer's values,
+        which its config sets as the saved one's did."""
+        others = [v for v in self.variables if id(v) not in self._held_ids]
+        if len(others) < len(self.variables) and len(store.keys()) == len(others):
+            for i, variable in enumerate(others):
+                variable.assign(store[str(i)])
+            return
+        super().load_own_variables(store)
 
     def hold_average(self, name, decay, var_list):
         """An average's decay held as the update uses it (`hold`): `decay` as `self._cast` makes

@@ -72,3 +72,30 @@ def test_held_hyperparameters_train_as_the_numbers_did(case, dtype):
     for a, b in zip(weights(held), weights(numbers), strict=True):
         np.testing.assert_array_equal(a, b)
     assert held_loss[-1] < held_loss[0]  # it trained
+
+
+@pytest.mark.parametrize("case", [c for c in HOLDING if c.id in ONE_PER_OPTIMIZER],
+                         ids=[c.id for c in HOLDING if c.id in ONE_PER_OPTIMIZER])
+def test_a_state_saved_before_the_optimizer_held_its_hyperparameters_loads(case):
+    """A `.keras` file saved by the version before (no held variables in the optimizer's
+    state) restores the slots and the step count, not nothing with a warning."""
+    import warnings
+
+    kwargs = {**case.kwargs, **{k: v for k, v in OFF_DEFAULT.items() if k in case.cls.HELD}}
+    old, _ = fit(as_numbers(case.cls)(**kwargs), epochs=1)  # the layout the version before saved
+    store = {}
+    old.optimizer.save_own_variables(store)
+    new = case.cls(**kwargs)
+    new.build(mlp().trainable_variables)
+    held = {id(v): np.asarray(v.numpy()).copy() for v in new.variables if id(v) in new._held_ids}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        new.load_own_variables(store)
+    loaded = [v for v in new.variables if id(v) not in held]
+    assert len(loaded) == len(store) == len(old.optimizer.variables) and held
+    for variable, saved in zip(loaded, old.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(variable.numpy(), saved.numpy())
+    assert int(new.iterations.numpy()) == 8  # 512 examples / 64 a batch
+    for v in new.variables:
+        if id(v) in held:
+            np.testing.assert_array_equal(v.numpy(), held[id(v)])  # its own hyperparameters

@@ -6,15 +6,14 @@ One process, alternating, median of `--rounds`, the batch's problems loaded befo
 
 * every group traces: each group traces its own program;
 * seeds only: a group restarts the last group's program when its runs differ from that
-  group's only by their seeds (the program cache's key before issue 32's item 6: the
-  learning rates and held hyperparameters in it);
+  group's only by their seeds (the learning rates and held hyperparameters kept in the
+  program cache's key);
 * restarted: also when they differ by a built-in optimizer's learning rate or the
   hyperparameters it holds in variables (`Optimizer.HELD`): a search's next round restarts
   the program too (`experiments.engine.programs.ProgramCache`).
 
-The results are the same, bit for bit, in all three (`tests/experiments/test_groups.py`). The
-ratios to print: restarted / seeds only (what item 6 asked to bring to 0.5) and restarted /
-every group traces.
+The results are the same, bit for bit, in all three (`tests/experiments/test_groups.py`). It
+prints restarted / seeds only (the target: 0.5) and restarted / every group traces.
 
 Measured on 2 cores (AMD EPYC, 2026-12-04), `lr_search` (2 rounds x 2 seeds: 4 groups of 16
 runs, 300 steps each):
@@ -26,12 +25,6 @@ runs, 300 steps each):
     restarted                          17.8 s   (17.8, 17.4, 19.0)
     restarted / seeds only             0.78
     restarted / every group traces     0.56
-
-(`run lr_search` as a whole, start-up, checks and report included: 27.3 s against 33.4 s for
-the commit before item 6, `farm-bench`, median of 3 pairs.)
-
-Earlier, before the learning rate was left out of the key (2026-12-03, a slow hour):
-every group traces 85.6 s, restarted (seeds only) 70.5 s, ratio 0.82.
 """
 
 from __future__ import annotations

@@ -130,8 +130,8 @@ class Optimizer(keras.optimizers.Optimizer):
     #: assigned (the experiment engine restarts a program for a search's next trials this way),
     #: as optax's `inject_hyperparams` does. Not held: a hyperparameter that decides the graph
     #: (RMSProp's `momentum` > 0 makes slots), and one whose number TensorFlow's graph optimiser
-    #: rewrites the arithmetic around (RMSProp's `epsilon`, RAdam's `beta_2`): in `fit` it would
-    #: then differ from today's update by an ulp (`tests/custom_optimizers/test_keras_parity.py`).
+    #: rewrites the arithmetic around (RMSProp's `epsilon`, RAdam's `beta_2`): held, `fit` would
+    #: differ by an ulp from the update with the number (`tests/custom_optimizers/test_held.py`).
     HELD = ()
 
     def hold(self, name, value, var_list, cast=False):
@@ -153,10 +153,9 @@ class Optimizer(keras.optimizers.Optimizer):
         return variable
 
     def load_own_variables(self, store):
-        """Keras's; and also a store saved before this optimizer held its hyperparameters in
-        variables (`HELD`), which lacks them (Keras would skip the whole state with a warning):
-        its variables go to the others in order, and the held ones keep this optimizer's values,
-        which its config sets as the saved one's did."""
+        """Keras's; and a store without the held variables (an optimizer that traced `HELD` as
+        numbers saved it), which Keras would skip whole with a warning: its variables go to the
+        others in order, and the held ones keep the values this optimizer's config gives them."""
         others = [v for v in self.variables if id(v) not in self._held_ids]
         if len(others) < len(self.variables) and len(store.keys()) == len(others):
             for i, variable in enumerate(others):

@@ -128,7 +128,7 @@ def measure_costs(protocol, specs):
         timings = {}
         for spec in list({tiers.label(s): s for s in [{"name": "sgd"}, *specs]}.values()):
             run = Run.from_dict({**problem.run, "optimizer": dict(spec)})
-            keras.backend.clear_session(free_memory=False)  # a full collection each time: 0.3 s (once, below)
+            keras.backend.clear_session(free_memory=False)  # no full collection per optimizer: one, below
             keras.utils.set_random_seed(0)
             model = engine_protocol.build_model(run, data)
             optimizer = make_optimizer(run)

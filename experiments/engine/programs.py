@@ -73,8 +73,8 @@ def _traced(run, hyperparameters=True):
     restart copies in like the weights: trials that differ only in it share a program), and
     the hyperparameters a suite optimizer holds in variables (`HELD`, e.g. Momentum's). A
     user's optimizer (`module:Name`) keeps its rate in the key: it may read a Python float.
-    `hyperparameters=False` keeps the rate and the held ones in the key, as before they were
-    left out (`benchmarks/restart.py` compares the two)."""
+    `hyperparameters=False` keeps the rate and the held ones in the key: a program restarts
+    only across seeds (`benchmarks/restart.py` compares the two)."""
     fields = dataclasses.asdict(run)
     for name in ("seed", "name", "group", "index", "trial", "trial_id", "round", "init"):
         fields.pop(name)

@@ -77,8 +77,8 @@ def seed_keras(seed, tensorflow=True):
     global seed: Python's and NumPy's, and Keras's global generator. Keras's initializers and
     layers draw from those (on TensorFlow through stateless ops given their seeds), never from
     TensorFlow's global seed, whose setting drops TensorFlow's cached kernels, and with them the
-    kept training program's: a restarted group's first call instantiated it again (0.45 s a
-    group of `lr_search`). The weights are the same either way (`tests/experiments/test_protocol.py`)."""
+    kept training program's, which a restarted group's first call would then instantiate again.
+    The weights are the same either way (`tests/experiments/test_protocol.py`)."""
     if tensorflow:
         keras.utils.set_random_seed(seed)
         return

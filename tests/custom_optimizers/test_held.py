@@ -1,8 +1,8 @@
 """The hyperparameters an optimizer holds in variables (`Optimizer.HELD`) change nothing.
 
 Each optimizer that holds some is trained by `fit` (TensorFlow's graph optimiser on, as
-users get it) beside its twin that traces them into the update as numbers, as the update
-did before it held them: losses and weights must be bit-identical, in float32 and float64.
+users get it) beside its twin that traces them into the update as numbers: losses and
+weights must be bit-identical, in float32 and float64.
 That is what lets the experiment engine restart one compiled program for a search's trials
 (`tests/experiments/test_groups.py`). It fails when `hold` does not make the number the update
 made of the float (`1 - beta` taken through float32 fails in float64), or when TensorFlow
@@ -77,12 +77,12 @@ def test_held_hyperparameters_train_as_the_numbers_did(case, dtype):
 @pytest.mark.parametrize("case", [c for c in HOLDING if c.id in ONE_PER_OPTIMIZER],
                          ids=[c.id for c in HOLDING if c.id in ONE_PER_OPTIMIZER])
 def test_a_state_saved_before_the_optimizer_held_its_hyperparameters_loads(case):
-    """A `.keras` file saved by the version before (no held variables in the optimizer's
-    state) restores the slots and the step count, not nothing with a warning."""
+    """A state without the held variables (the twin's, which traces them as numbers) restores
+    the slots and the step count, not nothing with a warning."""
     import warnings
 
     kwargs = {**case.kwargs, **{k: v for k, v in OFF_DEFAULT.items() if k in case.cls.HELD}}
-    old, _ = fit(as_numbers(case.cls)(**kwargs), epochs=1)  # the layout the version before saved
+    old, _ = fit(as_numbers(case.cls)(**kwargs), epochs=1)  # a state without the held variables
     store = {}
     old.optimizer.save_own_variables(store)
     new = case.cls(**kwargs)

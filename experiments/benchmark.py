@@ -42,16 +42,17 @@ class Stored:
     reason: str  # why they are reused, or why not
 
 
-def fingerprints_of(batch, loaded=None):
+def fingerprints_of(batch, prepared=None):
     """{run name: fingerprint} of `batch`'s runs, as the engine would compute them (nothing trains;
-    `loaded`: problems already loaded, `planning.prepare`'s cache)."""
+    `prepared`: `planning.prepare(batch)`'s result, made here if not given)."""
     from experiments.plan import planning
 
+    prepared = planning.prepare(batch) if prepared is None else prepared
     return {run.name: fingerprints.run_fingerprint(fingerprints.resolved_config(run, kind, data, batch))
-            for run, kind, data in planning.prepare(batch, loaded=loaded)}
+            for run, kind, data in prepared}
 
 
-def find_stored(protocol, batch, store, loaded=None):
+def find_stored(protocol, batch, store, prepared=None):
     """The stored baselines matching `protocol` and `batch`'s fingerprints, else why none do:
     looked for in `store`, then in the suite's `SHIPPED`."""
     candidates = list(dict.fromkeys([pathlib.Path(store) / store_name(protocol), SHIPPED / store_name(protocol)]))
@@ -61,7 +62,7 @@ def find_stored(protocol, batch, store, loaded=None):
         return Stored(None, f"no baselines are stored for tier {protocol.tier.name!r} with "
                       f"{protocol.trials} trials x {protocol.studies} studies, seed {protocol.seed} "
                       f"(stored: {', '.join(shipped) or 'none'})")
-    wanted = fingerprints_of(batch, loaded)
+    wanted = fingerprints_of(batch, prepared)
     reasons = []
     for path in present:
         try:
@@ -209,7 +210,8 @@ def benchmark(optimizer, logdir, tier="smoke", trials=None, studies=None, seed=0
                                   f"{tiers.label(spec)}")
     loaded = {}  # each problem loaded once
     prepared = planning.prepare(batch, loaded=loaded)  # the optimizer, space and problems checked first
-    stored = find_stored(protocol, base_batch, store, loaded)
+    base_prepared = planning.prepare(base_batch, loaded=loaded)
+    stored = find_stored(protocol, base_batch, store, base_prepared)
     runs = len(batch.runs)
     base_runs = 0 if stored.summaries is not None else len(base_batch.runs)
     say(f"budget: {mine} on tier {protocol.tier.name}: {runs} runs ({len(protocol.tier.problems)} problems x "
@@ -224,8 +226,7 @@ def benchmark(optimizer, logdir, tier="smoke", trials=None, studies=None, seed=0
     if stored.summaries is not None:
         base = stored.summaries
     else:
-        result = runner.run_batch(base_batch, logdir, progress=not quiet, report=say,
-                                  prepared=planning.prepare(base_batch, loaded=loaded))
+        result = runner.run_batch(base_batch, logdir, progress=not quiet, report=say, prepared=base_prepared)
         base = verdict.summarize(protocol, result.results, base_labels)
         if _store(protocol, base, result, store, say):
             say(f"stored the baselines in {store / store_name(protocol)}: the next benchmark reuses them")

@@ -29,7 +29,7 @@ class Member:
                            metrics=models.metrics_for(self.model))
         optimizer.build(self.model.trainable_variables)
         stored = checkpoint.load(directory) if job.resume else None
-        if stored is not None and stored[1].get("fingerprint") != job.fingerprint:
+        if stored is not None and not job.knows(stored[1].get("fingerprint")):
             stored = None
         arrays, meta = stored or ({}, {"epoch": 0, "best": {}, "seconds": 0.0})
         if stored is not None:

@@ -70,7 +70,7 @@ def train_group(jobs, progress=False, checkpoint_seconds=5.0, programs=None):
     for job, before in zip(jobs, sizes):
         cb_writers.close_under(job.directory)  # its files are cut back: no writer may hold one open
         stored = checkpoint.load_meta(job.directory)
-        job.resume = stored is not None and stored.get("fingerprint") == job.fingerprint
+        job.resume = stored is not None and job.knows(stored.get("fingerprint"))
         events.rewind_events(job.directory, stored["events"] if job.resume else before)
         try:
             outcomes += _train([job], progress, checkpoint_seconds, programs)

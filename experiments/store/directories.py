@@ -12,7 +12,7 @@ import secrets
 from experiments.spec.validation import ConfigError
 from experiments.store import checkpoint, events, files, records
 from experiments.store.lock import LOCK, BatchLock, LockedError
-from experiments.store.fingerprints import batch_fingerprint, resolved_config, run_fingerprint
+from experiments.store.fingerprints import batch_fingerprint, former_fingerprint, resolved_config, run_fingerprint
 from experiments.store.results import FINISHED, Job, Result
 from experiments.workloads import models
 
@@ -90,10 +90,11 @@ def job_for(directory, batch, run, kind, problem_data, progress, keras_verbose, 
     run_dir = directory / run.name
     config = resolved_config(run, kind, problem_data, batch)
     config["fingerprint"] = key = run_fingerprint(config)
-    job = Job(run, kind, problem_data, run_dir, progress, keras_verbose, fingerprint=key)
+    job = Job(run, kind, problem_data, run_dir, progress, keras_verbose, fingerprint=key,
+              former_fingerprint=former_fingerprint(config, problem_data))
     if run_dir.exists():
         record, damage = records.read_result(run_dir)
-        if damage is None and record is not None and record.get("fingerprint") == key \
+        if damage is None and record is not None and job.knows(record.get("fingerprint")) \
                 and record.get("status") in FINISHED:
             try:
                 curves = load_run_curves(run_dir, kind, problem_data)
@@ -104,13 +105,13 @@ def job_for(directory, batch, run, kind, problem_data, progress, keras_verbose, 
                                    record.get("error"), record.get("best") or {}, record["status"],
                                    record.get("divergence"), key, skipped=True)
         stored = checkpoint.load(run_dir)
-        if stored is not None and stored[1].get("fingerprint") == key \
+        if stored is not None and job.knows(stored[1].get("fingerprint")) \
                 and any(name.split("/")[0] in events.OLDER_RUNS for name in stored[1]["events"]):
             damage = "its checkpoint is an older version's, with its curves in train/ and validation/"
-        elif stored is not None and stored[1].get("fingerprint") == key \
+        elif stored is not None and job.knows(stored[1].get("fingerprint")) \
                 and stored[1].get("held", []) != checkpoint.held(run):
             damage = "its checkpoint is an older version's, without the variables its optimizer holds now"
-        elif stored is not None and stored[1].get("fingerprint") == key:
+        elif stored is not None and job.knows(stored[1].get("fingerprint")):
             lost = records.missing_data(run_dir, stored[1]["events"])
             if lost is None:
                 if damage is not None:

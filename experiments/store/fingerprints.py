@@ -70,7 +70,22 @@ def resolved_config(run, kind, problem_data, batch):
 
 
 def run_fingerprint(config):
-    """A run's identity: its resolved config less the versions and the batch's prose."""
-    return fingerprint({k: v for k, v in config.items() if k not in ("versions", "batch")})
+    """A run's identity: its resolved config less the versions, the batch's prose and where this
+    machine found its data (`Data.origin`: a directory, a download, a fallback's reason, which
+    names this machine's paths and its network error)."""
+    identity = {k: v for k, v in config.items() if k not in ("versions", "batch", "fingerprint")}
+    if isinstance(identity.get("data"), dict) and "origin" in identity["data"]:
+        identity["data"] = {k: v for k, v in identity["data"].items() if k != "origin"}
+    return fingerprint(identity)
+
+
+def former_fingerprint(config, problem_data):
+    """The fingerprint a version before `Data.origin` gave the run, whose data's source held its
+    origin (`Data.former_source`), else None: a run it finished, or checkpointed, is still known."""
+    former = getattr(problem_data, "former_source", None)
+    if former is None or not isinstance(config.get("data"), dict):
+        return None
+    data = {k: v for k, v in config["data"].items() if k != "origin"}
+    return run_fingerprint({**config, "data": {**data, "source": former}})
 
 

@@ -102,10 +102,15 @@ class Job:
     progress: bool = False
     keras_verbose: bool = False
     fingerprint: str | None = None  # of the resolved config: what result.json and checkpoints carry
+    former_fingerprint: str | None = None  # an earlier version's, which its files may still carry
     resume: bool = False  # go on from `<directory>/checkpoint.npz`
     start_epoch: int = 0  # the epoch its checkpoint goes on from (a group resumes together)
     checkpoint_seconds: float = 5.0  # at most one checkpoint per this many seconds (and the last)
     batch_id: str | None = None  # its batch directory's id (`directories.batch_id`), in its HParams names
+
+    def knows(self, fingerprint):
+        """Whether a result or checkpoint carrying `fingerprint` is this run's."""
+        return fingerprint is not None and fingerprint in (self.fingerprint, self.former_fingerprint)
 
 
 def write_final(directory, kind, metrics, seconds, best=None, diverged=None):

@@ -30,6 +30,14 @@ class Data:
     source: str
     #: When this is a problem's `fallback`: why the problem itself was not loaded, and how to get it.
     fallback_reason: str | None = None
+    #: Where this machine got the data (the directory its files were found in, a download, why a
+    #: fallback stood in): `config.json` records it, a run's fingerprint leaves it out
+    #: (`store.fingerprints.run_fingerprint`), so that the same data found elsewhere, or the same
+    #: fallback taken for another network error, is the same run.
+    origin: str | None = None
+    #: The `source` a version before `origin` recorded for this data, with the origin in it: a run it
+    #: finished is known by the fingerprint made with it (`store.fingerprints.former_fingerprint`).
+    former_source: str | None = None
     #: For images: (height, width, channels) of a row of `x`, which holds them flattened in that
     #: order (the MLPs see the flat rows; the conv models reshape them back, `models.conv_input`).
     image_shape: tuple | None = None
@@ -42,7 +50,7 @@ class Data:
         return self.x_train.shape[1:]
 
     def describe(self):
-        return {
+        described = {
             "name": self.name,
             "source": self.source,
             "input_shape": list(self.input_shape),
@@ -51,6 +59,9 @@ class Data:
             "validation": len(self.x_val),
             "test": len(self.x_test),
         }
+        if self.origin is not None:
+            described["origin"] = self.origin
+        return described
 
 
 class DatasetUnavailable(ConfigError):

@@ -99,7 +99,8 @@ KERAS_DATASETS = {
 
 
 def _load_keras(name, data_dir):
-    """Arrays ((x_train, y_train), (x_test, y_test)) and where they came from."""
+    """Arrays ((x_train, y_train), (x_test, y_test)) and where on this machine they came from:
+    the directory they were found in, or a download."""
     spec = KERAS_DATASETS[name]
     search = pathlib.Path(data_dir) if data_dir is not None else keras_data_dir()
     found = spec.find(search)
@@ -143,7 +144,10 @@ def _keras_problem(name):
                 data = stand_in.load(**{"normalize": normalize, "data_seed": data_seed, **spec})
             except TypeError as error:
                 raise ConfigError(f"problem {name!r}, its fallback {stand_in.name!r}: {error}") from None
-            data.source = f"{data.source} (fallback: {error})"
+            # the source names the data; why it stood in (this machine's network error, its paths)
+            # is its origin, which a run's fingerprint leaves out
+            data.former_source = f"{data.source} (fallback: {error})"
+            data.origin, data.source = str(error), f"{data.source} (fallback for {name!r})"
             settings = "".join(f", {key} = {value!r}" for key, value in spec.items())
             data.fallback_reason = f"{error.reason}; its runs use the fallback, {data.name}" + \
                 (f" ({settings[2:]})" if settings else "") + f". To run on {name}, {error.remedy}"
@@ -160,7 +164,8 @@ def _keras_problem(name):
             x, y.astype("int32"), validation, 0.0, check_seed(f"{name}.data_seed", data_seed),
             stratify=False)
         data = Data(name, x_train, y_train, x_val, y_val, x_test, y_test.astype("int32"),
-                    KERAS_DATASETS[name].num_classes, source, image_shape=tuple(int(d) for d in image_shape))
+                    KERAS_DATASETS[name].num_classes, f"keras.datasets.{KERAS_DATASETS[name].module}",
+                    image_shape=tuple(int(d) for d in image_shape), origin=source, former_source=source)
         return normalise(data) if _bool(f"{name}.normalize", normalize) else data
 
     load.__doc__ = (f"`keras.datasets.{name}` flattened to vectors, pixels scaled to [0, 1]; "

@@ -160,7 +160,57 @@ def test_without_data_dir_keras_downloads_and_a_failure_says_where_to_put_it(tmp
 def test_fallback_uses_the_offline_dataset_and_says_so(tmp_path):
     data = problems.load({"name": "mnist", "data_dir": str(tmp_path), "fallback": "digits"})
     assert data.name == "digits" and data.input_shape == (64,)
-    assert data.source.startswith("sklearn.datasets.load_digits (fallback: problem 'mnist' is not available")
+    assert data.source == "sklearn.datasets.load_digits (fallback for 'mnist')"
+    assert data.origin.startswith("problem 'mnist' is not available: data_dir was given")
+    assert data.describe()["origin"] == data.origin  # config.json keeps why
+
+
+def _fingerprint(data, problem):
+    from experiments.spec import config
+    from experiments.store import fingerprints
+
+    batch = config.parse_batch({"batch": {"name": "t", "reproduces": "r", "runtime": "s", "expected": "e"},
+                                "runs": [{"problem": problem, "model": "softmax_regression", "steps": 2,
+                                          "optimizer": {"name": "sgd"}}]})
+    resolved = fingerprints.resolved_config(batch.runs[0], "dataset", data, batch)
+    return fingerprints.run_fingerprint(resolved), fingerprints.former_fingerprint(resolved, data), resolved
+
+
+def test_where_this_machine_found_the_data_is_not_part_of_a_runs_identity(tmp_path, monkeypatch):
+    """A fallback taken for another network error, under another home directory, or MNIST read
+    from Keras's cache after `keras.datasets` downloaded it: the same data, the same run (its
+    finished runs are not redone, stored baselines are reused). `config.json` still says where."""
+    import keras
+
+    from experiments.workloads import keras_datasets
+
+    problem = {"name": "mnist", "fallback": "digits"}
+    seen = {}
+    for home, error in (("a", "[Errno -2] Name or service not known"), ("b", "[Errno 111] Connection refused")):
+        monkeypatch.setattr(keras_datasets, "keras_data_dir", lambda home=home: tmp_path / home)
+
+        def offline(error=error):
+            raise Exception(f"URL fetch failure on https://...: None -- {error}")
+
+        monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
+        data = problems.load(problem)
+        key, former, resolved = _fingerprint(data, problem)
+        assert error in resolved["data"]["origin"] and str(tmp_path / home) in resolved["data"]["origin"]
+        assert error in data.former_source and former != key  # an earlier version's source held it
+        seen[home] = key, former
+    assert seen["a"][0] == seen["b"][0] and seen["a"][1] != seen["b"][1]
+
+    (tmp_path / "cache").mkdir()
+    arrays = write_mnist(tmp_path)  # what the download gives, then what the cache holds
+    monkeypatch.setattr(keras_datasets, "keras_data_dir", lambda: tmp_path / "cache")
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", lambda: (
+        (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])))
+    downloaded = problems.load("mnist")
+    (tmp_path / "mnist.npz").rename(tmp_path / "cache" / "mnist.npz")
+    cached = problems.load("mnist")
+    assert (downloaded.origin, cached.origin) == ("keras.datasets.mnist", str(tmp_path / "cache"))
+    assert downloaded.source == cached.source == "keras.datasets.mnist"
+    assert _fingerprint(downloaded, "mnist")[0] == _fingerprint(cached, "mnist")[0]
 
 
 @pytest.mark.parametrize("spec,message", [

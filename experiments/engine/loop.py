@@ -131,16 +131,16 @@ class Program:
         self._ratio_functions = shared_ratios(self.layers)
         self._evaluate = tf.function(self._evaluate_graph, autograph=False, input_signature=spec)
 
-    def restart(self, models, watches, seed, orders):
-        """Train `models` instead, with the graph this program has traced: they must be built and
-        compiled as its own (the same runs but for the seed, which only sets values). Their values
-        (weights, optimizer state) are copied into its models, which then stand in for them (the
-        caller swaps them in: returned); `watches`, `seed` and `orders` replace its own."""
-        pairs = [(a, b) for mine, theirs in zip(self.models, models)
-                 for a, b in zip(mine.variables + mine.optimizer.variables,
-                                 theirs.variables + theirs.optimizer.variables)]
-        count = sum(len(m.variables + m.optimizer.variables) for m in models)
-        if len(models) != len(self.models) or len(pairs) != count or \
+    def restart(self, starts, watches, seed, orders):
+        """Train other runs, with the graph this program has traced: the same runs but for the
+        seed, which only sets values. `starts`, per member, its model's variables and its
+        optimizer's (`Member.start`: built as its own), whose values are copied into its models,
+        which then stand in for theirs (the caller swaps them in: returned); `watches`, `seed`
+        and `orders` replace its own."""
+        pairs = [(a, b) for mine, (weights, state) in zip(self.models, starts)
+                 for a, b in zip(mine.variables + mine.optimizer.variables, list(weights) + list(state))]
+        count = sum(len(weights) + len(state) for weights, state in starts)
+        if len(starts) != len(self.models) or len(pairs) != count or \
                 any(a.shape != b.shape or a.dtype != b.dtype for a, b in pairs):
             raise ValueError("a program restarts only with models and optimizers like its own")
         for a, b in pairs:

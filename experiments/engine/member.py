@@ -11,23 +11,50 @@ from callbacks import _writers as cb_writers
 from callbacks.divergence import DivergenceWatch
 from experiments.engine import protocol
 from experiments.plan.optimizers import make_optimizer
+from experiments.plan.planning import spec_key
+from experiments.spec import plugins
 from experiments.store import checkpoint, events
 from experiments.workloads import models
+
+
+def start_key(job):
+    """What a run's first weights depend on, where a model built for another run of its group can
+    stand for its own: a built-in model (a user's may draw from anywhere), not resumed from a
+    checkpoint; else None."""
+    run = job.run
+    name = run.model.get("name") if isinstance(run.model, dict) else run.model
+    if job.resume or plugins.is_path(name or ""):
+        return None
+    return spec_key(run.model), spec_key(run.init), run.dtype, run.seed
 
 
 class Member:
     """One run of a group: its model (compiled with its optimizer), its state carried from a
     checkpoint, and what it has logged."""
 
-    def __init__(self, job, data, per_epoch):
+    def __init__(self, job, data, per_epoch, starts=None):
+        """`starts`: a dict shared by the members of a group that restarts a kept program (`None`
+        otherwise): members whose first weights are the same (`start_key`) take them from one
+        model, built by the first, instead of each building its own, which the program would
+        only copy from."""
         run, directory = job.run, job.directory
         self.job, self.run, self.directory = job, run, directory
-        protocol.seed(run, run.seed)  # every member of a group: the same weights
-        self.model = protocol.build_model(run, data)
+        key = start_key(job) if starts is not None else None
+        if key is None or key not in starts:
+            protocol.seed(run, run.seed)  # every member of a group: the same weights
+            self.model = protocol.build_model(run, data)
+        else:
+            self.model = starts[key]
         optimizer = make_optimizer(run, per_epoch)
-        self.model.compile(optimizer=optimizer, loss=models.loss_for(self.model),
-                           metrics=models.metrics_for(self.model))
+        if key is None:
+            self.model.compile(optimizer=optimizer, loss=models.loss_for(self.model),
+                               metrics=models.metrics_for(self.model))
+        else:  # no member trains this model: the program's own models, compiled, take its values
+            starts.setdefault(key, self.model)
         optimizer.build(self.model.trainable_variables)
+        # what a restarted program copies in (`loop.Program.restart`): the first weights and the
+        # optimizer's state (a compiled model's optimizer: Keras may wrap the run's)
+        self.start = (self.model.variables, (optimizer if key is not None else self.model.optimizer).variables)
         stored = checkpoint.load(directory) if job.resume else None
         if stored is not None and not job.knows(stored[1].get("fingerprint")):
             stored = None

@@ -45,9 +45,9 @@ class ProgramCache:
                                                                                    last_step):
             program = self._kept[2]
             self._kept = None  # until it has trained them: an error leaves it in no known state
-            models = program.restart([m.model for m in members], [m.watch for m in members], run.seed, orders)
+            models = program.restart([m.start for m in members], [m.watch for m in members], run.seed, orders)
             for member, model in zip(members, models):
-                member.model = model
+                member.model, member.start = model, None
             return program
         self._kept = None  # the old one's memory is freed before the new one takes its own
         return Program([m.model for m in members], data, run.seed, run.batch_size, [m.watch for m in members],

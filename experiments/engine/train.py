@@ -119,13 +119,16 @@ class Call:
 
 def _train(jobs, progress, checkpoint_seconds, programs):
     group = Cohort.of(jobs, [], progress, checkpoint_seconds)
-    if not programs.make_room([job.run for job in jobs], group.data, group.last_step):
+    restarts = programs.make_room([job.run for job in jobs], group.data, group.last_step)
+    if not restarts:
         keras.backend.clear_session()
+    # a restarted program copies its members' first values in: their models need not be their own
+    starts = {} if restarts and not any(job.resume for job in jobs) else None
     members, outcomes = group.members, [None] * len(jobs)
     try:
         for i, job in enumerate(jobs):
             try:
-                members.append(Member(job, group.data, group.per_epoch))
+                members.append(Member(job, group.data, group.per_epoch, starts))
             except Exception as error:  # its own model, optimizer or checkpoint: it fails alone
                 outcomes[i] = Failure.of_run(error, job.directory)
         starts = sorted({m.epoch for m in members})

@@ -151,17 +151,23 @@ def restarts_as_if_new(tmp_path, model, protocol, runs):
     caches = []
     batch = config.parse_batch({"batch": {"name": "s", "reproduces": "t", "runtime": "s", "expected": "e"},
                                 "defaults": {**DIGITS, "model": model, "seeds": [0, 1], **protocol}, "runs": runs})
-    built = []
+    built, models = [], []
+    from experiments.engine import protocol as engine_protocol
+
+    build_model = engine_protocol.build_model
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(programs, "Program", lambda *a, **k: built.append(1) or loop.Program(*a, **k))
         patch.setattr(programs, "ProgramCache", Recorded)
+        patch.setattr(engine_protocol, "build_model", lambda *a: models.append(1) or build_model(*a))
         reused = run_batch(batch, tmp_path / "reused", model)
         assert len(built) == 1
+        # the restarted group builds one model for its members' first weights (`Member.start`)
+        assert len(models) == len(runs) + 1
         gc.collect()
         assert len(caches) == 1 and caches[0]() is None  # dropped at the batch's end: its models and graph freed
         patch.setattr(programs.ProgramCache, "keep", lambda *a: None)
         new = run_batch(batch, tmp_path / "new", model)
-        assert len(built) == 3
+        assert len(built) == 3 and len(models) == len(runs) + 1 + 2 * len(runs)
     assert [r.run.seed for r in reused.results] == [0, 1] * len(runs)
     # the rho = 1 member diverges in both groups: in the second it starts alive again
     assert [r.status for r in reused.results] == [

@@ -29,28 +29,29 @@ def start_key(job):
 
 
 class Member:
-    """One run of a group: its model (compiled with its optimizer), its state carried from a
+    """One run of a group: its model (compiled with its optimizer; in a restarted group, the
+    program's, once it has copied this run's first values in), its state carried from a
     checkpoint, and what it has logged."""
 
-    def __init__(self, job, data, per_epoch, starts=None):
-        """`starts`: a dict shared by the members of a group that restarts a kept program (`None`
+    def __init__(self, job, data, per_epoch, first_weights=None):
+        """`first_weights`: a dict shared by the members of a group that restarts a kept program (`None`
         otherwise): members whose first weights are the same (`start_key`) take them from one
         model, built by the first, instead of each building its own, which the program would
         only copy from."""
         run, directory = job.run, job.directory
         self.job, self.run, self.directory = job, run, directory
-        key = start_key(job) if starts is not None else None
-        if key is None or key not in starts:
+        key = start_key(job) if first_weights is not None else None
+        if key is None or key not in first_weights:
             protocol.seed(run, run.seed)  # every member of a group: the same weights
             self.model = protocol.build_model(run, data)
         else:
-            self.model = starts[key]
+            self.model = first_weights[key]
         optimizer = make_optimizer(run, per_epoch)
         if key is None:
             self.model.compile(optimizer=optimizer, loss=models.loss_for(self.model),
                                metrics=models.metrics_for(self.model))
         else:  # no member trains this model: the program's own models, compiled, take its values
-            starts.setdefault(key, self.model)
+            first_weights.setdefault(key, self.model)
         optimizer.build(self.model.trainable_variables)
         # what a restarted program copies in (`loop.Program.restart`): the first weights and the
         # optimizer's state (a compiled model's optimizer: Keras may wrap the run's)

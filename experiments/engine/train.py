@@ -123,12 +123,12 @@ def _train(jobs, progress, checkpoint_seconds, programs):
     if not restarts:
         keras.backend.clear_session()
     # a restarted program copies its members' first values in: their models need not be their own
-    starts = {} if restarts and not any(job.resume for job in jobs) else None
+    first_weights = {} if restarts and not any(job.resume for job in jobs) else None
     members, outcomes = group.members, [None] * len(jobs)
     try:
         for i, job in enumerate(jobs):
             try:
-                members.append(Member(job, group.data, group.per_epoch, starts))
+                members.append(Member(job, group.data, group.per_epoch, first_weights))
             except Exception as error:  # its own model, optimizer or checkpoint: it fails alone
                 outcomes[i] = Failure.of_run(error, job.directory)
         starts = sorted({m.epoch for m in members})

@@ -138,7 +138,7 @@ class Program:
         which then stand in for theirs (the caller swaps them in: returned); `watches`, `seed`
         and `orders` replace its own."""
         pairs = [(a, b) for mine, (weights, state) in zip(self.models, starts)
-                 for a, b in zip(mine.variables + mine.optimizer.variables, list(weights) + list(state))]
+                 for a, b in zip(mine.variables + mine.optimizer.variables, weights + state)]
         count = sum(len(weights) + len(state) for weights, state in starts)
         if len(starts) != len(self.models) or len(pairs) != count or \
                 any(a.shape != b.shape or a.dtype != b.dtype for a, b in pairs):

@@ -12,18 +12,14 @@ from callbacks.divergence import DivergenceWatch
 from experiments.engine import protocol
 from experiments.plan.optimizers import make_optimizer
 from experiments.plan.planning import spec_key
-from experiments.spec import plugins
 from experiments.store import checkpoint, events
 from experiments.workloads import models
 
 
-def start_key(job):
+def start_key(run):
     """What a run's first weights depend on, where a model built for another run of its group can
-    stand for its own: a built-in model (a user's may draw from anywhere), not resumed from a
-    checkpoint; else None."""
-    run = job.run
-    name = run.model.get("name") if isinstance(run.model, dict) else run.model
-    if job.resume or plugins.is_path(name or ""):
+    stand for its own: a built-in model (a user's may draw from anywhere); else None."""
+    if protocol.users_model(run):
         return None
     return spec_key(run.model), spec_key(run.init), run.dtype, run.seed
 
@@ -34,13 +30,13 @@ class Member:
     checkpoint, and what it has logged."""
 
     def __init__(self, job, data, per_epoch, first_weights=None):
-        """`first_weights`: a dict shared by the members of a group that restarts a kept program (`None`
-        otherwise): members whose first weights are the same (`start_key`) take them from one
-        model, built by the first, instead of each building its own, which the program would
-        only copy from."""
+        """`first_weights`: a dict shared by the members of a group that restarts a kept program,
+        none of them resumed (`None` otherwise): members whose first weights are the same
+        (`start_key`) take them from one model, built by the first, instead of each building its
+        own, which the program would only copy from."""
         run, directory = job.run, job.directory
         self.job, self.run, self.directory = job, run, directory
-        key = start_key(job) if first_weights is not None else None
+        key = start_key(run) if first_weights is not None else None
         if key is None or key not in first_weights:
             protocol.seed(run, run.seed)  # every member of a group: the same weights
             self.model = protocol.build_model(run, data)
@@ -50,12 +46,13 @@ class Member:
         if key is None:
             self.model.compile(optimizer=optimizer, loss=models.loss_for(self.model),
                                metrics=models.metrics_for(self.model))
+            state = self.model.optimizer  # Keras may wrap the run's
         else:  # no member trains this model: the program's own models, compiled, take its values
             first_weights.setdefault(key, self.model)
+            state = optimizer
         optimizer.build(self.model.trainable_variables)
-        # what a restarted program copies in (`loop.Program.restart`): the first weights and the
-        # optimizer's state (a compiled model's optimizer: Keras may wrap the run's)
-        self.start = (self.model.variables, (optimizer if key is not None else self.model.optimizer).variables)
+        # what a restarted program copies in (`loop.Program.restart`)
+        self.start = (self.model.variables, state.variables)
         stored = checkpoint.load(directory) if job.resume else None
         if stored is not None and not job.knows(stored[1].get("fingerprint")):
             stored = None

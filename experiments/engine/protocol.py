@@ -68,8 +68,13 @@ def build_model(run, data):
 def seed(run, value):
     """Seed Keras with `value` for building `run`'s model (`seed_keras`): TensorFlow's global
     seed too for a user's model (`module:Name`), which may draw from it."""
+    seed_keras(value, tensorflow=users_model(run))
+
+
+def users_model(run):
+    """Whether `run`'s model is a user's (`module:Name`), not a built-in."""
     name = run.model.get("name") if isinstance(run.model, dict) else run.model
-    seed_keras(value, tensorflow=plugins.is_path(name or ""))
+    return plugins.is_path(name or "")
 
 
 def seed_keras(seed, tensorflow=True):

@@ -142,6 +142,7 @@ def restarts_as_if_new(tmp_path, model, protocol, runs):
     import weakref
 
     from experiments.engine import programs
+    from experiments.engine import protocol as engine_protocol
 
     class Recorded(programs.ProgramCache):
         def __init__(self):
@@ -152,8 +153,6 @@ def restarts_as_if_new(tmp_path, model, protocol, runs):
     batch = config.parse_batch({"batch": {"name": "s", "reproduces": "t", "runtime": "s", "expected": "e"},
                                 "defaults": {**DIGITS, "model": model, "seeds": [0, 1], **protocol}, "runs": runs})
     built, models = [], []
-    from experiments.engine import protocol as engine_protocol
-
     build_model = engine_protocol.build_model
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(programs, "Program", lambda *a, **k: built.append(1) or loop.Program(*a, **k))

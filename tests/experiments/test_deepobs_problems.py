@@ -186,10 +186,16 @@ def test_vae_pictures_tile_originals_over_reconstructions():
     assert (picture[24, :, 0] == 255).all() and (picture[:, 24, 0] == 255).all()  # white between them
 
 
-def vae_batch(runs, name="v", **defaults):
+def vae_batch(runs, directory, name="v", **defaults):
+    """The VAE on a small MNIST file (64 images to train on, 16 to validate, 16 to test): its
+    decoder's 14x14x64 transposed convolutions cost the same whatever the images' size, so the
+    images' number is what makes a VAE test fast."""
+    if not (directory / "mnist.npz").exists():
+        write_mnist(directory, n_train=80, n_test=16)
     return config.parse_batch({"batch": {"name": name}, "defaults": {
-        "problem": {"name": "digits", "validation": 0.1, "test": 0.1}, "model": "vae", "batch_size": 64, "steps": 6,
-        "log": {"every_steps": 1, "every_epochs": 1, "histograms": False}, **defaults}, "runs": runs})
+        "problem": {"name": "mnist", "data_dir": str(directory), "validation": 0.2}, "model": "vae",
+        "batch_size": 16, "steps": 6, "log": {"every_steps": 1, "every_epochs": 1, "histograms": False},
+        **defaults}, "runs": runs})
 
 
 VAE_RUNS = [{"optimizer": {"name": "sgd", "learning_rate": 0.0005}, "name": "sgd"},
@@ -200,9 +206,10 @@ VAE_RUNS = [{"optimizer": {"name": "sgd", "learning_rate": 0.0005}, "name": "sgd
 def test_a_vae_group_equals_its_runs_alone(tmp_path):
     """Dropout and sampling are seeded per run: a member of a group draws what it draws alone,
     bit for bit (weights, optimizer slots, every scalar, every step's loss)."""
-    together = runner.run_batch(vae_batch(VAE_RUNS), tmp_path / "together", progress=False)
+    together = runner.run_batch(vae_batch(VAE_RUNS, tmp_path), tmp_path / "together", progress=False)
     for i, run in enumerate(VAE_RUNS):
-        alone = runner.run_batch(vae_batch([run], name=f"a{i}"), tmp_path / "alone", progress=False).results[0]
+        alone = runner.run_batch(vae_batch([run], tmp_path, name=f"a{i}"), tmp_path / "alone", progress=False)
+        alone = alone.results[0]
         assert together.results[i].status == alone.status == "ok"
         assert_same_run(together.results[i], alone)
 
@@ -253,7 +260,7 @@ def test_ctrl_c_then_the_same_batch_again_ends_as_one_uninterrupted_run(tmp_path
     from experiments.engine import loop, signals
 
     if model == "vae":
-        batch = vae_batch(VAE_RUNS, steps=None, epochs=2, batch_size=256)
+        batch = vae_batch(VAE_RUNS, tmp_path, steps=None, epochs=2, batch_size=32)
     else:
         write_text(tmp_path / "t.txt")
         batch = text_batch(tmp_path / "t.txt", CHAR_RUNS)

@@ -6,6 +6,7 @@ import re
 import numpy as np
 import pytest
 from tb_server import serve
+from test_problems import write_mnist
 
 from experiments import runner
 from experiments.report import aggregate, dashboard
@@ -166,10 +167,11 @@ def test_a_vae_s_images_and_a_language_model_s_text_are_served(tmp_path):
     PNGs at each logged epoch, a language model's samples rendered with the prompt in bold."""
     import urllib.parse
 
+    write_mnist(tmp_path, n_train=32, n_test=8)  # the VAE's cost is its images' number, not their size
     (tmp_path / "t.txt").write_text("the quick brown fox jumps over the lazy dog. " * 40)
     batch = config.parse_batch({"batch": {"name": "pictures"}, "defaults": {"epochs": 2, "log": {"histograms": False}},
-                                "runs": [{"name": "vae", "problem": {"name": "digits"}, "model": "vae",
-                                          "batch_size": 256, "optimizer": "adam"},
+                                "runs": [{"name": "vae", "problem": {"name": "mnist", "data_dir": str(tmp_path)},
+                                          "model": "vae", "batch_size": 16, "optimizer": "adam"},
                                          {"name": "lm", "problem": {"name": "text", "path": str(tmp_path / "t.txt"),
                                                                     "seq_length": 10, "streams": 4},
                                           "model": {"name": "char_rnn", "units": 16}, "batch_size": 4,

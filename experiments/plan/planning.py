@@ -79,8 +79,8 @@ def prepare(batch, runs=None, loaded=None):
             raise ConfigError(f"{where}: {error}") from None
         if real:
             prepared.append((run, problem.kind, problem_data))
-    if built:
-        keras.backend.clear_session()
+    if built:  # Keras's names and graph; the models checked are collected with the first group's
+        keras.backend.clear_session(free_memory=False)  # (`train._train`): one full collection, not two
     return prepared
 
 

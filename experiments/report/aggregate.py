@@ -63,23 +63,38 @@ def run_scalars(directory, wall_times=False):
     return out
 
 
+#: (directory, its event files' names, sizes and modification times) -> what `read_scalars`
+#: read there: the batch's mean runs and its report read the same runs, one after the other.
+_READ = {}
+_READ_KEPT = 256  # directories; a batch's report reads each run once more
+
+
 def read_scalars(directory, wall_times=False):
     """{tag: {step: value}} for the scalar summaries written directly in `directory`; with
-    `wall_times`, {tag: {step: (value, wall time)}}."""
+    `wall_times`, {tag: {step: (value, wall time)}}. Read again only when an event file there
+    has changed (its size or modification time) since the last read."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     from tensorboard.util import tensor_util
 
-    if not pathlib.Path(directory).is_dir():
+    directory = pathlib.Path(directory)
+    if not directory.is_dir():
         return {}
-    accumulator = EventAccumulator(str(directory), size_guidance={"tensors": 0})
-    accumulator.Reload()
-    out = {}
-    for tag in accumulator.Tags()["tensors"]:
-        if accumulator.SummaryMetadata(tag).plugin_data.plugin_name != "scalars":
-            continue
-        out[tag] = {e.step: (float(tensor_util.make_ndarray(e.tensor_proto)), e.wall_time) if wall_times else
-                    float(tensor_util.make_ndarray(e.tensor_proto)) for e in accumulator.Tensors(tag)}
-    return out
+    stats = [(path.name, path.stat()) for path in sorted(directory.glob(f"{events.EVENTS}*")) if path.is_file()]
+    key = (str(directory.resolve()), tuple((name, st.st_size, st.st_mtime_ns) for name, st in stats))
+    read = _READ.get(key)
+    if read is None:
+        accumulator = EventAccumulator(str(directory), size_guidance={"tensors": 0})
+        accumulator.Reload()
+        read = {tag: {e.step: (float(tensor_util.make_ndarray(e.tensor_proto)), e.wall_time)
+                      for e in accumulator.Tensors(tag)}
+                for tag in accumulator.Tags()["tensors"]
+                if accumulator.SummaryMetadata(tag).plugin_data.plugin_name == "scalars"}
+        if len(_READ) >= _READ_KEPT:
+            _READ.clear()
+        _READ[key] = read
+    # the caller's own dicts (`run_scalars` merges into them)
+    return {tag: dict(points) if wall_times else {step: value for step, (value, _) in points.items()}
+            for tag, points in read.items()}
 
 
 def seed_groups(results):

@@ -42,10 +42,6 @@ def versions():
 def resolved_config(run, kind, problem_data, batch):
     """The run as it will train, every default filled in (`config.json`): its batch's header,
     its fields, its data's sizes and its optimizer as Keras serialises it."""
-    import keras
-
-    from experiments.plan.optimizers import make_optimizer  # TensorFlow: not for the checks before it
-
     config = {"batch": batch.header(), "run": run.to_dict(), "kind": kind, "versions": versions()}
     if kind == "dataset":
         per_epoch = steps_per_epoch(run, len(problem_data.x_train))
@@ -53,12 +49,7 @@ def resolved_config(run, kind, problem_data, batch):
         config["steps_per_epoch"] = per_epoch
         config["epochs"] = run.epochs or math.ceil(run.steps / per_epoch)
     if kind in ("dataset", "objective"):
-        optimizer = make_optimizer(run, config.get("steps_per_epoch", 1))
-        config["optimizer"] = keras.saving.serialize_keras_object(optimizer)
-        # Keras numbers its optimizers' default names ("sgd", "sgd_1", ...) in the order the
-        # process made them: the process's history, not the run's (a batch run after another in
-        # one process would otherwise not be recognised when run alone, and redo finished runs)
-        config["optimizer"]["config"].pop("name", None)
+        config["optimizer"] = _serialised_optimizer(run, config.get("steps_per_epoch", 1))
     # a user's objects by import path: where each came from, its file's hash part of the run's
     # fingerprint (an edited optimizer is a new run, never the old one's finished run)
     named = {"optimizer": run.optimizer, "schedule": run.schedule, "model": run.model, "problem": run.problem}
@@ -67,6 +58,32 @@ def resolved_config(run, kind, problem_data, batch):
     if found:
         config["plugins"] = found
     return config
+
+
+#: (optimizer, schedule, steps per epoch) -> a built-in optimizer as Keras serialises it: the
+#: seeds of a trial share it (a user's class is built each time: its module may change)
+_SERIALISED = {}
+
+
+def _serialised_optimizer(run, per_epoch):
+    import copy
+
+    import keras
+
+    from experiments.plan.optimizers import make_optimizer  # TensorFlow: not for the checks before it
+
+    named = [spec["name"] for spec in (run.optimizer, run.schedule) if spec is not None]
+    key = json.dumps([run.optimizer, run.schedule, per_epoch], sort_keys=True, default=str)
+    serialised = _SERIALISED.get(key)
+    if serialised is None:
+        serialised = keras.saving.serialize_keras_object(make_optimizer(run, per_epoch))
+        # Keras numbers its optimizers' default names ("sgd", "sgd_1", ...) in the order the
+        # process made them: the process's history, not the run's (a batch run after another in
+        # one process would otherwise not be recognised when run alone, and redo finished runs)
+        serialised["config"].pop("name", None)
+        if not any(plugins.is_path(name) for name in named):
+            _SERIALISED[key] = serialised
+    return copy.deepcopy(serialised)
 
 
 def run_fingerprint(config):

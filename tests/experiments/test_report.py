@@ -169,3 +169,34 @@ def test_a_dataset_runs_time_to_target_is_in_steps_and_in_tensorboards_epochs(tm
 def test_every_timed_curve_is_described():
     assert {kind: set(curves) for kind, curves in verdict.CURVE_NAMES.items()} == \
         {kind: set(curves) for kind, curves in metrics.CURVES.items()}
+
+
+def test_event_files_are_read_again_only_when_they_changed(tmp_path, monkeypatch):
+    """The mean runs and the report read the same runs one after the other: the second read of
+    an unchanged run parses nothing, a run whose events grew is read again, and each caller
+    gets dicts of its own."""
+    import tensorflow as tf
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from experiments.report import aggregate
+
+    reloads = []
+    real = EventAccumulator.Reload
+    monkeypatch.setattr(EventAccumulator, "Reload", lambda self: reloads.append(1) or real(self))
+
+    def write(steps, suffix):
+        writer = tf.summary.create_file_writer(str(tmp_path), filename_suffix=suffix)
+        with writer.as_default():
+            for step in steps:
+                tf.summary.scalar("epoch_loss", 1.0 / (step + 1), step=step)
+        writer.close()
+
+    write(range(3), ".a")
+    first = aggregate.read_scalars(tmp_path)
+    assert first == {"epoch_loss": {0: 1.0, 1: 0.5, 2: pytest.approx(1 / 3)}} and len(reloads) == 1
+    first["epoch_loss"][0] = -1.0  # the caller's own
+    timed = aggregate.read_scalars(tmp_path, wall_times=True)
+    assert len(reloads) == 1 and timed["epoch_loss"][0][0] == 1.0 and timed["epoch_loss"][0][1] > 0
+    assert aggregate.read_scalars(tmp_path)["epoch_loss"][0] == 1.0
+    write([3], ".b")  # a run that went on: another event file
+    assert sorted(aggregate.read_scalars(tmp_path)["epoch_loss"]) == [0, 1, 2, 3] and len(reloads) == 2

@@ -74,11 +74,34 @@ def test_a_runs_fingerprint_does_not_depend_on_what_the_process_made_before(digi
     run, kind, problem_data = next(p for p in planning.prepare(batch) if p[0].name == "adam_lr0.01_s0")
     before = fingerprints.resolved_config(run, kind, problem_data, batch)
     keras.optimizers.Adam(), keras.optimizers.Adam()  # "adam", "adam_1" taken
+    fingerprints._SERIALISED.clear()  # built again, not the one serialised before
     after = fingerprints.resolved_config(run, kind, problem_data, batch)
     assert fingerprints.run_fingerprint(before) == fingerprints.run_fingerprint(after)
     assert "name" not in after["optimizer"]["config"]
     saved = json.loads((digits_batch.directory / "adam_lr0.01_s0" / "config.json").read_text())
     assert saved["fingerprint"] == fingerprints.run_fingerprint(after)
+
+
+def test_a_trials_seeds_share_one_serialised_optimizer_and_each_config_is_its_own(digits_batch):
+    """The seeds of a trial serialise one built optimizer, not one each: what a fresh one would
+    serialise, in a dict of each config's own; another schedule's steps per epoch is another."""
+    import dataclasses
+
+    from experiments.plan import planning
+    from experiments.store import fingerprints
+
+    batch = digits_batch.batch
+    run, kind, data = next(p for p in planning.prepare(batch) if p[0].name == "adam_lr0.01_s0")
+    fingerprints._SERIALISED.clear()
+    fresh = fingerprints.resolved_config(run, kind, data, batch)["optimizer"]
+    other_seed = fingerprints.resolved_config(dataclasses.replace(run, seed=7), kind, data, batch)["optimizer"]
+    assert len(fingerprints._SERIALISED) == 1 and other_seed == fresh and other_seed is not fresh
+    other_seed["config"]["learning_rate"] = 5.0
+    assert fingerprints.resolved_config(run, kind, data, batch)["optimizer"] == fresh
+    scheduled = dataclasses.replace(run, schedule={"name": "inverse_time", "decay_rate": 0.5})
+    nine = fingerprints._serialised_optimizer(scheduled, 9)
+    ten = fingerprints._serialised_optimizer(scheduled, 10)
+    assert nine != ten and len(fingerprints._SERIALISED) == 3
 
 
 def test_event_values_agree_with_the_final_metrics(digits_batch):

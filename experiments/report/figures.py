@@ -10,7 +10,8 @@ in TensorBoard (the batch's own run, `<batch>`, Images dashboard).
 
 Each trial (an optimizer's configuration) has one colour and one legend
 entry (`trials`): its optimizer's, the same in every figure and report,
-when every trial is another optimizer. A trial of several seeds is drawn
+when every trial is another optimizer. More than `LEGEND_INSIDE` entries (a
+search's trials) go below the panels, the figure made taller. A trial of several seeds is drawn
 as their mean with a ± one standard deviation band in `loss_curves.png`,
 and as thin lines of its colour in the other figures.
 * `textbook_loss.png`, for runs that share batches drawn with replacement
@@ -174,10 +175,33 @@ def loss_curves(results):
         ax.set_ylabel("training loss")
         ax.set_yscale("log")
         ax.grid(True, alpha=0.3)
-    by_step.legend(fontsize=7)
     fig.suptitle("training loss per step, smoothed over ~1 % of each run (as TensorBoard smooths)")
-    fig.tight_layout()
+    _legend(fig, by_step)
     return fig
+
+
+#: Legend entries a panel holds inside it; more (a search's trials) go below the panels.
+LEGEND_INSIDE = 8
+
+
+def _legend(fig, ax, fontsize=7):
+    """`ax`'s legend inside it when it is short; else below the figure's panels, in as many
+    columns as its labels fit across, the figure made taller to hold it (in the panel, 32 trials'
+    entries covered the panel and ran off the figure); then the layout."""
+    handles, labels = ax.get_legend_handles_labels()
+    if len(labels) <= LEGEND_INSIDE:
+        if labels:
+            ax.legend(fontsize=fontsize)
+        fig.tight_layout()
+        return
+    width, height = fig.get_size_inches()
+    em = fontsize / 72 * 0.6  # about a character's width, in inches
+    columns = max(1, min(len(labels), int(width // (max(map(len, labels)) * em + 0.6))))
+    rows = -(-len(labels) // columns)
+    below = rows * fontsize / 72 * 1.45 + 0.2
+    fig.set_size_inches(width, height + below)
+    fig.legend(handles, labels, loc="lower center", ncol=columns, fontsize=fontsize, frameon=False)
+    fig.tight_layout(rect=(0, below / (height + below), 1, 1))
 
 
 def _seed_band(by_step, by_epoch, by_time, members, colour, label):

@@ -447,3 +447,33 @@ def test_runs_an_earlier_version_finished_or_checkpointed_on_a_fallback_are_know
     (run_dir / "result.json").unlink()
     job, result = directories.job_for(again.directory, batch, run, kind, data, False, False, said.append)
     assert result is None and not job.resume
+
+
+@pytest.mark.parametrize("trials", [3, 32])
+def test_a_searchs_legend_goes_below_the_panels_whole_and_a_few_stay_inside(trials):
+    """A few trials' legend sits in the step panel; a search's 32 went there too, covered the
+    panel and ran off the figure: it goes below the panels, every entry in it, clear of them."""
+    from types import SimpleNamespace
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    rng = np.random.default_rng(0)
+    results = [SimpleNamespace(
+        run=SimpleNamespace(name=f"t{i:02d}_momentum_formewa_lr0.00{i}_mom0.99{i}_s{seed}",
+                            group=f"t{i:02d}_momentum_formewa_lr0.00{i}_mom0.99{i}", optimizer={"name": "momentum"}),
+        curves={"step_loss": np.exp(-np.arange(50) / (10 + i)) + rng.uniform(0, 0.01, 50),
+                "step_seconds": np.arange(1, 51) * 0.01, "steps_per_epoch": 10},
+        metrics={}) for i in range(trials) for seed in (0, 1)]
+    fig = figures.loss_curves(results)
+    FigureCanvasAgg(fig).draw()
+    renderer = fig.canvas.get_renderer()
+    legends = [a.get_legend() for a in fig.axes if a.get_legend()] + fig.legends
+    (legend,) = legends
+    assert len(legend.get_texts()) == trials
+    if trials == 3:
+        assert legend.axes is fig.axes[0] and not fig.legends
+        return
+    assert fig.legends == [legend]
+    box, page = legend.get_window_extent(renderer), fig.bbox
+    assert not any(box.overlaps(ax.get_tightbbox(renderer)) for ax in fig.axes)
+    assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 and box.y1 <= page.y1

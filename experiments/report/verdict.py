@@ -321,7 +321,7 @@ def figures(content):
             ax.set_xlim(0, longest * (1.25 if t["kind"] == "dataset" else 1.05))
             ax.set_title(f"{workload}: {t['metric']} {'<=' if t['mode'] == 'min' else '>='} "
                          f"{_n(t['target'])}", fontsize=9)
-            ax.set_xlabel("optimizer steps to the target" + (" (labels: the epoch, as TensorBoard's epoch_* "
+            ax.set_xlabel("optimizer steps to the target" + ("\n(labels: the epoch, as TensorBoard's epoch_* "
                                                              "charts number it)" if t["kind"] == "dataset" else ""),
                           fontsize=8)
             ax.tick_params(labelsize=7)

@@ -164,6 +164,19 @@ def test_a_dataset_runs_time_to_target_is_in_steps_and_in_tensorboards_epochs(tm
         assert (row["epoch"], row["step"]) == (epoch, (epoch + 1) * per_epoch)
         assert f"| {row['run']} | {row['optimizer']} | {row['step']} | {epoch} | " in text
     assert any(row["epoch"] > 0 for row in timed["rows"])
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    import copy
+
+    named = copy.deepcopy(content)  # a search's names are long, and push the panel right
+    for k, row in enumerate(named["timed"][workload]["rows"]):
+        row["run"] = f"t{k:02d}_momentum_formewa_lr0.0002793_mom0.9984_s0"
+    fig = verdict.figures(named)["time_to_target"]
+    FigureCanvasAgg(fig).draw()
+    renderer, page = fig.canvas.get_renderer(), fig.bbox
+    for ax in fig.axes:  # the axis label that says what the bars' labels are, whole in the figure
+        label = ax.xaxis.label.get_window_extent(renderer)
+        assert "(labels: the epoch" in ax.get_xlabel() and page.x0 <= label.x0 and label.x1 <= page.x1
 
 
 def test_every_timed_curve_is_described():

@@ -36,7 +36,8 @@ import math
 import numbers
 
 import keras
-from keras import ops
+import numpy as np
+from keras import initializers, ops
 
 PACKAGE = "custom_optimizers"
 
@@ -118,6 +119,34 @@ class Optimizer(keras.optimizers.Optimizer):
     def __init__(self, learning_rate, **kwargs):
         super().__init__(learning_rate=_check_learning_rate(learning_rate), **kwargs)
         self._held_ids = set()  # id() of the variables `hold` made
+        self._fresh = None  # during `fresh_state`: the values `add_variable` would have given
+
+    def fresh_state(self, var_list):
+        """The values `build(var_list)` would give `variables`, in their order, as NumPy arrays,
+        without making the variables: a restarted program copies them into the optimizer it
+        already has (`experiments.engine.loop.Program.restart`), and a variable costs TensorFlow
+        about a millisecond to make. The optimizer is left unbuilt and unusable: a stand-in."""
+        if self.built:
+            raise ValueError("fresh_state is for an optimizer not built yet")
+        # (Keras's attribute tracking would copy a list: the values go in a plain object's)
+        self._fresh = _Made([np.asarray(ops.convert_to_numpy(v.value)) for v in self.variables])  # __init__'s
+        try:
+            self.build(var_list)
+            return self._fresh.values
+        finally:
+            self._fresh = None
+            self.built = False
+
+    def add_variable(self, shape, initializer="zeros", dtype=None, aggregation="none", layout=None, name=None):
+        if self._fresh is None:
+            return super().add_variable(shape, initializer=initializer, dtype=dtype, aggregation=aggregation,
+                                        layout=layout, name=name)
+        # what `keras.Variable` makes of its initializer (`_initialize_with_initializer`), kept as a value
+        dtype = keras.backend.standardize_dtype(dtype or keras.backend.floatx())
+        shape = tuple(int(d) for d in shape)
+        value = ops.convert_to_tensor(initializers.get(initializer)(shape, dtype=dtype), dtype=dtype)
+        self._fresh.values.append(np.asarray(ops.convert_to_numpy(value)))
+        return self._fresh.values[-1]
 
     def apply(self, grads, trainable_variables=None):
         return super().apply([_deduplicate(g) for g in grads], trainable_variables)
@@ -169,6 +198,13 @@ class Optimizer(keras.optimizers.Optimizer):
         `1 - beta`). Returns both variables, named `name` and `one_minus_<name>`."""
         return (self.hold(name, decay, var_list, cast=True),
                 self.hold(f"one_minus_{name}", 1.0 - decay, var_list))
+
+
+class _Made:
+    """The values `Optimizer.fresh_state` collects."""
+
+    def __init__(self, values):
+        self.values = values
 
 
 def _deduplicate(gradient):

@@ -134,7 +134,7 @@ class Program:
     def restart(self, starts, watches, seed, orders):
         """Train other runs, with the graph this program has traced: the same runs but for the
         seed, which only sets values. `starts`, per member, its model's variables and its
-        optimizer's (`Member.start`: built as its own), whose values are copied into its models,
+        optimizer's, or their first values (`Member.start`), which are copied into its models,
         which then stand in for theirs (the caller swaps them in: returned); `watches`, `seed`
         and `orders` replace its own."""
         pairs = [(a, b) for mine, (weights, state) in zip(self.models, starts)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 import callbacks as cb
+import custom_optimizers as co
 from callbacks import _writers as cb_writers
 from callbacks.divergence import DivergenceWatch
 from experiments.engine import protocol
@@ -33,7 +34,8 @@ class Member:
         """`first_weights`: a dict shared by the members of a group that restarts a kept program,
         none of them resumed (`None` otherwise): members whose first weights are the same
         (`start_key`) take them from one model, built by the first, instead of each building its
-        own, which the program would only copy from."""
+        own, which the program would only copy from; a suite optimizer gives its first state's
+        values (`Optimizer.fresh_state`) without making variables for them."""
         run, directory = job.run, job.directory
         self.job, self.run, self.directory = job, run, directory
         key = start_key(run) if first_weights is not None else None
@@ -46,13 +48,17 @@ class Member:
         if key is None:
             self.model.compile(optimizer=optimizer, loss=models.loss_for(self.model),
                                metrics=models.metrics_for(self.model))
-            state = self.model.optimizer  # Keras may wrap the run's
+            optimizer.build(self.model.trainable_variables)
+            state = self.model.optimizer.variables  # Keras may wrap the run's
         else:  # no member trains this model: the program's own models, compiled, take its values
             first_weights.setdefault(key, self.model)
-            state = optimizer
-        optimizer.build(self.model.trainable_variables)
+            if isinstance(optimizer, co.Optimizer):  # the suite's: the values, without the variables
+                state = optimizer.fresh_state(self.model.trainable_variables)
+            else:
+                optimizer.build(self.model.trainable_variables)
+                state = optimizer.variables
         # what a restarted program copies in (`loop.Program.restart`)
-        self.start = (self.model.variables, state.variables)
+        self.start = (self.model.variables, state)
         stored = checkpoint.load(directory) if job.resume else None
         if stored is not None and not job.knows(stored[1].get("fingerprint")):
             stored = None

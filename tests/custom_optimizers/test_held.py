@@ -99,3 +99,24 @@ def test_a_state_saved_before_the_optimizer_held_its_hyperparameters_loads(case)
     for v in new.variables:
         if id(v) in held:
             np.testing.assert_array_equal(v.numpy(), held[id(v)])  # its own hyperparameters
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fresh_state_is_what_build_makes_without_the_variables(dtype):
+    """A restarted program copies a trial's first optimizer state in (`Program.restart`):
+    `fresh_state` gives, for every optimizer, the values `build` would give its variables, in
+    their order, dtype and bits, off the defaults too; and makes no variable of its own."""
+    for case in CASES:
+        kwargs = {**case.kwargs, **{k: v for k, v in OFF_DEFAULT.items() if k in case.cls.HELD},
+                  "learning_rate": 0.0123}
+        model = mlp(dtype=dtype)
+        built = case.cls(**kwargs)
+        built.build(model.trainable_variables)
+        stand_in = case.cls(**kwargs)
+        before = len(stand_in.variables)
+        fresh = stand_in.fresh_state(model.trainable_variables)
+        assert len(stand_in.variables) == before and not stand_in.built, case.id
+        expected = [np.asarray(v.numpy()) for v in built.variables]
+        assert [(a.dtype, a.shape) for a in fresh] == [(b.dtype, b.shape) for b in expected], case.id
+        for a, b in zip(fresh, expected):
+            assert a.tobytes() == b.tobytes(), case.id

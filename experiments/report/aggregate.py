@@ -34,7 +34,7 @@ import pathlib
 import numpy as np
 
 from callbacks._writers import write_scalars_at
-from experiments.report.dashboard import band_tag
+from experiments.report.dashboard import SESSION, band_tag
 from experiments.spec.metrics import summary_tag
 from experiments.store import events, files
 
@@ -72,14 +72,18 @@ _READ_KEPT = 256  # directories; a batch's report reads each run once more
 def read_scalars(directory, wall_times=False):
     """{tag: {step: value}} for the scalar summaries written directly in `directory`; with
     `wall_times`, {tag: {step: (value, wall time)}}. Read again only when an event file there
-    has changed (its size or modification time) since the last read."""
+    has changed (its size or modification time) since the last read, but for the HParams
+    session, which holds none."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     from tensorboard.util import tensor_util
 
     directory = pathlib.Path(directory)
     if not directory.is_dir():
         return {}
-    stats = [(path.name, path.stat()) for path in sorted(directory.glob(f"{events.EVENTS}*")) if path.is_file()]
+    # not the HParams session (`*.session`), which holds no scalar and which `dashboard.unify`
+    # rewrites between the mean runs' read and the report's
+    stats = [(path.name, path.stat()) for path in sorted(directory.glob(f"{events.EVENTS}*"))
+             if path.is_file() and not path.name.endswith(SESSION)]
     key = (str(directory.resolve()), tuple((name, st.st_size, st.st_mtime_ns) for name, st in stats))
     read = _READ.get(key)
     if read is None:

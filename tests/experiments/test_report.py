@@ -213,3 +213,9 @@ def test_event_files_are_read_again_only_when_they_changed(tmp_path, monkeypatch
     assert aggregate.read_scalars(tmp_path)["epoch_loss"][0] == 1.0
     write([3], ".b")  # a run that went on: another event file
     assert sorted(aggregate.read_scalars(tmp_path)["epoch_loss"]) == [0, 1, 2, 3] and len(reloads) == 2
+    from experiments.report import dashboard
+    from experiments.store import events
+
+    # HParams' session file, which `dashboard.unify` rewrites after the mean runs: no scalars in it
+    (tmp_path / f"{events.EVENTS}.1{dashboard.SESSION}").write_bytes(b"")
+    assert sorted(aggregate.read_scalars(tmp_path)["epoch_loss"]) == [0, 1, 2, 3] and len(reloads) == 2

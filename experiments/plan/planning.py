@@ -79,8 +79,8 @@ def prepare(batch, runs=None, loaded=None):
             raise ConfigError(f"{where}: {error}") from None
         if real:
             prepared.append((run, problem.kind, problem_data))
-    if built:  # Keras's names and graph; the models checked are collected with the first group's
-        keras.backend.clear_session(free_memory=False)  # (`train._train`): one full collection, not two
+    if built:  # Keras's names and graph; the models checked wait for the next full collection (the
+        keras.backend.clear_session(free_memory=False)  # first group's, `train._train`), not one of their own
     return prepared
 
 

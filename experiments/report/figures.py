@@ -11,9 +11,9 @@ in TensorBoard (the batch's own run, `<batch>`, Images dashboard).
 Each trial (an optimizer's configuration) has one colour and one legend
 entry (`trials`): its optimizer's, the same in every figure and report,
 when every trial is another optimizer. More than `LEGEND_INSIDE` entries (a
-search's trials) go below the panels, the figure made taller. A trial of several seeds is drawn
-as their mean with a ± one standard deviation band in `loss_curves.png`,
-and as thin lines of its colour in the other figures.
+search's trials) go below the panels, the figure made taller. A trial of
+several seeds is drawn as their mean with a ± one standard deviation band
+in `loss_curves.png`, and as thin lines of its colour in the other figures.
 * `textbook_loss.png`, for runs that share batches drawn with replacement
   (`order = "numpy_choice"`, the textbook's MNIST loop): each run's loss on
   every iteration's batch, smoothed as the textbook smooths it, y from 0 to 1.

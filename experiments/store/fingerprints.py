@@ -72,8 +72,7 @@ def _serialised_optimizer(run, per_epoch):
 
     from experiments.plan.optimizers import make_optimizer  # TensorFlow: not for the checks before it
 
-    named = [spec["name"] for spec in (run.optimizer, run.schedule) if spec is not None]
-    key = json.dumps([run.optimizer, run.schedule, per_epoch], sort_keys=True, default=str)
+    key = fingerprint([run.optimizer, run.schedule, per_epoch])
     serialised = _SERIALISED.get(key)
     if serialised is None:
         serialised = keras.saving.serialize_keras_object(make_optimizer(run, per_epoch))
@@ -81,7 +80,7 @@ def _serialised_optimizer(run, per_epoch):
         # process made them: the process's history, not the run's (a batch run after another in
         # one process would otherwise not be recognised when run alone, and redo finished runs)
         serialised["config"].pop("name", None)
-        if not any(plugins.is_path(name) for name in named):
+        if not any(spec is not None and plugins.is_path(spec["name"]) for spec in (run.optimizer, run.schedule)):
             _SERIALISED[key] = serialised
     return copy.deepcopy(serialised)
 
